@@ -1,0 +1,2 @@
+//! Request-path benchmarks.
+fn main() {}

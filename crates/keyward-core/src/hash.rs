@@ -1,0 +1,203 @@
+//! Hashing secrets (SHA-256, or HMAC-SHA256 with a server pepper), constant-time comparison, and
+//! fingerprints for logs.
+//!
+//! ```
+//! use keyward_core::hash::Hasher;
+//!
+//! let hasher = Hasher::sha256();
+//! let stored = hasher.hash("kw_live_abcdefgh_secret");
+//! assert!(stored.verify(&hasher.hash("kw_live_abcdefgh_secret")));
+//! assert!(!stored.verify(&hasher.hash("kw_live_abcdefgh_secreT")));
+//! // Logs name a key by fingerprint, never by token or hash.
+//! assert!(stored.fingerprint().to_string().starts_with("fp_"));
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+/// The SHA-256 (or HMAC-SHA256) of a whole token: what stores keep instead of the secret.
+///
+/// `Debug` prints the [`Fingerprint`] only. Compare with [`verify`](Self::verify), which runs in
+/// constant time.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SecretHash([u8; 32]);
+
+impl SecretHash {
+    /// Wraps 32 hash bytes.
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The 32 hash bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Lowercase hex, for storage.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses 64 hex characters.
+    ///
+    /// # Errors
+    ///
+    /// When `text` is not 64 hex characters.
+    pub fn from_hex(text: &str) -> Result<Self, hex::FromHexError> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text, &mut bytes)?;
+        Ok(Self(bytes))
+    }
+
+    /// Compares with `other` in constant time.
+    #[inline]
+    pub fn verify(&self, other: &SecretHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+
+    /// A short, non-reversible name for the key, for logs and audit records.
+    pub fn fingerprint(&self) -> Fingerprint {
+        let digest = Sha256::new()
+            .chain_update(b"keyward-fingerprint:")
+            .chain_update(self.0)
+            .finalize();
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&digest[..8]);
+        Fingerprint(bytes)
+    }
+}
+
+impl fmt::Debug for SecretHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretHash({})", self.fingerprint())
+    }
+}
+
+/// A key's name in logs and audit records: `fp_` and 16 hex characters derived from its hash.
+///
+/// It identifies a key without revealing its secret or its stored hash.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint([u8; 8]);
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("fp_")?;
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::str::FromStr for Fingerprint {
+    type Err = hex::FromHexError;
+
+    /// Parses `fp_` and 16 hex characters.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let hex = s
+            .strip_prefix("fp_")
+            .ok_or(hex::FromHexError::InvalidStringLength)?;
+        let mut bytes = [0u8; 8];
+        hex::decode_to_slice(hex, &mut bytes)?;
+        Ok(Self(bytes))
+    }
+}
+
+impl serde::Serialize for Fingerprint {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Turns tokens into [`SecretHash`]es: plain SHA-256, or HMAC-SHA256 keyed with a server pepper so
+/// that a stolen database alone cannot be used to test guesses.
+#[derive(Clone, Default)]
+pub struct Hasher {
+    pepper: Option<Arc<Zeroizing<Vec<u8>>>>,
+}
+
+impl Hasher {
+    /// Plain SHA-256 (what Atribu and Toksta document).
+    pub fn sha256() -> Self {
+        Self { pepper: None }
+    }
+
+    /// HMAC-SHA256 keyed with `pepper`, a server secret kept outside the store.
+    pub fn hmac_sha256(pepper: impl Into<Vec<u8>>) -> Self {
+        Self {
+            pepper: Some(Arc::new(Zeroizing::new(pepper.into()))),
+        }
+    }
+
+    /// Hashes a whole token.
+    #[inline]
+    pub fn hash(&self, token: &str) -> SecretHash {
+        let bytes: [u8; 32] = match &self.pepper {
+            None => Sha256::digest(token.as_bytes()).into(),
+            Some(pepper) => {
+                let mut mac =
+                    <Hmac<Sha256> as Mac>::new_from_slice(pepper).expect("HMAC accepts keys of any length");
+                mac.update(token.as_bytes());
+                mac.finalize().into_bytes().into()
+            }
+        };
+        SecretHash(bytes)
+    }
+}
+
+impl fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let algorithm = if self.pepper.is_some() {
+            "hmac-sha256"
+        } else {
+            "sha256"
+        };
+        f.debug_struct("Hasher").field("algorithm", &algorithm).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_matches_known_vector() {
+        let hash = Hasher::sha256().hash("abc");
+        assert_eq!(
+            hash.to_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(SecretHash::from_hex(&hash.to_hex()).unwrap(), hash);
+        assert!(SecretHash::from_hex("zz").is_err());
+    }
+
+    #[test]
+    fn pepper_changes_the_hash() {
+        let plain = Hasher::sha256().hash("token");
+        let peppered = Hasher::hmac_sha256(b"pepper".to_vec()).hash("token");
+        assert!(!plain.verify(&peppered));
+        assert!(peppered.verify(&Hasher::hmac_sha256(b"pepper".to_vec()).hash("token")));
+        assert!(!peppered.verify(&Hasher::hmac_sha256(b"other".to_vec()).hash("token")));
+    }
+
+    #[test]
+    fn debug_shows_fingerprint_only() {
+        let hash = Hasher::sha256().hash("abc");
+        let debug = format!("{hash:?}");
+        assert!(!debug.contains(&hash.to_hex()[..16]), "{debug}");
+        assert!(debug.contains("fp_"));
+        let hasher = format!("{:?}", Hasher::hmac_sha256(b"sekrit-pepper".to_vec()));
+        assert!(!hasher.contains("sekrit"), "{hasher}");
+    }
+}

@@ -1,0 +1,61 @@
+//! Change notifications: how caches learn that a key was revoked or rotated.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use crate::{KeyId, LookupKey};
+
+/// A key was revoked, or rotated out: caches holding it must drop it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyChange {
+    /// The key that changed.
+    pub key_id: KeyId,
+    /// How caches index it.
+    pub lookup: LookupKey,
+}
+
+/// Something that wants to hear of [`KeyChange`]s, such as a verifier's cache.
+pub trait KeyListener: Send + Sync + 'static {
+    /// Called synchronously by the store for every change, in this process or (for stores that can
+    /// notify, such as PostgreSQL) in another. Must be quick and must not block.
+    fn key_changed(&self, change: &KeyChange);
+}
+
+/// The list of listeners a store notifies. Holds them weakly: a dropped listener is forgotten.
+#[derive(Default)]
+pub struct ChangeFeed {
+    listeners: Mutex<Vec<Weak<dyn KeyListener>>>,
+}
+
+impl ChangeFeed {
+    /// An empty feed.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a listener; it is held weakly, so keep the `Arc` alive as long as it should hear.
+    pub fn subscribe(&self, listener: &Arc<dyn KeyListener>) {
+        let mut listeners = self.listeners.lock().unwrap_or_else(PoisonError::into_inner);
+        listeners.retain(|l| l.strong_count() > 0);
+        listeners.push(Arc::downgrade(listener));
+    }
+
+    /// Tells every live listener.
+    pub fn publish(&self, change: &KeyChange) {
+        let live: Vec<Arc<dyn KeyListener>> = {
+            let mut listeners = self.listeners.lock().unwrap_or_else(PoisonError::into_inner);
+            listeners.retain(|l| l.strong_count() > 0);
+            listeners.iter().filter_map(Weak::upgrade).collect()
+        };
+        for listener in live {
+            listener.key_changed(change);
+        }
+    }
+}
+
+impl fmt::Debug for ChangeFeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.listeners.lock().map(|l| l.len()).unwrap_or(0);
+        f.debug_struct("ChangeFeed").field("listeners", &count).finish()
+    }
+}

@@ -1,0 +1,130 @@
+//! The [`KeyStore`] trait: what every store offers.
+
+use std::fmt;
+
+use futures_util::future::BoxFuture;
+
+use super::{ChangeFeed, StoreError};
+use crate::audit::{AuditEvent, KeyUsage};
+use crate::time::Timestamp;
+use crate::{ApiKey, KeyId, LookupKey, TenantId};
+
+/// What happens to the old key when a successor is inserted by [`KeyStore::rotate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OldKey {
+    /// It stays valid until revoked (two-step replacement).
+    Keep,
+    /// It stays valid until this time (a grace period).
+    ExpireAt(Timestamp),
+    /// It is revoked at once.
+    RevokeNow,
+}
+
+/// Where keys live. Implemented by [`MemoryStore`](super::MemoryStore) and, behind features, the
+/// SQLite and PostgreSQL stores.
+///
+/// Every write that changes whether a key is valid (revoke, rotate) publishes a
+/// [`KeyChange`](super::KeyChange) on [`changes`](Self::changes) before it returns. Futures are
+/// boxed so the trait can be used as `Arc<dyn KeyStore>`; they run only off the hot path (cache
+/// misses, management calls, background flushes).
+///
+/// A key is *active* at `now` when it is not revoked, not expired and not past its grace period;
+/// its *lineage* is the id of the first key of its rotation chain.
+pub trait KeyStore: Send + Sync + fmt::Debug + 'static {
+    /// Inserts a new key, starting a new lineage, atomically refusing it when its tenant already
+    /// has `max_active` active lineages.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::LimitReached`], [`StoreError::Duplicate`] (same lookup), or an outage.
+    fn insert<'a>(
+        &'a self,
+        key: &'a ApiKey,
+        max_active: Option<u32>,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The key indexed by `lookup`, whatever its status.
+    ///
+    /// # Errors
+    ///
+    /// Only an outage.
+    fn find<'a>(&'a self, lookup: &'a LookupKey) -> BoxFuture<'a, Result<Option<ApiKey>, StoreError>>;
+
+    /// The key `id` if it belongs to `tenant`.
+    ///
+    /// # Errors
+    ///
+    /// Only an outage.
+    fn get<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        id: &'a KeyId,
+    ) -> BoxFuture<'a, Result<Option<ApiKey>, StoreError>>;
+
+    /// The tenant's keys, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// Only an outage.
+    fn list<'a>(&'a self, tenant: &'a TenantId) -> BoxFuture<'a, Result<Vec<ApiKey>, StoreError>>;
+
+    /// Revokes the key `id` of `tenant` at `at` and returns it. Revoking a revoked key returns it
+    /// unchanged.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`], or an outage.
+    fn revoke<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        id: &'a KeyId,
+        at: Timestamp,
+    ) -> BoxFuture<'a, Result<ApiKey, StoreError>>;
+
+    /// Atomically inserts `successor` (same tenant and lineage as the old key, `rotated_from` set)
+    /// and applies `old` to the key `id`; returns the old key as updated.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`]; [`StoreError::NotActive`] when the old key is not active;
+    /// [`StoreError::RotationPending`] when another key of the lineage is active with no end date;
+    /// [`StoreError::Duplicate`]; or an outage.
+    fn rotate<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        id: &'a KeyId,
+        successor: &'a ApiKey,
+        old: OldKey,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<ApiKey, StoreError>>;
+
+    /// Folds a batch of uses into `last_used_at` (the latest wins) and `request_count`. Unknown ids
+    /// are skipped.
+    ///
+    /// # Errors
+    ///
+    /// Only an outage; then nothing of the batch was written.
+    fn record_usage<'a>(&'a self, usage: &'a [KeyUsage]) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Appends audit events.
+    ///
+    /// # Errors
+    ///
+    /// Only an outage; then nothing of the batch was written.
+    fn append_audit<'a>(&'a self, events: &'a [AuditEvent]) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The tenant's latest audit events, newest first, at most `limit`.
+    ///
+    /// # Errors
+    ///
+    /// Only an outage.
+    fn audit_log<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<AuditEvent>, StoreError>>;
+
+    /// The feed that revocations and rotations are published on.
+    fn changes(&self) -> &ChangeFeed;
+}

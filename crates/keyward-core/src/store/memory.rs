@@ -1,0 +1,252 @@
+//! [`MemoryStore`]: keys in this process's memory, for tests and single-process apps that mint keys
+//! at start-up.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use futures_util::future::{BoxFuture, FutureExt};
+
+use super::{ChangeFeed, KeyChange, KeyStore, OldKey, StoreError};
+use crate::audit::{AuditEvent, KeyUsage};
+use crate::time::Timestamp;
+use crate::{ApiKey, KeyId, LookupKey, TenantId};
+
+/// A [`KeyStore`] in memory. Everything is lost when the process exits.
+///
+/// ```
+/// use keyward_core::{KeyManager, MemoryStore, NewKey, TenantId};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let manager = KeyManager::new(MemoryStore::new());
+/// let created = manager.create(NewKey::new(TenantId::new("site_1")?)).await?;
+/// let key = manager.verify(created.token.expose()).await?;
+/// assert_eq!(key.tenant.as_str(), "site_1");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+    changes: ChangeFeed,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    keys: HashMap<KeyId, ApiKey>,
+    by_lookup: HashMap<LookupKey, KeyId>,
+    audit: Vec<AuditEvent>,
+}
+
+impl State {
+    fn active_lineages(&self, tenant: &TenantId, now: Timestamp) -> usize {
+        self.keys
+            .values()
+            .filter(|k| &k.tenant == tenant && k.is_active(now))
+            .map(|k| &k.lineage)
+            .collect::<HashSet<_>>()
+            .len()
+    }
+
+    fn check_new(&self, key: &ApiKey) -> Result<(), StoreError> {
+        if self.by_lookup.contains_key(&key.lookup) || self.keys.contains_key(&key.id) {
+            return Err(StoreError::Duplicate);
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, key: &ApiKey) {
+        self.by_lookup.insert(key.lookup, key.id.clone());
+        self.keys.insert(key.id.clone(), key.clone());
+    }
+
+    fn owned_mut(&mut self, tenant: &TenantId, id: &KeyId) -> Result<&mut ApiKey, StoreError> {
+        self.keys
+            .get_mut(id)
+            .filter(|k| &k.tenant == tenant)
+            .ok_or(StoreError::NotFound)
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn insert_now(&self, key: &ApiKey, max_active: Option<u32>, now: Timestamp) -> Result<(), StoreError> {
+        let mut state = self.state();
+        state.check_new(key)?;
+        if let Some(limit) = max_active {
+            if state.active_lineages(&key.tenant, now) >= limit as usize {
+                return Err(StoreError::LimitReached { limit });
+            }
+        }
+        state.add(key);
+        Ok(())
+    }
+
+    fn revoke_now(&self, tenant: &TenantId, id: &KeyId, at: Timestamp) -> Result<ApiKey, StoreError> {
+        let revoked = {
+            let mut state = self.state();
+            let key = state.owned_mut(tenant, id)?;
+            if key.revoked_at.is_some() {
+                return Ok(key.clone());
+            }
+            key.revoked_at = Some(at);
+            key.clone()
+        };
+        self.changes.publish(&KeyChange {
+            key_id: revoked.id.clone(),
+            lookup: revoked.lookup,
+        });
+        Ok(revoked)
+    }
+
+    fn rotate_now(
+        &self,
+        tenant: &TenantId,
+        id: &KeyId,
+        successor: &ApiKey,
+        old: OldKey,
+        now: Timestamp,
+    ) -> Result<ApiKey, StoreError> {
+        let updated = {
+            let mut state = self.state();
+            let current = state
+                .keys
+                .get(id)
+                .filter(|k| &k.tenant == tenant)
+                .ok_or(StoreError::NotFound)?;
+            if !current.is_active(now) {
+                return Err(StoreError::NotActive);
+            }
+            let lineage = current.lineage.clone();
+            let pending = state
+                .keys
+                .values()
+                .any(|k| k.lineage == lineage && &k.id != id && k.is_active(now) && k.grace_until.is_none());
+            if pending {
+                return Err(StoreError::RotationPending);
+            }
+            state.check_new(successor)?;
+            state.add(successor);
+            let key = state.owned_mut(tenant, id)?;
+            match old {
+                OldKey::Keep => {}
+                OldKey::ExpireAt(at) => key.grace_until = Some(at),
+                OldKey::RevokeNow => key.revoked_at = Some(now),
+            }
+            key.clone()
+        };
+        if old != OldKey::Keep {
+            self.changes.publish(&KeyChange {
+                key_id: updated.id.clone(),
+                lookup: updated.lookup,
+            });
+        }
+        Ok(updated)
+    }
+}
+
+impl KeyStore for MemoryStore {
+    fn insert<'a>(
+        &'a self,
+        key: &'a ApiKey,
+        max_active: Option<u32>,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        futures_util::future::ready(self.insert_now(key, max_active, now)).boxed()
+    }
+
+    fn find<'a>(&'a self, lookup: &'a LookupKey) -> BoxFuture<'a, Result<Option<ApiKey>, StoreError>> {
+        let state = self.state();
+        let found = state
+            .by_lookup
+            .get(lookup)
+            .and_then(|id| state.keys.get(id))
+            .cloned();
+        futures_util::future::ready(Ok(found)).boxed()
+    }
+
+    fn get<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        id: &'a KeyId,
+    ) -> BoxFuture<'a, Result<Option<ApiKey>, StoreError>> {
+        let found = self.state().keys.get(id).filter(|k| &k.tenant == tenant).cloned();
+        futures_util::future::ready(Ok(found)).boxed()
+    }
+
+    fn list<'a>(&'a self, tenant: &'a TenantId) -> BoxFuture<'a, Result<Vec<ApiKey>, StoreError>> {
+        let mut keys: Vec<ApiKey> = self
+            .state()
+            .keys
+            .values()
+            .filter(|k| &k.tenant == tenant)
+            .cloned()
+            .collect();
+        keys.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+        futures_util::future::ready(Ok(keys)).boxed()
+    }
+
+    fn revoke<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        id: &'a KeyId,
+        at: Timestamp,
+    ) -> BoxFuture<'a, Result<ApiKey, StoreError>> {
+        futures_util::future::ready(self.revoke_now(tenant, id, at)).boxed()
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        id: &'a KeyId,
+        successor: &'a ApiKey,
+        old: OldKey,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<ApiKey, StoreError>> {
+        futures_util::future::ready(self.rotate_now(tenant, id, successor, old, now)).boxed()
+    }
+
+    fn record_usage<'a>(&'a self, usage: &'a [KeyUsage]) -> BoxFuture<'a, Result<(), StoreError>> {
+        let mut state = self.state();
+        for used in usage {
+            if let Some(key) = state.keys.get_mut(&used.key_id) {
+                key.last_used_at = key.last_used_at.max(Some(used.last_used_at));
+                key.request_count = key.request_count.saturating_add(used.requests);
+            }
+        }
+        futures_util::future::ready(Ok(())).boxed()
+    }
+
+    fn append_audit<'a>(&'a self, events: &'a [AuditEvent]) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.state().audit.extend_from_slice(events);
+        futures_util::future::ready(Ok(())).boxed()
+    }
+
+    fn audit_log<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<AuditEvent>, StoreError>> {
+        let events = self
+            .state()
+            .audit
+            .iter()
+            .rev()
+            .filter(|e| &e.tenant == tenant)
+            .take(limit)
+            .cloned()
+            .collect();
+        futures_util::future::ready(Ok(events)).boxed()
+    }
+
+    fn changes(&self) -> &ChangeFeed {
+        &self.changes
+    }
+}

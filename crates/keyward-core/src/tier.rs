@@ -1,0 +1,88 @@
+//! Tiers: the name of a key's rate-limit plan (`default`, `pro`, …), mapped to a quota by the layer.
+//!
+//! ```
+//! use keyward_core::Tier;
+//!
+//! assert_eq!(Tier::default().as_str(), "default");
+//! assert!("pro".parse::<Tier>().is_ok());
+//! assert!("Not A Tier".parse::<Tier>().is_err());
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A tier name: 1 to 32 lowercase ASCII letters, digits, `_` or `-`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tier(Arc<str>);
+
+/// The text is not a valid tier name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid tier: expected 1 to 32 lowercase letters, digits, `_` or `-`")]
+pub struct InvalidTier;
+
+impl Tier {
+    /// Validates a tier name.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidTier`] when the name is empty, too long or has other characters.
+    pub fn new(name: &str) -> Result<Self, InvalidTier> {
+        let valid = (1..=32).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if valid {
+            Ok(Self(name.into()))
+        } else {
+            Err(InvalidTier)
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for Tier {
+    /// `default`.
+    fn default() -> Self {
+        Self("default".into())
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl FromStr for Tier {
+    type Err = InvalidTier;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+impl Serialize for Tier {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Tier {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Self::new(&name).map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,3 @@
+//! keyward-tower: the `ApiKeyLayer`.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! The `keyward` command line.
+fn main() {}
