@@ -1,6 +1,87 @@
-//! keyward-tower: the `ApiKeyLayer`.
+//! keyward-tower: [`ApiKeyLayer`], a tower layer that authenticates API keys, caches them,
+//! rate-limits per key, and answers with the headers and JSON errors API clients expect.
+//!
+//! The request path, in order:
+//! 1. request id: a well-formed incoming `X-Request-Id` is kept, else `req_<random>` is minted; it
+//!    is on every response and in every error body;
+//! 2. kill switch: 503 `api_disabled` while the API is off;
+//! 3. public routes pass through;
+//! 4. the credential: `Authorization: Bearer`, `X-API-Key`, or (opt-in) a JSON body field;
+//!    duplicated, conflicting, oversized or non-UTF-8 credentials get 400;
+//! 5. the token is parsed and checksummed (garbage never reaches the store), then verified through
+//!    a cache in front of the store, in constant time; 401 for unknown, revoked or expired keys;
+//!    503 `store_unavailable` when the store cannot be asked;
+//! 6. publishable keys only on the routes that allow them (403), then the tenant gate;
+//! 7. the rate limit of the key's lineage, at the route's cost: 429 with `Retry-After`;
+//! 8. the [`VerifiedKey`] goes into request extensions;
+//! 9. `X-RateLimit-Limit`, `-Remaining`, `-Reset` on the way out; usage and audit records go to a
+//!    background writer.
+//!
+//! ```
+//! use axum_like::*;
+//! # mod axum_like {
+//! #     pub use http::{Request, StatusCode};
+//! #     pub use http_body_util::Empty;
+//! #     pub use bytes::Bytes;
+//! #     pub use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! # }
+//! use keyward_core::{KeyManager, MemoryStore, NewKey, TenantId};
+//! use keyward_tower::{ApiKeyLayer, VerifiedKey};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let manager = KeyManager::new(MemoryStore::new());
+//! let created = manager.create(NewKey::new(TenantId::new("site_1")?)).await?;
+//!
+//! let service = ServiceBuilder::new()
+//!     .layer(ApiKeyLayer::new(manager))
+//!     .service(service_fn(|request: Request<_>| async move {
+//!         let key = request.extensions().get::<VerifiedKey>().expect("set by the layer");
+//!         let tenant = key.key().tenant.to_string();
+//!         Ok::<_, std::convert::Infallible>(http::Response::new(tenant))
+//!     }));
+//!
+//! let request = Request::get("/v1/events")
+//!     .header("authorization", format!("Bearer {}", created.token.expose()))
+//!     .body(Empty::<Bytes>::new())?;
+//! let response = service.clone().oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! assert_eq!(response.headers()["x-ratelimit-limit"], "60");
+//!
+//! let anonymous = Request::get("/v1/events").body(Empty::<Bytes>::new())?;
+//! assert_eq!(service.oneshot(anonymous).await?.status(), StatusCode::UNAUTHORIZED);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![deny(unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+pub mod audit;
+pub mod credential;
+mod error;
+mod future;
+pub mod headers;
+mod kill_switch;
+mod layer;
+pub mod policy;
 pub mod rate_limit;
+mod render;
+pub mod request_id;
+mod service;
+mod shared;
+pub mod verify;
+mod verified;
+
+pub use audit::{AuditConfig, AuditHandle};
+pub use credential::CredentialSources;
+pub use error::Rejection;
+pub use future::{ResponseBody, ResponseFuture};
+pub use kill_switch::KillSwitch;
+pub use layer::{ApiKeyLayer, ApiKeyLayerBuilder, ConfigError};
+pub use policy::TenantGate;
+pub use render::{FlatError, JsonEnvelope, RenderRejection};
+pub use service::ApiKeyService;
+pub use shared::render;
+pub use verified::VerifiedKey;
+pub use verify::CacheConfig;

@@ -1,0 +1,107 @@
+//! Response headers: `X-RateLimit-*`, the IETF `RateLimit`/`RateLimit-Policy` fields,
+//! `Retry-After`, `X-Request-Id`.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use http::header::{HeaderName, RETRY_AFTER};
+use http::{HeaderMap, HeaderValue};
+
+use crate::rate_limit::RateDecision;
+use crate::request_id::X_REQUEST_ID;
+
+/// `x-ratelimit-limit`.
+pub static X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+/// `x-ratelimit-remaining`.
+pub static X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+/// `x-ratelimit-reset`: seconds until the budget is whole again.
+pub static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+/// `ratelimit` (IETF draft).
+pub static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+/// `ratelimit-policy` (IETF draft).
+pub static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+
+const CACHED_NUMBERS: u64 = 4096;
+
+/// A header value for a number; small numbers come from a table (no allocation).
+pub(crate) fn number(n: u64) -> HeaderValue {
+    static TABLE: OnceLock<Vec<HeaderValue>> = OnceLock::new();
+    if n < CACHED_NUMBERS {
+        let table = TABLE.get_or_init(|| (0..CACHED_NUMBERS).map(HeaderValue::from).collect());
+        return table[n as usize].clone();
+    }
+    HeaderValue::from(n)
+}
+
+/// Whole seconds, rounded up, at least 1 when there is anything to wait for.
+pub(crate) fn ceil_secs(duration: Duration) -> u64 {
+    let secs = duration.as_secs();
+    if duration.subsec_nanos() > 0 {
+        secs + 1
+    } else {
+        secs
+    }
+}
+
+/// Writes the rate-limit headers of `decision`.
+pub(crate) fn rate_limit(headers: &mut HeaderMap, decision: &RateDecision, ietf: bool) {
+    let reset = ceil_secs(decision.reset);
+    headers.insert(X_RATELIMIT_LIMIT.clone(), number(u64::from(decision.limit)));
+    headers.insert(
+        X_RATELIMIT_REMAINING.clone(),
+        number(u64::from(decision.remaining)),
+    );
+    headers.insert(X_RATELIMIT_RESET.clone(), number(reset));
+    if !decision.allowed {
+        headers.insert(RETRY_AFTER, number(ceil_secs(decision.retry_after).max(1)));
+    }
+    if ietf {
+        let window = ceil_secs(decision.window);
+        if let Ok(policy) = HeaderValue::try_from(format!("\"default\";q={};w={window}", decision.limit)) {
+            headers.insert(RATELIMIT_POLICY.clone(), policy);
+        }
+        if let Ok(state) = HeaderValue::try_from(format!("\"default\";r={};t={reset}", decision.remaining)) {
+            headers.insert(RATELIMIT.clone(), state);
+        }
+    }
+}
+
+/// Sets `X-Request-Id`.
+pub(crate) fn request_id(headers: &mut HeaderMap, id: &HeaderValue) {
+    headers.insert(X_REQUEST_ID.clone(), id.clone());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_rounding() {
+        assert_eq!(number(0), "0");
+        assert_eq!(number(4095), "4095");
+        assert_eq!(number(123_456), "123456");
+        assert_eq!(ceil_secs(Duration::from_millis(1)), 1);
+        assert_eq!(ceil_secs(Duration::from_secs(2)), 2);
+        assert_eq!(ceil_secs(Duration::ZERO), 0);
+    }
+
+    #[test]
+    fn refused_decisions_carry_retry_after_and_ietf_fields() {
+        let decision = RateDecision {
+            allowed: false,
+            limit: 60,
+            remaining: 0,
+            reset: Duration::from_secs(60),
+            retry_after: Duration::from_millis(2500),
+            window: Duration::from_secs(60),
+        };
+        let mut headers = HeaderMap::new();
+        rate_limit(&mut headers, &decision, true);
+        assert_eq!(headers[&X_RATELIMIT_LIMIT], "60");
+        assert_eq!(headers[&X_RATELIMIT_REMAINING], "0");
+        assert_eq!(headers[&X_RATELIMIT_RESET], "60");
+        assert_eq!(headers[RETRY_AFTER], "3");
+        assert_eq!(headers[&RATELIMIT_POLICY], "\"default\";q=60;w=60");
+        assert_eq!(headers[&RATELIMIT], "\"default\";r=0;t=60");
+    }
+}

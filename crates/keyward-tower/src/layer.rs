@@ -1,0 +1,318 @@
+//! [`ApiKeyLayer`] and its builder.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderMap, Method, Uri};
+use keyward_core::KeyManager;
+use keyward_core::store::KeyListener;
+use tower::Layer;
+
+use crate::audit::{AuditConfig, AuditHandle};
+use crate::policy::{RouteRules, TenantGate};
+use crate::rate_limit::{InProcessLimiter, RateLimiter, RateLimits};
+use crate::render::{JsonEnvelope, RenderRejection};
+use crate::service::ApiKeyService;
+use crate::shared::Shared;
+use crate::verify::{CacheConfig, Verifier};
+use crate::{CredentialSources, KillSwitch};
+
+/// Authenticates API keys in front of a service: request ids, kill switch, public routes,
+/// credentials, verification through a cache, key-kind rules, per-key rate limits, headers and
+/// JSON errors. See the crate documentation for the request path.
+///
+/// Cheap to clone: one `Arc` of configuration.
+#[derive(Clone)]
+pub struct ApiKeyLayer {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for ApiKeyLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.shared, f)
+    }
+}
+
+impl<S> Layer<S> for ApiKeyLayer {
+    type Service = ApiKeyService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ApiKeyService::new(inner, self.shared.clone())
+    }
+}
+
+/// Why an [`ApiKeyLayer`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Usage and audit recording runs a background task: build the layer inside a tokio runtime,
+    /// or switch recording off with [`ApiKeyLayerBuilder::no_audit`].
+    #[error("build the ApiKeyLayer inside a tokio runtime (it starts a background task), or call no_audit()")]
+    NoRuntime,
+    /// A route cost of zero.
+    #[error("a route cost must be at least 1 (route `{0}`)")]
+    ZeroCost(String),
+}
+
+impl ApiKeyLayer {
+    /// A layer over `manager` (or a store: `ApiKeyLayer::new(store)`) with the defaults: Bearer
+    /// and `X-API-Key`, 60 requests a minute per key in process, the JSON envelope, usage and audit
+    /// recording.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (see [`ConfigError::NoRuntime`]); use [`builder`](Self::builder)
+    /// to handle that as an error.
+    pub fn new(manager: impl Into<KeyManager>) -> Self {
+        Self::builder(manager)
+            .build()
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// Starts configuring a layer.
+    pub fn builder(manager: impl Into<KeyManager>) -> ApiKeyLayerBuilder {
+        ApiKeyLayerBuilder {
+            manager: manager.into(),
+            credentials: CredentialSources::default(),
+            routes: RouteRules::default(),
+            costs: Vec::new(),
+            public_when: None,
+            limits: RateLimits::default(),
+            limiter: Limiter::InProcess,
+            kill_switch: None,
+            renderer: Box::new(JsonEnvelope::default()),
+            gate: None,
+            audit: Some(AuditConfig::default()),
+            cache: CacheConfig::default(),
+            client_ip: None,
+            ietf_headers: false,
+        }
+    }
+
+    /// The key manager.
+    pub fn manager(&self) -> &KeyManager {
+        self.shared.verifier.manager()
+    }
+
+    /// The kill switch, when one is configured.
+    pub fn kill_switch(&self) -> Option<&KillSwitch> {
+        self.shared.kill_switch.as_ref()
+    }
+
+    /// The usage and audit recorder, when recording is on: flush it on shutdown.
+    pub fn audit(&self) -> Option<&AuditHandle> {
+        self.shared.audit.as_ref()
+    }
+}
+
+enum Limiter {
+    InProcess,
+    Custom(Arc<dyn RateLimiter>),
+    Off,
+}
+
+/// Configures an [`ApiKeyLayer`]; see [`ApiKeyLayer::builder`].
+#[must_use]
+pub struct ApiKeyLayerBuilder {
+    manager: KeyManager,
+    credentials: CredentialSources,
+    routes: RouteRules,
+    costs: Vec<(String, u32)>,
+    public_when: Option<Box<crate::shared::PublicWhen>>,
+    limits: RateLimits,
+    limiter: Limiter,
+    kill_switch: Option<KillSwitch>,
+    renderer: Box<dyn RenderRejection>,
+    gate: Option<Box<dyn TenantGate>>,
+    audit: Option<AuditConfig>,
+    cache: CacheConfig,
+    client_ip: Option<Box<crate::shared::ClientIp>>,
+    ietf_headers: bool,
+}
+
+impl fmt::Debug for ApiKeyLayerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeyLayerBuilder")
+            .field("credentials", &self.credentials)
+            .field("routes", &self.routes)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiKeyLayerBuilder {
+    /// Where keys are read from.
+    pub fn credentials(mut self, sources: CredentialSources) -> Self {
+        self.credentials = sources;
+        self
+    }
+
+    /// Paths matching `pattern` need no key (`/api/` and everything below; `{id}` or `*` match
+    /// one segment).
+    pub fn public(mut self, pattern: &str) -> Self {
+        self.routes.public(pattern);
+        self
+    }
+
+    /// Requests for which `predicate` is true need no key.
+    pub fn public_when(
+        mut self,
+        predicate: impl Fn(&Method, &Uri, &HeaderMap) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.public_when = Some(Box::new(predicate));
+        self
+    }
+
+    /// Requests to paths matching `pattern` cost `cost` units (the highest matching cost wins;
+    /// others cost 1).
+    pub fn route_cost(mut self, pattern: &str, cost: u32) -> Self {
+        self.costs.push((pattern.to_owned(), cost));
+        self
+    }
+
+    /// Publishable keys may call paths matching `pattern`; elsewhere they get 403.
+    pub fn allow_publishable(mut self, pattern: &str) -> Self {
+        self.routes.allow_publishable(pattern);
+        self
+    }
+
+    /// Quotas per tier for the in-process limiter (default: 60 a minute for every tier).
+    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// A limiter of your own (Redis, say) with the quotas it applies.
+    pub fn rate_limiter(mut self, limiter: Arc<dyn RateLimiter>, limits: RateLimits) -> Self {
+        self.limiter = Limiter::Custom(limiter);
+        self.limits = limits;
+        self
+    }
+
+    /// No rate limiting, and no rate-limit headers.
+    pub fn no_rate_limit(mut self) -> Self {
+        self.limiter = Limiter::Off;
+        self
+    }
+
+    /// Also send the IETF `RateLimit` and `RateLimit-Policy` fields.
+    pub fn ietf_headers(mut self, on: bool) -> Self {
+        self.ietf_headers = on;
+        self
+    }
+
+    /// A kill switch: while off, every request gets 503 `api_disabled`.
+    pub fn kill_switch(mut self, switch: KillSwitch) -> Self {
+        self.kill_switch = Some(switch);
+        self
+    }
+
+    /// How rejections are rendered (default: [`JsonEnvelope`]).
+    pub fn render_with(mut self, renderer: impl RenderRejection) -> Self {
+        self.renderer = Box::new(renderer);
+        self
+    }
+
+    /// An async check of each authenticated key's tenant.
+    pub fn tenant_gate(mut self, gate: impl TenantGate) -> Self {
+        self.gate = Some(Box::new(gate));
+        self
+    }
+
+    /// How usage and audit records are batched.
+    pub fn audit(mut self, config: AuditConfig) -> Self {
+        self.audit = Some(config);
+        self
+    }
+
+    /// No usage or audit recording.
+    pub fn no_audit(mut self) -> Self {
+        self.audit = None;
+        self
+    }
+
+    /// Cache sizes and lifetimes.
+    pub fn cache(mut self, config: CacheConfig) -> Self {
+        self.cache = config;
+        self
+    }
+
+    /// How to find the client's address for audit records (for example from axum's `ConnectInfo`
+    /// or a trusted proxy header).
+    pub fn client_ip(
+        mut self,
+        find: impl Fn(&http::Extensions, &HeaderMap) -> Option<IpAddr> + Send + Sync + 'static,
+    ) -> Self {
+        self.client_ip = Some(Box::new(find));
+        self
+    }
+
+    /// Builds the layer, subscribes its cache to the store's changes, and starts the background
+    /// tasks (usage/audit writer, limiter housekeeping).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NoRuntime`] when recording is on and no tokio runtime is running;
+    /// [`ConfigError::ZeroCost`] for a route cost of zero.
+    pub fn build(mut self) -> Result<ApiKeyLayer, ConfigError> {
+        for (pattern, cost) in &self.costs {
+            let cost = NonZeroU32::new(*cost).ok_or_else(|| ConfigError::ZeroCost(pattern.clone()))?;
+            self.routes.cost(pattern, cost);
+        }
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let limiter: Option<Arc<dyn RateLimiter>> = match self.limiter {
+            Limiter::Off => None,
+            Limiter::Custom(limiter) => Some(limiter),
+            Limiter::InProcess => {
+                let limiter = Arc::new(InProcessLimiter::new(&self.limits));
+                if let Some(runtime) = &runtime {
+                    runtime.spawn(housekeeping(Arc::downgrade(&limiter)));
+                }
+                Some(limiter)
+            }
+        };
+        let audit = match self.audit {
+            None => None,
+            Some(config) => {
+                if runtime.is_none() {
+                    return Err(ConfigError::NoRuntime);
+                }
+                Some(AuditHandle::spawn(self.manager.store().clone(), config))
+            }
+        };
+        let verifier = Arc::new(Verifier::new(self.manager, self.limits, self.cache));
+        let listener: Arc<dyn KeyListener> = verifier.clone();
+        verifier.manager().store().changes().subscribe(&listener);
+        Ok(ApiKeyLayer {
+            shared: Arc::new(Shared {
+                verifier,
+                credentials: self.credentials,
+                routes: self.routes,
+                public_when: self.public_when,
+                limiter,
+                kill_switch: self.kill_switch,
+                renderer: self.renderer,
+                gate: self.gate,
+                audit,
+                client_ip: self.client_ip,
+                ietf_headers: self.ietf_headers,
+            }),
+        })
+    }
+}
+
+/// Forgets spent-and-refilled budgets every minute while the limiter lives.
+async fn housekeeping(limiter: std::sync::Weak<InProcessLimiter>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match limiter.upgrade() {
+            Some(limiter) => limiter.retain_recent(),
+            None => return,
+        }
+    }
+}

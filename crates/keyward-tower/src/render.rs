@@ -1,0 +1,98 @@
+//! Rendering rejections: the default JSON envelope, and the shapes other APIs use.
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::Rejection;
+
+/// Turns a [`Rejection`] into a JSON body. Status, `Content-Type`, `WWW-Authenticate`,
+/// `Retry-After` and `X-Request-Id` are set by the layer.
+///
+/// Closures `Fn(&Rejection, &str) -> Bytes` implement it.
+pub trait RenderRejection: Send + Sync + 'static {
+    /// The body for `rejection` on the request `request_id`.
+    fn render(&self, rejection: &Rejection, request_id: &str) -> Bytes;
+}
+
+impl<F> RenderRejection for F
+where
+    F: Fn(&Rejection, &str) -> Bytes + Send + Sync + 'static,
+{
+    fn render(&self, rejection: &Rejection, request_id: &str) -> Bytes {
+        self(rejection, request_id)
+    }
+}
+
+/// `{"error":{"code":"…","message":"…","status":N,"request_id":"req_…"}}`: the default.
+///
+/// [`uppercase`](Self::uppercase) gives `UNAUTHORIZED`, `FORBIDDEN`, `API_DISABLED` codes instead.
+///
+/// ```
+/// use keyward_tower::{JsonEnvelope, Rejection, RenderRejection};
+///
+/// let body = JsonEnvelope::default().render(&Rejection::InvalidToken, "req_1");
+/// assert_eq!(
+///     body,
+///     r#"{"error":{"code":"unauthorized","message":"Invalid or expired API key","status":401,"request_id":"req_1"}}"#,
+/// );
+/// let body = JsonEnvelope::uppercase().render(&Rejection::ApiDisabled, "req_2");
+/// assert!(std::str::from_utf8(&body).unwrap().contains(r#""code":"API_DISABLED""#));
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JsonEnvelope {
+    uppercase: bool,
+}
+
+impl JsonEnvelope {
+    /// The envelope with upper-case codes (`UNAUTHORIZED`).
+    pub fn uppercase() -> Self {
+        Self { uppercase: true }
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    code: &'a str,
+    message: &'a str,
+    status: u16,
+    request_id: &'a str,
+}
+
+impl RenderRejection for JsonEnvelope {
+    fn render(&self, rejection: &Rejection, request_id: &str) -> Bytes {
+        let upper;
+        let code = if self.uppercase {
+            upper = rejection.code().to_ascii_uppercase();
+            upper.as_str()
+        } else {
+            rejection.code()
+        };
+        let message = rejection.message();
+        let envelope = Envelope {
+            error: Detail {
+                code,
+                message: &message,
+                status: rejection.status().as_u16(),
+                request_id,
+            },
+        };
+        serde_json::to_vec(&envelope).map(Bytes::from).unwrap_or_default()
+    }
+}
+
+/// `{"error":"<message>"}`: a flat message (Tolinku's shape).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FlatError;
+
+impl RenderRejection for FlatError {
+    fn render(&self, rejection: &Rejection, _request_id: &str) -> Bytes {
+        serde_json::to_vec(&serde_json::json!({ "error": rejection.message() }))
+            .map(Bytes::from)
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,275 @@
+//! The layer's shared state and the steps of the request path, used by the fast (synchronous)
+//! path of the service and by its asynchronous slow path alike.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, USER_AGENT, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
+use http_body_util::{Either, Full};
+use keyward_core::{Presented, VerifyError};
+
+use crate::audit::{AuditHandle, Record};
+use crate::policy::{RouteClass, RouteRules, TenantGate};
+use crate::rate_limit::{Check, RateDecision, RateLimitError, RateLimiter};
+use crate::render::RenderRejection;
+use crate::verify::{CachedKey, Verifier};
+use crate::{CredentialSources, KillSwitch, Rejection, headers};
+
+/// A function that finds the client's address in a request.
+pub(crate) type ClientIp = dyn Fn(&http::Extensions, &HeaderMap) -> Option<IpAddr> + Send + Sync;
+/// A predicate that makes a request public (no key needed).
+pub(crate) type PublicWhen = dyn Fn(&Method, &Uri, &HeaderMap) -> bool + Send + Sync;
+
+pub(crate) struct Shared {
+    pub(crate) verifier: Arc<Verifier>,
+    pub(crate) credentials: CredentialSources,
+    pub(crate) routes: RouteRules,
+    pub(crate) public_when: Option<Box<PublicWhen>>,
+    pub(crate) limiter: Option<Arc<dyn RateLimiter>>,
+    pub(crate) kill_switch: Option<KillSwitch>,
+    pub(crate) renderer: Box<dyn RenderRejection>,
+    pub(crate) gate: Option<Box<dyn TenantGate>>,
+    pub(crate) audit: Option<AuditHandle>,
+    pub(crate) client_ip: Option<Box<ClientIp>>,
+    pub(crate) ietf_headers: bool,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeyLayer")
+            .field("verifier", &self.verifier)
+            .field("credentials", &self.credentials)
+            .field("routes", &self.routes)
+            .field("limiter", &self.limiter)
+            .field("kill_switch", &self.kill_switch)
+            .field("tenant_gate", &self.gate.is_some())
+            .field("audit", &self.audit.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the response path needs to finish an authenticated request.
+pub(crate) struct Post {
+    pub(crate) request_id: HeaderValue,
+    pub(crate) decision: Option<RateDecision>,
+    pub(crate) ietf: bool,
+    pub(crate) audit: Option<(Arc<Shared>, Record)>,
+}
+
+impl Shared {
+    pub(crate) fn is_public<B>(&self, request: &Request<B>, route: &RouteClass) -> bool {
+        route.public
+            || self
+                .public_when
+                .as_ref()
+                .is_some_and(|p| p(request.method(), request.uri(), request.headers()))
+    }
+
+    /// Parses and hashes a token. Malformed tokens are refused here, before any lookup.
+    #[inline]
+    pub(crate) fn present(&self, token: &str) -> Result<Presented, Rejection> {
+        self.verifier.manager().present(token).map_err(|error| {
+            tracing::debug!(target: "keyward::rejection", reason = "malformed", %error, "API key refused");
+            Rejection::InvalidToken
+        })
+    }
+
+    /// Checks the key against the presented hash and its status, then the route's kind rule.
+    #[inline]
+    pub(crate) fn admit(
+        &self,
+        cached: &CachedKey,
+        presented: &Presented,
+        route: &RouteClass,
+    ) -> Result<(), Rejection> {
+        if let Err(error) = self.verifier.check(cached, presented) {
+            return Err(refusal(&error, Some(cached)));
+        }
+        if !cached.key.kind.is_secret() && !route.publishable {
+            tracing::debug!(target: "keyward::rejection", reason = "publishable_key", fingerprint = %cached.fingerprint, "API key refused on a secret-only route");
+            return Err(Rejection::SecretKeyRequired);
+        }
+        Ok(())
+    }
+
+    /// The tenant gate, when one is configured.
+    pub(crate) async fn gate(&self, cached: &CachedKey) -> Result<(), Rejection> {
+        match &self.gate {
+            Some(gate) => gate.check(&cached.key).await,
+            None => Ok(()),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn rate_check(&self, cached: &CachedKey, route: &RouteClass) -> Option<Check> {
+        self.limiter
+            .as_ref()
+            .map(|limiter| limiter.check(&cached.key.lineage, cached.quota, route.cost))
+    }
+
+    /// Turns a limiter's answer into a decision to go on, or a rejection (with the decision, for
+    /// its headers).
+    #[inline]
+    pub(crate) fn rate_outcome(
+        &self,
+        cached: &CachedKey,
+        outcome: Result<RateDecision, RateLimitError>,
+    ) -> Result<RateDecision, (Rejection, Option<RateDecision>)> {
+        match outcome {
+            Ok(decision) if decision.allowed => Ok(decision),
+            Ok(decision) => {
+                tracing::debug!(target: "keyward::rejection", reason = "rate_limited", fingerprint = %cached.fingerprint, "request refused");
+                Err((
+                    Rejection::RateLimited {
+                        retry_after: decision.retry_after,
+                    },
+                    Some(decision),
+                ))
+            }
+            Err(error) => {
+                tracing::warn!(target: "keyward::rejection", %error, "rate limiter unavailable");
+                Err((Rejection::RateLimiterUnavailable, None))
+            }
+        }
+    }
+
+    /// What the response path needs: the audit record is prepared only when audit is on.
+    pub(crate) fn post<B>(
+        self: &Arc<Self>,
+        request: &Request<B>,
+        request_id: HeaderValue,
+        cached: Arc<CachedKey>,
+        decision: Option<RateDecision>,
+    ) -> Post {
+        let audit = self.audit.as_ref().map(|audit| {
+            let details = audit.wants_details();
+            let record = Record {
+                key: cached,
+                at: keyward_core::time::Timestamp::from_millis(0),
+                status: 0,
+                method: if details {
+                    request.method().clone()
+                } else {
+                    Method::GET
+                },
+                uri: if details {
+                    request.uri().clone()
+                } else {
+                    Uri::default()
+                },
+                request_id: request_id.clone(),
+                user_agent: if details {
+                    request.headers().get(USER_AGENT).cloned()
+                } else {
+                    None
+                },
+                client_ip: if details {
+                    self.client_ip
+                        .as_ref()
+                        .and_then(|f| f(request.extensions(), request.headers()))
+                } else {
+                    None
+                },
+            };
+            (self.clone(), record)
+        });
+        Post {
+            request_id,
+            decision,
+            ietf: self.ietf_headers,
+            audit,
+        }
+    }
+
+    /// The response for a rejection.
+    pub(crate) fn reject<B>(
+        &self,
+        rejection: &Rejection,
+        request_id: &HeaderValue,
+        decision: Option<&RateDecision>,
+    ) -> Response<Either<B, Full<Bytes>>> {
+        render(
+            &*self.renderer,
+            rejection,
+            request_id,
+            decision,
+            self.ietf_headers,
+        )
+        .map(Either::Right)
+    }
+}
+
+impl Post {
+    /// Adds the headers to an inner response and hands the audit record over.
+    pub(crate) fn finish<B>(self, response: Response<B>) -> Response<Either<B, Full<Bytes>>> {
+        let mut response = response.map(Either::Left);
+        let headers = response.headers_mut();
+        headers::request_id(headers, &self.request_id);
+        if let Some(decision) = &self.decision {
+            headers::rate_limit(headers, decision, self.ietf);
+        }
+        if let Some((shared, mut record)) = self.audit {
+            if let Some(audit) = &shared.audit {
+                record.at = shared.verifier.manager().now();
+                record.status = response.status().as_u16();
+                audit.record(record);
+            }
+        }
+        response
+    }
+}
+
+/// The one log line and the one client answer for every failed verification.
+pub(crate) fn refusal(error: &VerifyError, cached: Option<&CachedKey>) -> Rejection {
+    match error {
+        VerifyError::Unavailable(source) => {
+            tracing::warn!(target: "keyward::rejection", reason = error.reason(), error = %source, "key store unavailable");
+            Rejection::StoreUnavailable
+        }
+        _ => {
+            match cached {
+                Some(cached) => {
+                    tracing::debug!(target: "keyward::rejection", reason = error.reason(), fingerprint = %cached.fingerprint, "API key refused")
+                }
+                None => {
+                    tracing::debug!(target: "keyward::rejection", reason = error.reason(), "API key refused")
+                }
+            }
+            Rejection::InvalidToken
+        }
+    }
+}
+
+/// Renders a rejection with its status and headers.
+pub fn render(
+    renderer: &dyn RenderRejection,
+    rejection: &Rejection,
+    request_id: &HeaderValue,
+    decision: Option<&RateDecision>,
+    ietf_headers: bool,
+) -> Response<Full<Bytes>> {
+    let body = renderer.render(rejection, request_id.to_str().unwrap_or_default());
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = rejection.status();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(challenge) = rejection.www_authenticate() {
+        headers.insert(WWW_AUTHENTICATE, challenge);
+    }
+    headers::request_id(headers, request_id);
+    match (rejection, decision) {
+        (_, Some(decision)) => headers::rate_limit(headers, decision, ietf_headers),
+        (Rejection::RateLimited { retry_after }, None) => {
+            headers.insert(
+                http::header::RETRY_AFTER,
+                headers::number(headers::ceil_secs(*retry_after).max(1)),
+            );
+        }
+        _ => {}
+    }
+    response
+}

@@ -1,0 +1,161 @@
+//! The verifier: a moka cache of verified keys in front of the store, a negative cache for
+//! unknown tokens, and one store load per key however many requests miss at once.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use keyward_core::hash::Fingerprint;
+use keyward_core::store::{KeyChange, KeyListener, StoreError};
+use keyward_core::{ApiKey, KeyManager, LookupKey, Presented, VerifyError};
+use moka::sync::Cache;
+use tokio::sync::OnceCell;
+
+use crate::rate_limit::{Quota, RateLimits};
+
+/// A verified key as the cache holds it, with what the request path needs precomputed.
+#[derive(Debug)]
+pub struct CachedKey {
+    /// The stored record.
+    pub key: ApiKey,
+    /// Its fingerprint, for logs and audit.
+    pub fingerprint: Fingerprint,
+    /// Its tier's quota.
+    pub quota: Quota,
+}
+
+/// Sizes and lifetimes of the verifier's caches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// How long a verified key is trusted without asking the store (bounds how stale a change made
+    /// elsewhere without notification can be). Default 30 s.
+    pub ttl: Duration,
+    /// Most keys held. Default 100 000.
+    pub capacity: u64,
+    /// How long an unknown lookup is answered without asking the store. Default 10 s.
+    pub negative_ttl: Duration,
+    /// Most unknown lookups remembered. Default 100 000.
+    pub negative_capacity: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(30),
+            capacity: 100_000,
+            negative_ttl: Duration::from_secs(10),
+            negative_capacity: 100_000,
+        }
+    }
+}
+
+type Load = Result<Option<Arc<CachedKey>>, Arc<StoreError>>;
+
+pub(crate) struct Verifier {
+    manager: KeyManager,
+    limits: RateLimits,
+    known: Cache<LookupKey, Arc<CachedKey>>,
+    unknown: Cache<LookupKey, ()>,
+    loading: Mutex<HashMap<LookupKey, Arc<OnceCell<Load>>>>,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("known", &self.known.entry_count())
+            .field("unknown", &self.unknown.entry_count())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the caches know of a lookup.
+pub(crate) enum Cached {
+    Known(Arc<CachedKey>),
+    Unknown,
+    Miss,
+}
+
+impl Verifier {
+    pub(crate) fn new(manager: KeyManager, limits: RateLimits, config: CacheConfig) -> Self {
+        Self {
+            manager,
+            limits,
+            known: Cache::builder()
+                .max_capacity(config.capacity)
+                .time_to_live(config.ttl)
+                .build(),
+            unknown: Cache::builder()
+                .max_capacity(config.negative_capacity)
+                .time_to_live(config.negative_ttl)
+                .build(),
+            loading: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn manager(&self) -> &KeyManager {
+        &self.manager
+    }
+
+    #[inline]
+    pub(crate) fn cached(&self, lookup: &LookupKey) -> Cached {
+        if let Some(key) = self.known.get(lookup) {
+            Cached::Known(key)
+        } else if self.unknown.contains_key(lookup) {
+            Cached::Unknown
+        } else {
+            Cached::Miss
+        }
+    }
+
+    /// Asks the store, once per lookup however many requests wait for it.
+    pub(crate) async fn load(&self, lookup: LookupKey) -> Result<Option<Arc<CachedKey>>, VerifyError> {
+        let cell = {
+            let mut loading = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
+            loading.entry(lookup).or_default().clone()
+        };
+        let result = cell
+            .get_or_init(|| async {
+                let found = self.manager.store().find(&lookup).await.map_err(Arc::new)?;
+                let cached = found.map(|key| {
+                    Arc::new(CachedKey {
+                        fingerprint: key.fingerprint(),
+                        quota: self.limits.quota_for(&key.tier),
+                        key,
+                    })
+                });
+                match &cached {
+                    Some(key) => self.known.insert(lookup, key.clone()),
+                    None => self.unknown.insert(lookup, ()),
+                }
+                Ok(cached)
+            })
+            .await
+            .clone();
+        {
+            let mut loading = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
+            if loading.get(&lookup).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                loading.remove(&lookup);
+            }
+        }
+        result.map_err(|error| VerifyError::Unavailable(StoreError::unavailable(error.to_string())))
+    }
+
+    /// Checks the presented hash (constant time) and the key's status at the manager's time.
+    #[inline]
+    pub(crate) fn check(&self, cached: &CachedKey, presented: &Presented) -> Result<(), VerifyError> {
+        cached.key.check(&presented.hash, self.manager.now())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_cached(&self, lookup: &LookupKey) -> bool {
+        self.known.contains_key(lookup)
+    }
+}
+
+impl KeyListener for Verifier {
+    fn key_changed(&self, change: &KeyChange) {
+        self.known.invalidate(&change.lookup);
+        self.unknown.invalidate(&change.lookup);
+    }
+}
