@@ -26,6 +26,10 @@ pub enum StoreError {
     /// A key with the same lookup (public prefix or hash) already exists.
     #[error("a key with the same lookup already exists")]
     Duplicate,
+    /// The store URL names a backend that this build does not have, or is not a valid URL for it.
+    /// The text says why; it never repeats the URL, which can hold a password.
+    #[error("unsupported store URL: {0}")]
+    UnsupportedUrl(String),
     /// The store could not be reached or failed; nothing was changed.
     #[error("key store unavailable")]
     Unavailable(#[source] Box<dyn Error + Send + Sync>),

@@ -1,0 +1,23 @@
+//! [`Dialect`]: what differs between the SQL databases, beyond the shared statements.
+
+use futures_util::future::BoxFuture;
+use sqlx::{Database, Pool, Transaction};
+
+use crate::store::KeyChange;
+
+/// The parts of a SQL store that depend on the database: how writers take turns and how other
+/// processes hear of a change.
+pub(crate) trait Dialect: Database {
+    /// Begins a write transaction. Two transactions begun with the same `tenant` never overlap,
+    /// so that counting a tenant's active keys and inserting one is atomic.
+    fn begin_write<'a>(
+        pool: &'a Pool<Self>,
+        tenant: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Transaction<'static, Self>, sqlx::Error>>;
+
+    /// Inside the transaction that changed a key: tells other processes, when the database can.
+    fn announce<'a>(
+        tx: &'a mut Transaction<'static, Self>,
+        change: &'a KeyChange,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+}

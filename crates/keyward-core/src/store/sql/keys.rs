@@ -1,0 +1,371 @@
+//! [`SqlKeys`]: the key-store rules over any SQL [`Dialect`], shared by the SQLite and PostgreSQL
+//! stores, with the same semantics as [`MemoryStore`](crate::MemoryStore).
+
+use std::fmt;
+use std::sync::Arc;
+
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
+
+use super::dialect::Dialect;
+use super::failure::store_error;
+use super::queries::{self, retire};
+use super::row::{AuditRow, KeyRow, saturating_i64};
+use crate::audit::{AuditEvent, KeyUsage};
+use crate::store::{ChangeFeed, KeyChange, OldKey, StoreError};
+use crate::time::Timestamp;
+use crate::{ApiKey, KeyId, LookupKey, TenantId};
+
+/// A pool and a change feed, and every [`KeyStore`](crate::KeyStore) operation as an async
+/// method. The public stores delegate to it.
+pub(crate) struct SqlKeys<DB: Database> {
+    pool: Pool<DB>,
+    changes: Arc<ChangeFeed>,
+}
+
+impl<DB: Database> fmt::Debug for SqlKeys<DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlKeys")
+            .field("pool", &self.pool)
+            .field("changes", &self.changes)
+            .finish()
+    }
+}
+
+impl<DB: Database> SqlKeys<DB> {
+    pub(crate) fn new(pool: Pool<DB>, changes: Arc<ChangeFeed>) -> Self {
+        Self { pool, changes }
+    }
+
+    pub(crate) fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    pub(crate) fn changes(&self) -> &ChangeFeed {
+        &self.changes
+    }
+}
+
+impl<DB> SqlKeys<DB>
+where
+    DB: Dialect,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    KeyRow: for<'r> FromRow<'r, DB::Row>,
+    AuditRow: for<'r> FromRow<'r, DB::Row>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
+    String: for<'t> Encode<'t, DB> + Type<DB>,
+    Option<String>: for<'t> Encode<'t, DB> + Type<DB>,
+    i64: for<'t> Encode<'t, DB> + Type<DB>,
+    Option<i64>: for<'t> Encode<'t, DB> + Type<DB>,
+    i32: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    pub(crate) async fn insert(
+        &self,
+        key: &ApiKey,
+        max_active: Option<u32>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = DB::begin_write(&self.pool, Some(key.tenant.as_str()))
+            .await
+            .map_err(store_error)?;
+        if let Some(limit) = max_active {
+            let active: i64 = sqlx::query_scalar(queries::COUNT_ACTIVE_LINEAGES)
+                .bind(key.tenant.to_string())
+                .bind(now.as_millis())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            if active >= i64::from(limit) {
+                return Err(StoreError::LimitReached { limit });
+            }
+        }
+        KeyRow::from(key)
+            .bind(sqlx::query(queries::INSERT_KEY))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)
+    }
+
+    pub(crate) async fn find(&self, lookup: &LookupKey) -> Result<Option<ApiKey>, StoreError> {
+        let row: Option<KeyRow> = sqlx::query_as(queries::FIND_BY_LOOKUP)
+            .bind(lookup.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(ApiKey::try_from).transpose()?)
+    }
+
+    pub(crate) async fn get(&self, tenant: &TenantId, id: &KeyId) -> Result<Option<ApiKey>, StoreError> {
+        let row: Option<KeyRow> = sqlx::query_as(queries::GET_OWNED)
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(ApiKey::try_from).transpose()?)
+    }
+
+    pub(crate) async fn list(&self, tenant: &TenantId) -> Result<Vec<ApiKey>, StoreError> {
+        let rows: Vec<KeyRow> = sqlx::query_as(queries::LIST_TENANT)
+            .bind(tenant.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(rows.into_iter().map(ApiKey::try_from).collect::<Result<_, _>>()?)
+    }
+
+    pub(crate) async fn revoke(
+        &self,
+        tenant: &TenantId,
+        id: &KeyId,
+        at: Timestamp,
+    ) -> Result<ApiKey, StoreError> {
+        let mut tx = DB::begin_write(&self.pool, Some(tenant.as_str()))
+            .await
+            .map_err(store_error)?;
+        let revoked: Option<KeyRow> = sqlx::query_as(queries::REVOKE)
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .bind(at.as_millis())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let Some(row) = revoked else {
+            // Revoked already (returned unchanged) or not this tenant's.
+            let current: Option<KeyRow> = sqlx::query_as(queries::GET_OWNED)
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            return Ok(ApiKey::try_from(current.ok_or(StoreError::NotFound)?)?);
+        };
+        let key = ApiKey::try_from(row)?;
+        let change = KeyChange {
+            key_id: key.id.clone(),
+            lookup: key.lookup,
+        };
+        DB::announce(&mut tx, &change).await.map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        self.changes.publish(&change);
+        Ok(key)
+    }
+
+    pub(crate) async fn rotate(
+        &self,
+        tenant: &TenantId,
+        id: &KeyId,
+        successor: &ApiKey,
+        old: OldKey,
+        now: Timestamp,
+    ) -> Result<ApiKey, StoreError> {
+        let mut tx = DB::begin_write(&self.pool, Some(tenant.as_str()))
+            .await
+            .map_err(store_error)?;
+        let current: Option<KeyRow> = sqlx::query_as(queries::GET_OWNED)
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let mut current = ApiKey::try_from(current.ok_or(StoreError::NotFound)?)?;
+        if !current.is_active(now) {
+            return Err(StoreError::NotActive);
+        }
+        let pending: i64 = sqlx::query_scalar(queries::COUNT_PENDING_SUCCESSORS)
+            .bind(current.lineage.to_string())
+            .bind(id.to_string())
+            .bind(now.as_millis())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        if pending > 0 {
+            return Err(StoreError::RotationPending);
+        }
+        KeyRow::from(successor)
+            .bind(sqlx::query(queries::INSERT_KEY))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let change = match retire(&mut current, old, now) {
+            Some((statement, at)) => {
+                sqlx::query(statement)
+                    .bind(id.to_string())
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let change = KeyChange {
+                    key_id: current.id.clone(),
+                    lookup: current.lookup,
+                };
+                DB::announce(&mut tx, &change).await.map_err(store_error)?;
+                Some(change)
+            }
+            None => None,
+        };
+        tx.commit().await.map_err(store_error)?;
+        if let Some(change) = change {
+            self.changes.publish(&change);
+        }
+        Ok(current)
+    }
+
+    pub(crate) async fn record_usage(&self, usage: &[KeyUsage]) -> Result<(), StoreError> {
+        if usage.is_empty() {
+            return Ok(());
+        }
+        // One order for every batch, so that concurrent flushes cannot deadlock on row locks.
+        let mut sorted: Vec<&KeyUsage> = usage.iter().collect();
+        sorted.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+        let mut tx = DB::begin_write(&self.pool, None).await.map_err(store_error)?;
+        for used in sorted {
+            sqlx::query(queries::RECORD_USAGE)
+                .bind(used.key_id.to_string())
+                .bind(used.last_used_at.as_millis())
+                .bind(saturating_i64(used.requests))
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        }
+        tx.commit().await.map_err(store_error)
+    }
+
+    pub(crate) async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = DB::begin_write(&self.pool, None).await.map_err(store_error)?;
+        for event in events {
+            AuditRow::from(event)
+                .bind(sqlx::query(queries::INSERT_AUDIT))
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        }
+        tx.commit().await.map_err(store_error)
+    }
+
+    pub(crate) async fn audit_log(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let rows: Vec<AuditRow> = sqlx::query_as(queries::AUDIT_LOG)
+            .bind(tenant.to_string())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .map(AuditEvent::try_from)
+            .collect::<Result<_, _>>()?)
+    }
+}
+
+/// Implements [`KeyStore`](crate::KeyStore) for a store whose field `$field` is a [`SqlKeys`] of a
+/// concrete database, by delegation.
+macro_rules! delegate_key_store {
+    ($store:ty, $field:ident) => {
+        impl $crate::store::KeyStore for $store {
+            fn insert<'a>(
+                &'a self,
+                key: &'a $crate::ApiKey,
+                max_active: ::std::option::Option<u32>,
+                now: $crate::time::Timestamp,
+            ) -> ::futures_util::future::BoxFuture<'a, ::std::result::Result<(), $crate::StoreError>> {
+                ::std::boxed::Box::pin(self.$field.insert(key, max_active, now))
+            }
+
+            fn find<'a>(
+                &'a self,
+                lookup: &'a $crate::LookupKey,
+            ) -> ::futures_util::future::BoxFuture<
+                'a,
+                ::std::result::Result<::std::option::Option<$crate::ApiKey>, $crate::StoreError>,
+            > {
+                ::std::boxed::Box::pin(self.$field.find(lookup))
+            }
+
+            fn get<'a>(
+                &'a self,
+                tenant: &'a $crate::TenantId,
+                id: &'a $crate::KeyId,
+            ) -> ::futures_util::future::BoxFuture<
+                'a,
+                ::std::result::Result<::std::option::Option<$crate::ApiKey>, $crate::StoreError>,
+            > {
+                ::std::boxed::Box::pin(self.$field.get(tenant, id))
+            }
+
+            fn list<'a>(
+                &'a self,
+                tenant: &'a $crate::TenantId,
+            ) -> ::futures_util::future::BoxFuture<
+                'a,
+                ::std::result::Result<::std::vec::Vec<$crate::ApiKey>, $crate::StoreError>,
+            > {
+                ::std::boxed::Box::pin(self.$field.list(tenant))
+            }
+
+            fn revoke<'a>(
+                &'a self,
+                tenant: &'a $crate::TenantId,
+                id: &'a $crate::KeyId,
+                at: $crate::time::Timestamp,
+            ) -> ::futures_util::future::BoxFuture<
+                'a,
+                ::std::result::Result<$crate::ApiKey, $crate::StoreError>,
+            > {
+                ::std::boxed::Box::pin(self.$field.revoke(tenant, id, at))
+            }
+
+            fn rotate<'a>(
+                &'a self,
+                tenant: &'a $crate::TenantId,
+                id: &'a $crate::KeyId,
+                successor: &'a $crate::ApiKey,
+                old: $crate::store::OldKey,
+                now: $crate::time::Timestamp,
+            ) -> ::futures_util::future::BoxFuture<
+                'a,
+                ::std::result::Result<$crate::ApiKey, $crate::StoreError>,
+            > {
+                ::std::boxed::Box::pin(self.$field.rotate(tenant, id, successor, old, now))
+            }
+
+            fn record_usage<'a>(
+                &'a self,
+                usage: &'a [$crate::audit::KeyUsage],
+            ) -> ::futures_util::future::BoxFuture<'a, ::std::result::Result<(), $crate::StoreError>> {
+                ::std::boxed::Box::pin(self.$field.record_usage(usage))
+            }
+
+            fn append_audit<'a>(
+                &'a self,
+                events: &'a [$crate::audit::AuditEvent],
+            ) -> ::futures_util::future::BoxFuture<'a, ::std::result::Result<(), $crate::StoreError>> {
+                ::std::boxed::Box::pin(self.$field.append_audit(events))
+            }
+
+            fn audit_log<'a>(
+                &'a self,
+                tenant: &'a $crate::TenantId,
+                limit: usize,
+            ) -> ::futures_util::future::BoxFuture<
+                'a,
+                ::std::result::Result<::std::vec::Vec<$crate::audit::AuditEvent>, $crate::StoreError>,
+            > {
+                ::std::boxed::Box::pin(self.$field.audit_log(tenant, limit))
+            }
+
+            fn changes(&self) -> &$crate::store::ChangeFeed {
+                self.$field.changes()
+            }
+        }
+    };
+}
+
+pub(crate) use delegate_key_store;

@@ -1,0 +1,136 @@
+//! Key changes over PostgreSQL `LISTEN`/`NOTIFY`: the payload format, and the task that hears other
+//! processes' changes and publishes them on a store's feed.
+//!
+//! The payload is `<key id> <lookup text>`, the lookup as [`LookupKey`]'s text form.
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use tokio::task::JoinHandle;
+
+use super::super::failure::store_error;
+use crate::store::{ChangeFeed, KeyChange, StoreError};
+use crate::{KeyId, LookupKey};
+
+/// The channel revocations and rotations are announced on.
+pub(crate) const CHANNEL: &str = "keyward_key_changes";
+
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const LAST_RETRY: Duration = Duration::from_secs(10);
+
+/// The notification payload for `change`.
+pub(crate) fn payload(change: &KeyChange) -> String {
+    format!("{} {}", change.key_id, change.lookup)
+}
+
+/// Reads a payload made by [`payload`].
+fn parse_payload(text: &str) -> Option<KeyChange> {
+    let (key_id, lookup) = text.split_once(' ')?;
+    Some(KeyChange {
+        key_id: key_id.parse::<KeyId>().ok()?,
+        lookup: lookup.parse::<LookupKey>().ok()?,
+    })
+}
+
+/// The listening task, on a connection of its own. Stops when dropped, when
+/// [`stop`](Self::stop) is called, or when the feed it publishes on is gone.
+#[derive(Debug)]
+pub(crate) struct ChangeListener {
+    task: JoinHandle<()>,
+    pool: PgPool,
+}
+
+impl ChangeListener {
+    /// Listens on [`CHANNEL`] with a connection made from `options`; returns once `LISTEN` is in
+    /// effect, so that no change made after it is missed.
+    pub(crate) async fn start(options: PgConnectOptions, feed: Weak<ChangeFeed>) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_lazy_with(options);
+        let mut listener = PgListener::connect_with(&pool).await.map_err(store_error)?;
+        listener.listen(CHANNEL).await.map_err(store_error)?;
+        let task = tokio::spawn(listen(listener, feed));
+        Ok(Self { task, pool })
+    }
+
+    /// Stops the task and closes its connection.
+    pub(crate) async fn stop(&self) {
+        self.task.abort();
+        self.pool.close().await;
+    }
+}
+
+impl Drop for ChangeListener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn listen(mut listener: PgListener, feed: Weak<ChangeFeed>) {
+    let mut retry = FIRST_RETRY;
+    loop {
+        // `recv` reconnects (and listens again) by itself after a dropped connection; an error
+        // means the reconnection failed, so wait and try again.
+        match listener.recv().await {
+            Ok(notification) => {
+                retry = FIRST_RETRY;
+                let Some(feed) = feed.upgrade() else { return };
+                match parse_payload(notification.payload()) {
+                    Some(change) => feed.publish(&change),
+                    None => tracing::warn!(
+                        target: "keyward::store",
+                        channel = CHANNEL,
+                        "ignoring a malformed key change notification"
+                    ),
+                }
+            }
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(error) => {
+                if feed.strong_count() == 0 {
+                    return;
+                }
+                tracing::warn!(
+                    target: "keyward::store",
+                    %error,
+                    retry_in = ?retry,
+                    "key change listener disconnected; reconnecting"
+                );
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(LAST_RETRY);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_round_trips() {
+        let change = KeyChange {
+            key_id: KeyId::generate(),
+            lookup: "p:a1b2c3d4".parse().unwrap(),
+        };
+        let text = payload(&change);
+        assert_eq!(text, format!("{} p:a1b2c3d4", change.key_id));
+        assert_eq!(parse_payload(&text), Some(change));
+    }
+
+    #[test]
+    fn malformed_payloads_are_refused() {
+        for bad in [
+            "",
+            "key_abc",
+            "key_abc p:",
+            "nokey p:abc",
+            "key_abc x:abc",
+            "key_abc p:abc extra",
+        ] {
+            assert_eq!(parse_payload(bad), None, "{bad:?}");
+        }
+    }
+}

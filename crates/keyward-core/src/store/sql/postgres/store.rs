@@ -1,0 +1,153 @@
+//! [`PostgresStore`]: keys in PostgreSQL, shared by many processes.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Pool, Postgres, Transaction};
+
+use super::super::dialect::Dialect;
+use super::super::failure::store_error;
+use super::super::keys::{SqlKeys, delegate_key_store};
+use super::notify::{self, ChangeListener};
+use crate::store::{ChangeFeed, KeyChange, StoreError};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connections of the pool that [`PostgresStore::connect`] makes.
+const MAX_CONNECTIONS: u32 = 10;
+/// How long an operation waits for a connection before the store reports an outage.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A [`KeyStore`](crate::KeyStore) in PostgreSQL: the store of record when many processes serve
+/// the API.
+///
+/// [`connect`](Self::connect) runs the embedded migrations, then listens on the
+/// `keyward_key_changes` channel. Revocations and rotations send a `NOTIFY` there in their own
+/// transaction, and every store listening (in this process or another) publishes the change on
+/// its [`changes`](crate::KeyStore::changes) feed, so caches everywhere drop the key within a
+/// moment. The store that made a change also publishes it at once, so its listeners may hear it
+/// twice. The listening task reconnects after a dropped connection (changes made while it was
+/// away are not replayed: cache lifetimes bound how long they are missed) and stops when the store
+/// is dropped or [closed](Self::close).
+///
+/// Writes that count a tenant's active keys take a transaction-scoped advisory lock on the tenant,
+/// so the limit of active keys holds under concurrency across processes.
+///
+/// ```no_run
+/// use keyward_core::store::PostgresStore;
+/// use keyward_core::{KeyManager, NewKey, TenantId};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let store = PostgresStore::connect("postgres://keyward@127.0.0.1:5432/keyward").await?;
+/// let manager = KeyManager::builder(store).max_active_keys(10).build()?;
+/// let created = manager.create(NewKey::new(TenantId::new("site_1")?)).await?;
+/// // Every process with a PostgresStore on this database hears of the revocation.
+/// manager.revoke(&created.key.tenant, &created.key.id).await?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct PostgresStore {
+    keys: SqlKeys<Postgres>,
+    listener: ChangeListener,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://…` or `postgresql://…`).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnsupportedUrl`] when `url` is not a PostgreSQL URL; [`StoreError::Unavailable`]
+    /// when the database cannot be reached or migrated.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|error| StoreError::UnsupportedUrl(format!("invalid PostgreSQL URL: {error}")))?;
+        Self::connect_with(options).await
+    }
+
+    /// Connects with explicit options (a `search_path`, TLS, an application name).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] when the database cannot be reached or migrated.
+    pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(store_error)?;
+        Self::from_pool(pool).await
+    }
+
+    /// A store over a pool configured by the caller; runs the embedded migrations and starts
+    /// listening, on a connection of its own made with the pool's options.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] when the database cannot be reached or migrated.
+    pub async fn from_pool(pool: PgPool) -> Result<Self, StoreError> {
+        MIGRATOR.run(&pool).await.map_err(StoreError::unavailable)?;
+        let changes = Arc::new(ChangeFeed::new());
+        let options = (*pool.connect_options()).clone();
+        let listener = ChangeListener::start(options, Arc::downgrade(&changes)).await?;
+        tracing::debug!(target: "keyward::store", channel = notify::CHANNEL, "PostgreSQL key store ready");
+        Ok(Self {
+            keys: SqlKeys::new(pool, changes),
+            listener,
+        })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        self.keys.pool()
+    }
+
+    /// Stops listening and closes the pool, waiting for connections in use to come back; later
+    /// operations fail with [`StoreError::Unavailable`].
+    pub async fn close(&self) {
+        self.listener.stop().await;
+        self.keys.pool().close().await;
+    }
+}
+
+delegate_key_store!(PostgresStore, keys);
+
+impl Dialect for Postgres {
+    /// A transaction that first takes an advisory lock on the tenant (released at commit), so
+    /// writers of one tenant take turns in every process.
+    fn begin_write<'a>(
+        pool: &'a Pool<Self>,
+        tenant: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Transaction<'static, Self>, sqlx::Error>> {
+        Box::pin(async move {
+            let mut tx = pool.begin().await?;
+            if let Some(tenant) = tenant {
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                    .bind(tenant)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Ok(tx)
+        })
+    }
+
+    /// `pg_notify` on the changes channel, delivered when (and only if) the transaction commits.
+    fn announce<'a>(
+        tx: &'a mut Transaction<'static, Self>,
+        change: &'a KeyChange,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(notify::CHANNEL)
+                .bind(notify::payload(change))
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,109 @@
+//! The statements both SQL stores run. `$n` placeholders, which SQLite accepts as well; only the
+//! locking and the notification statements differ and live with each store.
+//!
+//! A key is active at `now` when it is not revoked, `expires_at > now` (or none) and
+//! `grace_until > now` (or none): the same rule as [`ApiKey::status`].
+
+use crate::ApiKey;
+use crate::store::OldKey;
+use crate::time::Timestamp;
+
+macro_rules! key_columns {
+    () => {
+        "id, tenant, lookup, secret_hash, display_prefix, kind, environment, scopes, tier, name, \
+         created_at, expires_at, revoked_at, last_used_at, request_count, lineage, rotated_from, \
+         grace_until"
+    };
+}
+
+macro_rules! select_keys {
+    ($tail:literal) => {
+        concat!("SELECT ", key_columns!(), " FROM keyward_keys ", $tail)
+    };
+}
+
+macro_rules! audit_columns {
+    () => {
+        "at, request_id, key_id, tenant, fingerprint, method, path, status, client_ip, user_agent"
+    };
+}
+
+/// Inserts a key: `$1`..`$18` in the order [`KeyRow::bind`](super::row::KeyRow::bind) binds.
+pub(crate) const INSERT_KEY: &str = concat!(
+    "INSERT INTO keyward_keys (",
+    key_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+);
+
+/// `$1`: lookup text.
+pub(crate) const FIND_BY_LOOKUP: &str = select_keys!("WHERE lookup = $1");
+
+/// `$1`: tenant, `$2`: key id.
+pub(crate) const GET_OWNED: &str = select_keys!("WHERE tenant = $1 AND id = $2");
+
+/// `$1`: tenant. Oldest first, ties by id.
+pub(crate) const LIST_TENANT: &str = select_keys!("WHERE tenant = $1 ORDER BY created_at, id");
+
+/// `$1`: tenant, `$2`: now. How many distinct lineages of the tenant have an active key.
+pub(crate) const COUNT_ACTIVE_LINEAGES: &str = "SELECT COUNT(DISTINCT lineage) FROM keyward_keys \
+     WHERE tenant = $1 AND revoked_at IS NULL \
+     AND (expires_at IS NULL OR expires_at > $2) \
+     AND (grace_until IS NULL OR grace_until > $2)";
+
+/// `$1`: lineage, `$2`: the key being rotated, `$3`: now. Other active keys of the lineage with
+/// no end date: a pending two-step replacement.
+pub(crate) const COUNT_PENDING_SUCCESSORS: &str = "SELECT COUNT(*) FROM keyward_keys \
+     WHERE lineage = $1 AND id <> $2 AND revoked_at IS NULL AND grace_until IS NULL \
+     AND (expires_at IS NULL OR expires_at > $3)";
+
+/// `$1`: tenant, `$2`: key id, `$3`: when. Revokes a key that is not revoked yet and returns it.
+pub(crate) const REVOKE: &str = concat!(
+    "UPDATE keyward_keys SET revoked_at = $3 WHERE tenant = $1 AND id = $2 AND revoked_at IS NULL \
+     RETURNING ",
+    key_columns!()
+);
+
+/// `$1`: key id, `$2`: when the grace period ends.
+pub(crate) const SET_GRACE_UNTIL: &str = "UPDATE keyward_keys SET grace_until = $2 WHERE id = $1";
+
+/// `$1`: key id, `$2`: when.
+pub(crate) const SET_REVOKED_AT: &str = "UPDATE keyward_keys SET revoked_at = $2 WHERE id = $1";
+
+/// `$1`: key id, `$2`: latest use, `$3`: requests. Keeps the later of the two times and adds the
+/// requests, saturating at the `BIGINT` maximum.
+pub(crate) const RECORD_USAGE: &str = "UPDATE keyward_keys SET \
+     last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < $2 THEN $2 ELSE last_used_at END, \
+     request_count = CASE WHEN request_count > 9223372036854775807 - $3 \
+                          THEN 9223372036854775807 ELSE request_count + $3 END \
+     WHERE id = $1";
+
+/// Appends an audit event: `$1`..`$10` in the order [`AuditRow::bind`](super::row::AuditRow::bind)
+/// binds.
+pub(crate) const INSERT_AUDIT: &str = concat!(
+    "INSERT INTO keyward_audit (",
+    audit_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+);
+
+/// `$1`: tenant, `$2`: limit. Newest first.
+pub(crate) const AUDIT_LOG: &str = concat!(
+    "SELECT ",
+    audit_columns!(),
+    " FROM keyward_audit WHERE tenant = $1 ORDER BY seq DESC LIMIT $2"
+);
+
+/// Applies `old` to the rotated-out `key` and returns the statement (with its time argument) that
+/// does the same in the database; `None` when the key is kept as it is.
+pub(crate) fn retire(key: &mut ApiKey, old: OldKey, now: Timestamp) -> Option<(&'static str, i64)> {
+    match old {
+        OldKey::Keep => None,
+        OldKey::ExpireAt(at) => {
+            key.grace_until = Some(at);
+            Some((SET_GRACE_UNTIL, at.as_millis()))
+        }
+        OldKey::RevokeNow => {
+            key.revoked_at = Some(now);
+            Some((SET_REVOKED_AT, now.as_millis()))
+        }
+    }
+}

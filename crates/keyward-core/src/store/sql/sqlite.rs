@@ -1,0 +1,155 @@
+//! [`SqliteStore`]: keys in a SQLite database.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Pool, Sqlite, Transaction};
+
+use super::dialect::Dialect;
+use super::failure::store_error;
+use super::keys::{SqlKeys, delegate_key_store};
+use crate::store::{ChangeFeed, KeyChange, StoreError};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a writer waits for another to finish before the store reports an outage.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections of a file database's pool (readers run in parallel in WAL mode).
+const MAX_CONNECTIONS: u32 = 8;
+
+/// A [`KeyStore`](crate::KeyStore) in a SQLite database, for single-process deployments.
+///
+/// [`open`](Self::open) creates the file on first use, puts it in WAL mode with a busy timeout,
+/// and runs the embedded migrations. Every write is a `BEGIN IMMEDIATE` transaction, so writers
+/// take turns and the per-tenant limit of active keys holds under concurrency. Revocations and
+/// rotations are published on [`changes`](crate::KeyStore::changes) in this process only.
+///
+/// ```
+/// use std::sync::Arc;
+/// use keyward_core::store::SqliteStore;
+/// use keyward_core::{KeyManager, NewKey, TenantId};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let dir = tempfile::tempdir()?;
+/// let url = format!("sqlite://{}", dir.path().join("keys.db").display());
+///
+/// let store = Arc::new(SqliteStore::open(&url).await?);
+/// let manager = KeyManager::builder_shared(store.clone()).build()?;
+/// let created = manager.create(NewKey::new(TenantId::new("site_1")?)).await?;
+/// store.close().await;
+///
+/// // The key outlives the process that made it.
+/// let manager = KeyManager::new(SqliteStore::open(&url).await?);
+/// let key = manager.verify(created.token.expose()).await?;
+/// assert_eq!(key.id, created.key.id);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct SqliteStore {
+    keys: SqlKeys<Sqlite>,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if missing) the database at `url`: `sqlite://path`, `sqlite:path`, or
+    /// `sqlite::memory:` for a database that lives as long as the store.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnsupportedUrl`] when `url` is not a SQLite URL; [`StoreError::Unavailable`]
+    /// when the file cannot be opened or migrated.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|error| StoreError::UnsupportedUrl(format!("invalid SQLite URL: {error}")))?
+            .create_if_missing(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = if is_in_memory(url) {
+            // One connection that is never recycled: the database goes when it closes.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await
+        } else {
+            let options = options
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal);
+            SqlitePoolOptions::new()
+                .max_connections(MAX_CONNECTIONS)
+                .connect_with(options)
+                .await
+        }
+        .map_err(store_error)?;
+        Self::from_pool(pool).await
+    }
+
+    /// A store over a pool configured by the caller; runs the embedded migrations.
+    ///
+    /// Configure the pool with a busy timeout: writers wait for each other.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] when the migrations fail.
+    pub async fn from_pool(pool: SqlitePool) -> Result<Self, StoreError> {
+        MIGRATOR.run(&pool).await.map_err(StoreError::unavailable)?;
+        tracing::debug!(target: "keyward::store", "SQLite key store ready");
+        Ok(Self {
+            keys: SqlKeys::new(pool, Arc::new(ChangeFeed::new())),
+        })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &SqlitePool {
+        self.keys.pool()
+    }
+
+    /// Closes the pool, waiting for connections in use to come back; later operations fail with
+    /// [`StoreError::Unavailable`].
+    pub async fn close(&self) {
+        self.keys.pool().close().await;
+    }
+}
+
+delegate_key_store!(SqliteStore, keys);
+
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+impl Dialect for Sqlite {
+    /// `BEGIN IMMEDIATE`: takes the database's write lock at once (waiting up to the busy timeout),
+    /// so no two writers ever count and insert at the same time.
+    fn begin_write<'a>(
+        pool: &'a Pool<Self>,
+        _tenant: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Transaction<'static, Self>, sqlx::Error>> {
+        Box::pin(pool.begin_with("BEGIN IMMEDIATE"))
+    }
+
+    /// Nothing: a SQLite database has no other process to tell.
+    fn announce<'a>(
+        _tx: &'a mut Transaction<'static, Self>,
+        _change: &'a KeyChange,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(futures_util::future::ready(Ok(())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_urls_are_recognised() {
+        assert!(is_in_memory("sqlite::memory:"));
+        assert!(is_in_memory("sqlite://?mode=memory"));
+        assert!(!is_in_memory("sqlite://keys.db"));
+    }
+}
