@@ -24,7 +24,10 @@ pub enum ConfigError {
     /// `max_active_keys` was zero: no key could ever be created.
     #[error("max_active_keys must be at least 1")]
     ZeroMaxActiveKeys,
-    /// A grace period of zero: use `Rotation::Immediate`.
-    #[error("a grace period must be longer than zero; use Rotation::Immediate")]
+    /// A grace period under one millisecond (the resolution of key times): use `Rotation::Immediate`.
+    #[error("a grace period must be at least one millisecond; use Rotation::Immediate")]
     ZeroGrace,
+    /// A default lifetime under one millisecond: every key would be created expired.
+    #[error("a default key lifetime must be at least one millisecond")]
+    ZeroLifetime,
 }

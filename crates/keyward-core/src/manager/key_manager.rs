@@ -16,6 +16,8 @@ use crate::{ApiKey, KeyId, LookupKey, ScopeSet, TenantId, Tier};
 
 const MAX_NAME: usize = 100;
 const MINT_ATTEMPTS: usize = 3;
+/// Key times are whole milliseconds: a shorter duration adds nothing to a timestamp.
+const MILLISECOND: Duration = Duration::from_millis(1);
 
 /// The lifecycle of keys: the one place that mints tokens and applies the policy.
 ///
@@ -223,7 +225,8 @@ impl KeyManager {
     }
 
     /// Creates a successor of the key `id` (same tenant, kind, scopes, tier, name and lineage) and
-    /// treats the old key as `rotation` says.
+    /// treats the old key as `rotation` says. A key already in a grace period keeps the earlier of
+    /// its deadline and the new one.
     ///
     /// # Errors
     ///
@@ -243,7 +246,11 @@ impl KeyManager {
             .await?
             .ok_or(StoreError::NotFound)?;
         let fate = match rotation {
-            Rotation::Grace(grace) => OldKey::ExpireAt(now.plus(grace)),
+            Rotation::Grace(grace) => {
+                // A key already rotated out keeps its deadline: rotating it again never extends it.
+                let until = now.plus(grace);
+                OldKey::ExpireAt(old.grace_until.map_or(until, |current| current.min(until)))
+            }
             Rotation::Immediate => OldKey::RevokeNow,
             Rotation::TwoStep => OldKey::Keep,
         };
@@ -308,7 +315,7 @@ impl KeyManager {
         let at = match expiry {
             Expiry::Default => self.inner.policy.default_lifetime.map(|d| now.plus(d)),
             Expiry::Never => None,
-            Expiry::In(duration) if duration.is_zero() => return Err(ManagerError::InvalidExpiry),
+            Expiry::In(duration) if duration < MILLISECOND => return Err(ManagerError::InvalidExpiry),
             Expiry::In(duration) => Some(now.plus(duration)),
             Expiry::At(at) if at <= now => return Err(ManagerError::InvalidExpiry),
             Expiry::At(at) => Some(at),
@@ -441,13 +448,17 @@ impl KeyManagerBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] for a zero key limit or a zero grace period.
+    /// [`ConfigError`] for a zero key limit, or a grace period or default lifetime under one
+    /// millisecond.
     pub fn build(self) -> Result<KeyManager, ConfigError> {
         if self.policy.max_active_keys == Some(0) {
             return Err(ConfigError::ZeroMaxActiveKeys);
         }
-        if self.policy.rotation == Rotation::Grace(Duration::ZERO) {
+        if matches!(self.policy.rotation, Rotation::Grace(grace) if grace < MILLISECOND) {
             return Err(ConfigError::ZeroGrace);
+        }
+        if self.policy.default_lifetime.is_some_and(|d| d < MILLISECOND) {
+            return Err(ConfigError::ZeroLifetime);
         }
         Ok(KeyManager {
             inner: Arc::new(Inner {
