@@ -80,10 +80,10 @@ impl MemoryStore {
     fn insert_now(&self, key: &ApiKey, max_active: Option<u32>, now: Timestamp) -> Result<(), StoreError> {
         let mut state = self.state();
         state.check_new(key)?;
-        if let Some(limit) = max_active {
-            if state.active_lineages(&key.tenant, now) >= limit as usize {
-                return Err(StoreError::LimitReached { limit });
-            }
+        if let Some(limit) = max_active
+            && state.active_lineages(&key.tenant, now) >= limit as usize
+        {
+            return Err(StoreError::LimitReached { limit });
         }
         state.add(key);
         Ok(())
