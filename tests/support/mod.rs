@@ -1,0 +1,125 @@
+//! What the seed conformance tests share: an HTTP client for a server on loopback, a reply read in
+//! full, and a clock the tests move by hand.
+//!
+//! Each test binary uses a part of it.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use keyward_core::time::{ManualClock, Timestamp};
+use reqwest::RequestBuilder;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+/// A client for the server at one address.
+#[derive(Clone, Debug)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for `http://<address>`.
+    pub fn new(address: SocketAddr) -> Self {
+        Self {
+            base: format!("http://{address}"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A GET of `path`.
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.http.get(format!("{}{path}", self.base))
+    }
+
+    /// A POST to `path`.
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.http.post(format!("{}{path}", self.base))
+    }
+}
+
+/// A response, read in full.
+#[derive(Debug)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body as JSON (`Null` when it is empty or not JSON).
+    pub json: Value,
+    /// The body as text.
+    pub text: String,
+}
+
+impl Reply {
+    /// The header `name` as text; empty when absent.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The header `name` as a number.
+    ///
+    /// # Panics
+    ///
+    /// When it is absent or not a number: the test fails there.
+    pub fn number(&self, name: &str) -> u64 {
+        self.header(name)
+            .parse()
+            .unwrap_or_else(|_| panic!("header {name} is not a number: {:?}", self.header(name)))
+    }
+
+    /// `error.code` of the JSON envelope.
+    pub fn code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
+/// Sends `request` and reads the whole reply.
+///
+/// # Panics
+///
+/// When the server cannot be reached: the test fails there.
+pub async fn send(request: RequestBuilder) -> Reply {
+    let response = request.send().await.expect("the server answers");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("the body can be read");
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        json,
+        text,
+    }
+}
+
+/// A clock stopped at the current wall-clock time, moved by the tests.
+pub fn clock() -> ManualClock {
+    ManualClock::new(Timestamp::now())
+}
+
+/// A day.
+pub const DAY: Duration = Duration::from_secs(86_400);
+
+/// Whether `text` is `len` characters, all from `allowed`.
+pub fn is_chars(text: &str, len: usize, allowed: impl Fn(char) -> bool) -> bool {
+    text.chars().count() == len && text.chars().all(allowed)
+}
+
+/// Lowercase letters and digits.
+pub fn lower_alnum(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit()
+}
+
+/// The lowercase hex SHA-256 of `text`.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
