@@ -1,2 +1,11 @@
-//! The `keyward` command line.
-fn main() {}
+//! The `keyward` command line: create, list, show, revoke and rotate API keys in a key store
+//! (SQLite, PostgreSQL), apply the store's migrations, and print the patterns that find leaked
+//! tokens. `keyward --help` lists the commands and the exit codes.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

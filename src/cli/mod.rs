@@ -1,0 +1,12 @@
+//! The `keyward` command line, one concept per module.
+
+mod args;
+mod error;
+mod keys;
+mod output;
+mod patterns;
+mod run;
+mod store;
+mod view;
+
+pub(crate) use run::main;

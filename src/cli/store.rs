@@ -1,0 +1,122 @@
+//! The key store named by `--store`: opening it (which applies migrations) and naming it safely.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use keyward_core::{KeyManager, KeyStore};
+
+use super::error::CliError;
+use super::output::Printer;
+
+/// Opens the store at `url`; the SQL stores apply their migrations first.
+///
+/// # Errors
+///
+/// [`CliError::Open`] when the URL is not understood or the store cannot be reached.
+pub(crate) async fn open(url: &str) -> Result<Arc<dyn KeyStore>, CliError> {
+    let store = keyward_core::store::open(url)
+        .await
+        .map_err(|source| CliError::Open {
+            url: redact(url),
+            source,
+        })?;
+    if url
+        .get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("memory:"))
+    {
+        tracing::warn!(target: "keyward::cli", "the memory store keeps nothing once this command exits");
+    }
+    Ok(store)
+}
+
+/// A [`KeyManager`] over `store` with the default policy and token format, and at most
+/// `max_active_keys` active keys per tenant when given.
+///
+/// # Errors
+///
+/// [`CliError::Config`] when the policy is invalid.
+pub(crate) fn manager(
+    store: Arc<dyn KeyStore>,
+    max_active_keys: Option<u32>,
+) -> Result<KeyManager, CliError> {
+    let mut builder = KeyManager::builder_shared(store);
+    if let Some(max) = max_active_keys {
+        builder = builder.max_active_keys(max);
+    }
+    builder.build().map_err(CliError::Config)
+}
+
+/// `keyward migrate`: opens the store, which brings its schema up to date, and says so.
+///
+/// # Errors
+///
+/// As [`open`], or [`CliError::Output`].
+pub(crate) async fn migrate<O: Write, E: Write>(
+    url: &str,
+    printer: &mut Printer<O, E>,
+) -> Result<(), CliError> {
+    open(url).await?;
+    printer.migrated(&redact(url)).map_err(CliError::Output)
+}
+
+/// The URL with any password replaced by `***`, fit for messages and logs.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|param| match param.split_once('=') {
+                    Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
+                        format!("{name}=***")
+                    }
+                    _ => param.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", params.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        let cases = [
+            ("memory:", "memory:"),
+            ("sqlite://keyward.db", "sqlite://keyward.db"),
+            (
+                "sqlite:///var/lib/k.db?mode=rwc",
+                "sqlite:///var/lib/k.db?mode=rwc",
+            ),
+            (
+                "postgres://keyward@127.0.0.1:55432/keyward",
+                "postgres://keyward@127.0.0.1:55432/keyward",
+            ),
+            ("postgres://u:s3cret@db:5432/k", "postgres://u:***@db:5432/k"),
+            ("postgres://u:p@ss:w@db/k", "postgres://u:***@db/k"),
+            (
+                "postgres://db/k?user=u&password=s3cret&sslmode=require",
+                "postgres://db/k?user=u&password=***&sslmode=require",
+            ),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(redact(url), expected, "{url}");
+        }
+    }
+}

@@ -1,0 +1,777 @@
+//! The `keyward` binary end to end, against a temporary SQLite file and the test PostgreSQL server.
+//!
+//! PostgreSQL tests need `scripts/test-servers start` and `eval "$(scripts/test-servers env)"`;
+//! they share one database, so each test works in a tenant of its own.
+#![cfg(any(feature = "sqlite", feature = "postgres"))]
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+/// The fields a key view has: nothing that holds a secret or a hash.
+const KEY_FIELDS: [&str; 17] = [
+    "id",
+    "tenant",
+    "name",
+    "display_prefix",
+    "kind",
+    "environment",
+    "scopes",
+    "tier",
+    "status",
+    "created_at",
+    "expires_at",
+    "revoked_at",
+    "last_used_at",
+    "request_count",
+    "lineage",
+    "rotated_from",
+    "grace_until",
+];
+
+/// A store URL to run the binary against, and the directory that holds it, if any.
+struct Store {
+    url: String,
+    _dir: Option<TempDir>,
+}
+
+impl Store {
+    fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("keys.db").display());
+        Self { url, _dir: Some(dir) }
+    }
+
+    fn postgres() -> Self {
+        let url = std::env::var("KEYWARD_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+            panic!(
+                "KEYWARD_TEST_POSTGRES_URL is not set: run `scripts/test-servers start` and \
+                 `eval \"$(scripts/test-servers env)\"` before the PostgreSQL tests"
+            )
+        });
+        Self { url, _dir: None }
+    }
+
+    fn memory() -> Self {
+        Self {
+            url: "memory:".to_owned(),
+            _dir: None,
+        }
+    }
+
+    /// Runs `keyward --store URL ARGS…`.
+    fn keyward(&self, args: &[&str]) -> Run {
+        let mut all = vec!["--store", self.url.as_str()];
+        all.extend_from_slice(args);
+        keyward(&all, &[])
+    }
+
+    /// Runs a command that must succeed and returns its stdout.
+    fn ok(&self, args: &[&str]) -> Run {
+        let run = self.keyward(args);
+        assert_eq!(run.code, Some(0), "keyward {args:?} failed: {}", run.stderr);
+        run
+    }
+
+    /// Runs a command with `--json` that must succeed and returns its stdout, parsed.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        self.ok(&all).json()
+    }
+
+    /// Creates a key in `tenant` and returns its token and id.
+    fn create(&self, tenant: &str, extra: &[&str]) -> (String, String) {
+        let mut args = vec!["keys", "create", "--tenant", tenant];
+        args.extend_from_slice(extra);
+        let created = self.json(&args);
+        (text(&created["token"]), text(&created["id"]))
+    }
+}
+
+/// What a run of the binary gave.
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}): {}", self.stdout))
+    }
+}
+
+/// Runs the binary with `args` and `env`, and nothing of the caller's keyward settings or logs.
+fn keyward(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(args)
+        .env_remove("KEYWARD_STORE")
+        .env_remove("KEYWARD_MAX_ACTIVE_KEYS")
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
+        .output()
+        .expect("the keyward binary runs");
+    let run = Run {
+        code: output.status.code(),
+        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+    };
+    assert!(
+        !run.stderr.contains("panicked"),
+        "keyward {args:?} panicked: {}",
+        run.stderr
+    );
+    run
+}
+
+/// A tenant no other test (or earlier run) uses.
+fn tenant(test: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "cli_{test}_{}_{nanos}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn text(value: &Value) -> String {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {value}"))
+        .to_owned()
+}
+
+fn time(value: &Value) -> SystemTime {
+    humantime::parse_rfc3339(&text(value)).unwrap_or_else(|error| panic!("{value}: {error}"))
+}
+
+/// SHA-256 of the token in lowercase hex: what the store keeps.
+fn stored_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Asserts that `output` shows nothing of `token`: not the token, its secret part or its hash.
+fn assert_no_secret(output: &str, token: &str, what: &str) {
+    let secret = &token[token.len() - 38..];
+    assert!(!output.contains(token), "{what} shows the token: {output}");
+    assert!(!output.contains(secret), "{what} shows the secret: {output}");
+    assert!(
+        !output.contains(&stored_hash(token)),
+        "{what} shows the hash: {output}"
+    );
+}
+
+/// keyward's default format: `kw_live_<8>_<32><6>`.
+fn assert_token_shape(token: &str, environment: &str) {
+    let head = format!("kw_{environment}_");
+    assert!(token.starts_with(&head), "{token}");
+    assert_eq!(token.len(), head.len() + 8 + 1 + 32 + 6, "{token}");
+    assert_eq!(token.as_bytes()[head.len() + 8], b'_', "{token}");
+    assert!(
+        token[head.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+        "{token}"
+    );
+}
+
+// The scenarios, run against each backend by `per_backend!` below.
+
+/// Text mode: the token alone on stdout, details on stderr; shown once, never again.
+fn create_prints_the_token_once(store: &Store) {
+    let tenant = tenant("create");
+    let run = store.ok(&[
+        "keys",
+        "create",
+        "--tenant",
+        &tenant,
+        "--name",
+        "CI box",
+        "--scopes",
+        "analytics:read,campaigns:*",
+        "--expires",
+        "90d",
+        "--tier",
+        "pro",
+    ]);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "stdout is the token alone: {}", run.stdout);
+    let token = lines[0];
+    assert_token_shape(token, "live");
+    assert_no_secret(&run.stderr, token, "stderr");
+    let id = run
+        .stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("id:"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no `id:` line on stderr: {}", run.stderr));
+    assert!(id.starts_with("key_"), "{id}");
+    for detail in [
+        "name:           CI box",
+        "scopes:         analytics:read,campaigns:*",
+        "tier:           pro",
+    ] {
+        assert!(run.stderr.contains(detail), "missing `{detail}`: {}", run.stderr);
+    }
+
+    let shown = store.json(&["keys", "show", id, "--tenant", &tenant]);
+    assert_eq!(shown["status"], "active");
+    assert_eq!(shown["kind"], "secret");
+    assert_eq!(shown["environment"], "live");
+    assert_eq!(shown["display_prefix"], &token[..17]);
+    let lifetime = time(&shown["expires_at"])
+        .duration_since(time(&shown["created_at"]))
+        .expect("expires after creation");
+    assert_eq!(lifetime, Duration::from_secs(90 * 86_400));
+
+    let test_key = store.json(&[
+        "keys",
+        "create",
+        "--tenant",
+        &tenant,
+        "--kind",
+        "publishable",
+        "--env",
+        "test",
+    ]);
+    assert_token_shape(&text(&test_key["token"]), "test");
+    assert_eq!(test_key["kind"], "publishable");
+    assert_eq!(test_key["environment"], "test");
+    assert_eq!(test_key["expires_at"], Value::Null);
+    assert_eq!(test_key["scopes"], serde_json::json!(["*"]));
+}
+
+/// `list` and `show`, as text and JSON, show the key's fields and nothing of its secret.
+fn list_and_show_hide_the_secret(store: &Store) {
+    let tenant = tenant("list");
+    let (first, first_id) = store.create(&tenant, &["--name", "first"]);
+    let (second, second_id) = store.create(&tenant, &["--name", "second"]);
+
+    let table = store.ok(&["keys", "list", "--tenant", &tenant]);
+    let rows: Vec<&str> = table.stdout.lines().collect();
+    assert_eq!(rows.len(), 3, "a header and two keys: {}", table.stdout);
+    assert!(
+        rows[1].starts_with(&first_id) && rows[1].ends_with("first"),
+        "oldest first: {}",
+        table.stdout
+    );
+    assert!(rows[2].starts_with(&second_id), "{}", table.stdout);
+
+    let listed = store.json(&["keys", "list", "--tenant", &tenant]);
+    let listed = listed.as_array().expect("a JSON array");
+    assert_eq!(listed.len(), 2);
+    for key in listed {
+        let mut fields: Vec<&str> = key
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        fields.sort_unstable();
+        let mut expected = KEY_FIELDS.to_vec();
+        expected.sort_unstable();
+        assert_eq!(fields, expected, "{key}");
+    }
+
+    let shown = store.ok(&["keys", "show", &first_id, "--tenant", &tenant]);
+    assert!(
+        shown.stdout.contains(&format!("id:             {first_id}\n")),
+        "{}",
+        shown.stdout
+    );
+    let shown_json = store.ok(&["keys", "show", &first_id, "--tenant", &tenant, "--json"]);
+    for (what, output) in [
+        ("list", &table.stdout),
+        ("list --json", &serde_json::to_string(&listed).expect("JSON")),
+        ("show", &shown.stdout),
+        ("show --json", &shown_json.stdout),
+    ] {
+        assert_no_secret(output, &first, what);
+        assert_no_secret(output, &second, what);
+    }
+
+    let empty = store.ok(&["keys", "list", "--tenant", &format!("{tenant}_none")]);
+    assert_eq!(empty.stdout, "", "no table for no keys");
+    assert!(empty.stderr.contains("no keys"), "{}", empty.stderr);
+}
+
+/// `revoke` stops a key at once and says so; revoking again changes nothing.
+fn revoke_marks_the_key_revoked(store: &Store) {
+    let tenant = tenant("revoke");
+    let (_, id) = store.create(&tenant, &[]);
+    let revoked = store.ok(&["keys", "revoke", &id, "--tenant", &tenant]);
+    assert!(
+        revoked.stdout.contains("status:         revoked\n"),
+        "{}",
+        revoked.stdout
+    );
+
+    let shown = store.json(&["keys", "show", &id, "--tenant", &tenant]);
+    assert_eq!(shown["status"], "revoked");
+    let revoked_at = text(&shown["revoked_at"]);
+
+    let again = store.json(&["keys", "revoke", &id, "--tenant", &tenant]);
+    assert_eq!(
+        again["revoked_at"],
+        revoked_at.as_str(),
+        "the first revocation time stays"
+    );
+}
+
+/// `rotate --two-step`: the old key works until revoked; a second rotation waits for that.
+fn rotate_two_step(store: &Store) {
+    let tenant = tenant("two_step");
+    let (old_token, old_id) = store.create(&tenant, &["--scopes", "a:read"]);
+    let rotated = store.json(&["keys", "rotate", &old_id, "--tenant", &tenant, "--two-step"]);
+    let new_token = text(&rotated["token"]);
+    assert_token_shape(&new_token, "live");
+    assert_ne!(new_token, old_token);
+    assert_eq!(rotated["rotated_from"], old_id.as_str());
+    assert_eq!(rotated["lineage"], old_id.as_str());
+    assert_eq!(
+        rotated["scopes"],
+        serde_json::json!(["a:read"]),
+        "the successor keeps the scopes"
+    );
+    assert_eq!(rotated["previous"]["id"], old_id.as_str());
+    assert_eq!(rotated["previous"]["status"], "active");
+    assert_eq!(rotated["previous"]["grace_until"], Value::Null);
+    assert!(rotated["previous"].get("token").is_none(), "{rotated}");
+
+    let pending = store.keyward(&["keys", "rotate", &old_id, "--tenant", &tenant, "--two-step"]);
+    assert_eq!(pending.code, Some(1), "{pending:?}");
+    assert!(
+        pending
+            .stderr
+            .starts_with("error: a rotation of this key is already pending"),
+        "{pending:?}"
+    );
+
+    store.ok(&["keys", "revoke", &old_id, "--tenant", &tenant]);
+    let keys = store.json(&["keys", "list", "--tenant", &tenant]);
+    let statuses: Vec<&Value> = keys
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|k| &k["status"])
+        .collect();
+    assert_eq!(statuses, ["revoked", "active"]);
+}
+
+/// `rotate --immediate`: the old key is revoked at once; text mode prints the new token alone.
+fn rotate_immediate(store: &Store) {
+    let tenant = tenant("immediate");
+    let (old_token, old_id) = store.create(&tenant, &[]);
+    let run = store.ok(&["keys", "rotate", &old_id, "--tenant", &tenant, "--immediate"]);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "stdout is the token alone: {}", run.stdout);
+    assert_token_shape(lines[0], "live");
+    assert_no_secret(&run.stderr, lines[0], "rotate's stderr");
+    assert_no_secret(&run.stderr, &old_token, "rotate's stderr");
+    assert!(
+        run.stderr.contains(&format!("previous: {old_id} (revoked at ")),
+        "{}",
+        run.stderr
+    );
+
+    let old = store.json(&["keys", "show", &old_id, "--tenant", &tenant]);
+    assert_eq!(old["status"], "revoked");
+    let again = store.keyward(&["keys", "rotate", &old_id, "--tenant", &tenant]);
+    assert_eq!(again.code, Some(1), "a revoked key cannot be rotated: {again:?}");
+    assert_eq!(again.stderr, "error: the key is not active\n");
+}
+
+/// `rotate --grace`: the old key works for exactly the grace period; 48 hours by default.
+fn rotate_with_grace(store: &Store) {
+    let tenant = tenant("grace");
+    for (flags, grace) in [
+        (&["--grace", "2h"][..], Duration::from_secs(2 * 3600)),
+        (&[][..], Duration::from_secs(48 * 3600)),
+    ] {
+        let (_, old_id) = store.create(&tenant, &[]);
+        let mut args = vec!["keys", "rotate", old_id.as_str(), "--tenant", tenant.as_str()];
+        args.extend_from_slice(flags);
+        let rotated = store.json(&args);
+        let previous = &rotated["previous"];
+        assert_eq!(previous["status"], "active", "{flags:?}: in its grace period");
+        let until = time(&previous["grace_until"])
+            .duration_since(time(&rotated["created_at"]))
+            .expect("the grace ends after the rotation");
+        assert_eq!(until, grace, "{flags:?}");
+        let old = store.json(&["keys", "show", &old_id, "--tenant", &tenant]);
+        assert_eq!(old["grace_until"], previous["grace_until"], "{flags:?}: stored");
+    }
+}
+
+/// `migrate` opens the store and reports success, again and again; `KEYWARD_STORE` names the store.
+fn migrate_reports_success(store: &Store) {
+    let run = store.ok(&["migrate"]);
+    assert!(
+        run.stdout.contains("is ready: migrations applied"),
+        "{}",
+        run.stdout
+    );
+    let run = keyward(&["migrate", "--json"], &[("KEYWARD_STORE", &store.url)]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let value = run.json();
+    assert_eq!(value["migrated"], true);
+    assert_eq!(value["store"], store.url.as_str(), "no password to hide");
+}
+
+/// Every command's `--json` output is one valid JSON document, and the token never reaches
+/// stderr, even with every log turned on.
+fn json_everywhere_and_no_token_in_logs(store: &Store) {
+    let tenant = tenant("json");
+    let logs = [("RUST_LOG", "trace")];
+    let with_store = |args: &[&str]| {
+        let mut all = vec!["--json", "--store", store.url.as_str()];
+        all.extend_from_slice(args);
+        keyward(&all, &logs)
+    };
+    let created = with_store(&["keys", "create", "--tenant", &tenant]);
+    let created_json = created.json();
+    let token = text(&created_json["token"]);
+    let id = text(&created_json["id"]);
+    assert_no_secret(&created.stderr, &token, "create's logs");
+    let rotated = with_store(&["keys", "rotate", &id, "--tenant", &tenant, "--two-step"]);
+    let successor = text(&rotated.json()["token"]);
+    assert_no_secret(&rotated.stderr, &successor, "rotate's logs");
+
+    let commands: [(&str, Vec<&str>); 5] = [
+        ("list", vec!["keys", "list", "--tenant", &tenant]),
+        ("show", vec!["keys", "show", &id, "--tenant", &tenant]),
+        ("revoke", vec!["keys", "revoke", &id, "--tenant", &tenant]),
+        ("migrate", vec!["migrate"]),
+        ("patterns", vec!["patterns"]),
+    ];
+    for (what, args) in commands {
+        let run = with_store(&args);
+        assert_eq!(run.code, Some(0), "{what}: {run:?}");
+        let value = run.json();
+        assert!(value.is_object() || value.is_array(), "{what}: {value}");
+        for (secret, name) in [(&token, "token"), (&successor, "successor")] {
+            assert_no_secret(&run.stdout, secret, &format!("{what} stdout ({name})"));
+            assert_no_secret(&run.stderr, secret, &format!("{what} logs ({name})"));
+        }
+    }
+}
+
+/// Bad input of every kind: a non-zero exit of its class, one `error:` line on stderr, nothing on
+/// stdout, no panic.
+fn bad_input_is_one_error_line(store: &Store) {
+    let tenant = tenant("bad");
+    let (_, id) = store.create(&tenant, &[]);
+    let (_, revoked_id) = store.create(&tenant, &[]);
+    store.ok(&["keys", "revoke", &revoked_id, "--tenant", &tenant]);
+    let long_name = "n".repeat(101);
+    let other = format!("{tenant}_other");
+    let url = store.url.as_str();
+
+    let cases: Vec<(&str, Vec<&str>, i32, &str)> = vec![
+        ("no command", vec![], 2, "requires a subcommand"),
+        ("no keys subcommand", vec!["keys"], 2, "requires a subcommand"),
+        ("missing tenant", vec!["keys", "list"], 2, "--tenant"),
+        (
+            "tenant with a space",
+            vec!["keys", "list", "--tenant", "a b"],
+            2,
+            "invalid tenant",
+        ),
+        (
+            "empty tenant",
+            vec!["keys", "list", "--tenant", ""],
+            2,
+            "invalid tenant",
+        ),
+        (
+            "bad scope",
+            vec!["keys", "create", "--tenant", &tenant, "--scopes", "Analytics"],
+            2,
+            "invalid scope",
+        ),
+        (
+            "bad duration",
+            vec!["keys", "create", "--tenant", &tenant, "--expires", "soon"],
+            2,
+            "--expires",
+        ),
+        (
+            "zero duration",
+            vec!["keys", "create", "--tenant", &tenant, "--expires", "0s"],
+            2,
+            "longer than zero",
+        ),
+        (
+            "bad grace",
+            vec![
+                "keys",
+                "rotate",
+                &id,
+                "--tenant",
+                &tenant,
+                "--grace",
+                "2 fortnights",
+            ],
+            2,
+            "--grace",
+        ),
+        (
+            "bad kind",
+            vec!["keys", "create", "--tenant", &tenant, "--kind", "public"],
+            2,
+            "possible values",
+        ),
+        (
+            "bad environment",
+            vec!["keys", "create", "--tenant", &tenant, "--env", "prod"],
+            2,
+            "possible values",
+        ),
+        (
+            "bad tier",
+            vec!["keys", "create", "--tenant", &tenant, "--tier", "Gold Plan"],
+            2,
+            "invalid tier",
+        ),
+        (
+            "name too long",
+            vec!["keys", "create", "--tenant", &tenant, "--name", &long_name],
+            2,
+            "key name",
+        ),
+        (
+            "name with a tab",
+            vec!["keys", "create", "--tenant", &tenant, "--name", "a\tb"],
+            2,
+            "key name",
+        ),
+        (
+            "zero key limit",
+            vec!["keys", "create", "--tenant", &tenant, "--max-active-keys", "0"],
+            2,
+            "--max-active-keys",
+        ),
+        (
+            "malformed key id",
+            vec!["keys", "show", "kw_live_abc", "--tenant", &tenant],
+            2,
+            "invalid key id",
+        ),
+        (
+            "two rotation modes",
+            vec![
+                "keys",
+                "rotate",
+                &id,
+                "--tenant",
+                &tenant,
+                "--immediate",
+                "--grace",
+                "1h",
+            ],
+            2,
+            "cannot be used with",
+        ),
+        (
+            "unknown id: show",
+            vec!["keys", "show", "key_doesnotexist", "--tenant", &tenant],
+            3,
+            "not found",
+        ),
+        (
+            "unknown id: revoke",
+            vec!["keys", "revoke", "key_doesnotexist", "--tenant", &tenant],
+            3,
+            "not found",
+        ),
+        (
+            "unknown id: rotate",
+            vec!["keys", "rotate", "key_doesnotexist", "--tenant", &tenant],
+            3,
+            "not found",
+        ),
+        (
+            "another tenant's key",
+            vec!["keys", "revoke", &id, "--tenant", &other],
+            3,
+            "not found",
+        ),
+        (
+            "limit reached",
+            vec!["keys", "create", "--tenant", &tenant, "--max-active-keys", "1"],
+            1,
+            "maximum of 1 active keys",
+        ),
+        (
+            "rotating a revoked key",
+            vec!["keys", "rotate", &revoked_id, "--tenant", &tenant],
+            1,
+            "not active",
+        ),
+        (
+            "unknown store scheme",
+            vec!["--store", "mysql://u:hunter2@db/keys", "migrate"],
+            2,
+            "unsupported store URL",
+        ),
+        (
+            "unreachable SQLite file",
+            vec!["--store", "sqlite:///nonexistent-dir/sub/keys.db", "migrate"],
+            4,
+            "key store unavailable",
+        ),
+    ];
+    for (what, args, code, message) in cases {
+        // The store through the environment, so that a case's own `--store` overrides it.
+        let run = keyward(&args, &[("KEYWARD_STORE", url)]);
+        assert_eq!(run.code, Some(code), "{what}: {run:?}");
+        assert_eq!(run.stdout, "", "{what}: nothing on stdout");
+        assert!(run.stderr.starts_with("error: "), "{what}: {run:?}");
+        assert!(
+            run.stderr.contains(message),
+            "{what}: expected `{message}` in {}",
+            run.stderr
+        );
+        assert_eq!(run.stderr.lines().count(), 1, "{what}: one line: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("hunter2"),
+            "{what}: a password in the message"
+        );
+    }
+    // The refused creation left the tenant with its one active key.
+    let keys = store.json(&["keys", "list", "--tenant", &tenant]);
+    assert_eq!(keys.as_array().map(Vec::len), Some(2));
+}
+
+macro_rules! per_backend {
+    ($($scenario:ident),* $(,)?) => {
+        #[cfg(feature = "sqlite")]
+        mod sqlite {
+            $(
+                #[test]
+                fn $scenario() {
+                    super::$scenario(&super::Store::sqlite());
+                }
+            )*
+        }
+
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(
+                #[test]
+                fn $scenario() {
+                    super::$scenario(&super::Store::postgres());
+                }
+            )*
+        }
+    };
+}
+
+per_backend!(
+    create_prints_the_token_once,
+    list_and_show_hide_the_secret,
+    revoke_marks_the_key_revoked,
+    rotate_two_step,
+    rotate_immediate,
+    rotate_with_grace,
+    migrate_reports_success,
+    json_everywhere_and_no_token_in_logs,
+    bad_input_is_one_error_line,
+);
+
+/// An unreachable PostgreSQL server: exit code 4 and one line naming the store, password hidden.
+#[cfg(feature = "postgres")]
+#[test]
+fn unreachable_postgres_is_store_unavailable() {
+    let run = keyward(
+        &[
+            "--store",
+            "postgres://keyward:hunter2@127.0.0.1:1/keyward",
+            "keys",
+            "list",
+            "--tenant",
+            "t",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, Some(4), "{run:?}");
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr.starts_with(
+            "error: cannot open the key store `postgres://keyward:***@127.0.0.1:1/keyward`: key store unavailable"
+        ),
+        "{run:?}"
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+}
+
+/// `patterns` prints one regular expression per line, and `grep -E` finds minted tokens with it
+/// (live and test, secret and publishable) and nothing that is not a token.
+#[test]
+fn patterns_find_minted_tokens_with_grep() {
+    let store = Store::memory();
+    let patterns = store.ok(&["patterns"]);
+    let lines: Vec<&str> = patterns.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one token format: {}", patterns.stdout);
+    let pattern = lines[0];
+
+    let json = store.json(&["patterns"]);
+    assert_eq!(json[0]["pattern"], pattern);
+    assert_eq!(json[0]["namespace"], "kw");
+
+    let tenant = tenant("patterns");
+    let mut tokens = Vec::new();
+    for extra in [
+        &["--env", "live"][..],
+        &["--env", "test", "--kind", "publishable"][..],
+    ] {
+        let mut args = vec!["keys", "create", "--tenant", tenant.as_str()];
+        args.extend_from_slice(extra);
+        tokens.push(store.ok(&args).stdout.trim_end().to_owned());
+    }
+    let truncated = &tokens[0][..tokens[0].len() - 1];
+    let haystack = format!(
+        "config:\n  api_key = \"{}\"\n  fallback: {}\nnot a token: kw_live_short_abc\nalmost: {truncated}\n",
+        tokens[0], tokens[1]
+    );
+    let found = grep(pattern, &haystack);
+    assert_eq!(found, tokens, "grep finds exactly the tokens");
+}
+
+/// `grep -Eo PATTERN` over `input`: the matches.
+fn grep(pattern: &str, input: &str) -> Vec<String> {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let mut child = Command::new("grep")
+        .args(["-Eo", "-e", pattern])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("`grep` is installed: the patterns are meant for it");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input.as_bytes())
+        .expect("grep reads its input");
+    let output = child.wait_with_output().expect("grep finishes");
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
