@@ -25,9 +25,9 @@ enum Backend {
 
 impl Backend {
     fn of(url: &str) -> Result<Self, StoreError> {
-        let scheme = url.split_once(':').map(|(scheme, _)| scheme).unwrap_or_default();
+        let (scheme, rest) = url.split_once(':').unwrap_or_default();
         match scheme.to_ascii_lowercase().as_str() {
-            "memory" if matches!(url.len(), 7 | 9) && url[7..].chars().all(|c| c == '/') => Ok(Self::Memory),
+            "memory" if rest.is_empty() || rest == "//" => Ok(Self::Memory),
             "memory" => Err(StoreError::UnsupportedUrl(
                 "a memory store takes no path or options: use `memory:`".into(),
             )),
@@ -54,13 +54,18 @@ impl Backend {
 /// [`StoreError::UnsupportedUrl`] for an unknown scheme or a backend whose feature is off (the
 /// message never repeats the URL, which can hold a password); [`StoreError::Unavailable`] when the
 /// database cannot be opened.
+///
+/// # Panics
+///
+/// For a PostgreSQL URL, when called outside a Tokio runtime (the store spawns its listener).
 pub async fn open(url: &str) -> Result<Arc<dyn KeyStore>, StoreError> {
-    let store: Arc<dyn KeyStore> = match Backend::of(url)? {
+    let backend = Backend::of(url)?;
+    let store: Arc<dyn KeyStore> = match backend {
         Backend::Memory => Arc::new(MemoryStore::new()),
         Backend::Sqlite => open_sqlite(url).await?,
         Backend::Postgres => open_postgres(url).await?,
     };
-    tracing::info!(target: "keyward::store", backend = ?Backend::of(url)?, "key store opened");
+    tracing::info!(target: "keyward::store", ?backend, "key store opened");
     Ok(store)
 }
 

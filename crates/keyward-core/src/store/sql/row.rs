@@ -29,8 +29,8 @@ impl From<CorruptRow> for StoreError {
     }
 }
 
-/// A row of `keyward_keys`, as the database holds it.
-#[derive(Debug, sqlx::FromRow)]
+/// A row of `keyward_keys`, as the database holds it. Not `Debug`: it holds the secret hash.
+#[derive(sqlx::FromRow)]
 pub(crate) struct KeyRow {
     id: String,
     tenant: String,

@@ -63,6 +63,10 @@ impl PostgresStore {
     ///
     /// [`StoreError::UnsupportedUrl`] when `url` is not a PostgreSQL URL; [`StoreError::Unavailable`]
     /// when the database cannot be reached or migrated.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|error| StoreError::UnsupportedUrl(format!("invalid PostgreSQL URL: {error}")))?;
@@ -74,6 +78,10 @@ impl PostgresStore {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] when the database cannot be reached or migrated.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
@@ -90,6 +98,10 @@ impl PostgresStore {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] when the database cannot be reached or migrated.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime: the listening task is spawned on it.
     pub async fn from_pool(pool: PgPool) -> Result<Self, StoreError> {
         MIGRATOR.run(&pool).await.map_err(StoreError::unavailable)?;
         let changes = Arc::new(ChangeFeed::new());

@@ -1,0 +1,12 @@
+//! The store conformance suite: one set of cases run against every store, and the tests of what
+//! only the SQL stores promise.
+
+pub mod cases;
+pub mod harness;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod outage;
+#[cfg(feature = "postgres")]
+mod postgres_only;
+pub mod recorder;
+#[cfg(feature = "sqlite")]
+mod sqlite_only;

@@ -1,0 +1,157 @@
+//! What only the SQLite store promises: keys outlive the process, the limit holds across pools on
+//! one file, URLs open it, and a closed store reports an outage.
+
+use std::sync::Arc;
+
+use keyward_core::audit::{AuditEvent, KeyUsage};
+use keyward_core::store::SqliteStore;
+use keyward_core::time::{Clock, ManualClock};
+use keyward_core::{KeyManager, KeyStore, ManagerError, NewKey, StoreError, TenantId, VerifyError};
+
+use super::harness::{START, sqlite};
+use super::outage::assert_outage;
+
+fn manager(store: Arc<dyn KeyStore>, clock: &ManualClock) -> KeyManager {
+    KeyManager::builder_shared(store)
+        .clock(clock.clone())
+        .max_active_keys(5)
+        .build()
+        .expect("a valid configuration")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reopening_the_file_loses_nothing() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = sqlite::url(&dir);
+    let clock = ManualClock::new(START);
+    let site = TenantId::new("site_a").expect("tenant");
+
+    let store = Arc::new(SqliteStore::open(&url).await.expect("open"));
+    let first = manager(store.clone(), &clock);
+    let kept = first
+        .create(NewKey::new(site.clone()).name("kept"))
+        .await
+        .expect("create");
+    let revoked = first
+        .create(NewKey::new(site.clone()).name("revoked"))
+        .await
+        .expect("create");
+    first.revoke(&site, &revoked.key.id).await.expect("revoke");
+    store
+        .record_usage(&[KeyUsage {
+            key_id: kept.key.id.clone(),
+            last_used_at: clock.now(),
+            requests: 3,
+        }])
+        .await
+        .expect("usage");
+    let event = AuditEvent {
+        at: clock.now(),
+        request_id: "req_1".into(),
+        key_id: kept.key.id.clone(),
+        tenant: site.clone(),
+        fingerprint: kept.key.fingerprint(),
+        method: "POST".into(),
+        path: "/v1/events".into(),
+        status: 201,
+        client_ip: None,
+        user_agent: None,
+    };
+    store
+        .append_audit(std::slice::from_ref(&event))
+        .await
+        .expect("audit");
+    let before = first.list(&site).await.expect("list");
+    drop(first);
+    store.close().await;
+    assert!(store.list(&site).await.is_err(), "the first store is closed");
+
+    let reopened = manager(keyward_core::store::open(&url).await.expect("reopen"), &clock);
+    assert_eq!(reopened.list(&site).await.expect("list"), before);
+    assert_eq!(
+        reopened
+            .verify(kept.token.expose())
+            .await
+            .expect("verify")
+            .request_count,
+        3
+    );
+    assert!(matches!(
+        reopened.verify(revoked.token.expose()).await,
+        Err(VerifyError::Revoked)
+    ));
+    assert_eq!(reopened.audit_log(&site, 10).await.expect("audit"), vec![event]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_limit_holds_across_two_stores_on_one_file() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = sqlite::url(&dir);
+    let clock = ManualClock::new(START);
+    let stores = [
+        manager(Arc::new(SqliteStore::open(&url).await.expect("open")), &clock),
+        manager(Arc::new(SqliteStore::open(&url).await.expect("open")), &clock),
+    ];
+    let site = TenantId::new("site_busy").expect("tenant");
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let manager = stores[i % 2].clone();
+            let new = NewKey::new(site.clone());
+            tokio::spawn(async move { manager.create(new).await })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        match task.await.expect("the task ran") {
+            Ok(_) => created += 1,
+            Err(ManagerError::Store(StoreError::LimitReached { limit: 5 })) => {}
+            Err(other) => panic!("unexpected refusal: {other:?}"),
+        }
+    }
+    assert_eq!(created, 5);
+    assert_eq!(stores[1].list(&site).await.expect("list").len(), 5);
+}
+
+#[tokio::test]
+async fn urls_open_sqlite_files() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for url in [
+        format!("sqlite://{}", dir.path().join("a.db").display()),
+        format!("sqlite:{}", dir.path().join("b.db").display()),
+        "sqlite::memory:".to_owned(),
+    ] {
+        let store = keyward_core::store::open(&url).await.expect("open");
+        let manager = KeyManager::builder_shared(store).build().expect("manager");
+        let created = manager
+            .create(NewKey::new(TenantId::new("site_a").expect("tenant")))
+            .await
+            .expect("create");
+        assert_eq!(
+            manager.verify(created.token.expose()).await.expect("verify"),
+            created.key
+        );
+    }
+    assert!(dir.path().join("a.db").exists());
+    assert!(dir.path().join("b.db").exists());
+    assert!(matches!(
+        keyward_core::store::open("sqlite://x.db?mode=sideways").await,
+        Err(StoreError::UnsupportedUrl(_))
+    ));
+    let missing_dir = dir.path().join("no/such/dir/keys.db");
+    let refused = keyward_core::store::open(&format!("sqlite://{}", missing_dir.display())).await;
+    assert!(refused.is_err_and(|e| e.is_unavailable()));
+}
+
+#[tokio::test]
+async fn a_closed_store_is_unavailable() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = Arc::new(SqliteStore::open(&sqlite::url(&dir)).await.expect("open"));
+    let clock = ManualClock::new(START);
+    let manager = manager(store.clone(), &clock);
+    let created = manager
+        .create(NewKey::new(TenantId::new("site_a").expect("tenant")))
+        .await
+        .expect("create");
+    store.close().await;
+    assert_outage(&*store, &manager, &created).await;
+}

@@ -1,0 +1,47 @@
+//! One conformance suite for every key store: the same cases against the memory store, SQLite (a
+//! temporary file) and PostgreSQL (a fresh schema on the server at `KEYWARD_TEST_POSTGRES_URL`;
+//! start it with `scripts/test-servers start` and `eval "$(scripts/test-servers env)"`), then
+//! what only the SQL stores promise: durability, limits across pools, cross-process
+//! notifications and outages.
+
+mod conformance;
+
+/// Runs every case of [`conformance::cases`] against the backend `$backend`, one test each.
+macro_rules! suite {
+    ($backend:ident) => {
+        suite!(@cases $backend:
+            lifecycle,
+            hash_lookup,
+            grace_rotation,
+            immediate_rotation,
+            two_step_rotation,
+            rotation_refusals,
+            expiry,
+            max_active_keys_under_concurrency,
+            lineage_is_shared_by_successors,
+            last_used_batches_fold,
+            audit_log_order_and_tenant_filter,
+            tenant_isolation,
+            duplicate_lookup,
+            change_feed,
+        );
+    };
+    (@cases $backend:ident: $($case:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let harness = crate::conformance::harness::Harness::$backend().await;
+                    crate::conformance::cases::$case(&harness).await;
+                    harness.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(memory);
+#[cfg(feature = "sqlite")]
+suite!(sqlite);
+#[cfg(feature = "postgres")]
+suite!(postgres);
