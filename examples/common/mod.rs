@@ -155,7 +155,7 @@ pub async fn spawn(router: Router) -> std::io::Result<SocketAddr> {
 }
 
 /// Completes on Ctrl-C.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     if let Err(error) = tokio::signal::ctrl_c().await {
         tracing::warn!(%error, "cannot listen for Ctrl-C; serving until killed");
         std::future::pending::<()>().await;
