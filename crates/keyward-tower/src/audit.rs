@@ -59,6 +59,8 @@ pub(crate) struct Record {
     pub(crate) client_ip: Option<IpAddr>,
 }
 
+// Records are nearly every message: boxing them would allocate on every request.
+#[allow(clippy::large_enum_variant)]
 enum Message {
     Record(Record),
     Flush(oneshot::Sender<()>),

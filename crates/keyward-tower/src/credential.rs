@@ -91,7 +91,7 @@ impl CredentialSources {
     ///
     /// Refuses duplicated headers, non-visible-ASCII values, oversized credentials, and two
     /// sources that disagree.
-    pub(crate) fn from_headers<'a>(&self, headers: &'a HeaderMap) -> Result<Option<&'a str>, Rejection> {
+    pub(crate) fn find_in_headers<'a>(&self, headers: &'a HeaderMap) -> Result<Option<&'a str>, Rejection> {
         let bearer = if self.bearer {
             single(headers, &AUTHORIZATION)?
                 .and_then(bearer_token)
@@ -218,7 +218,8 @@ mod tests {
         let sources = CredentialSources::default();
         let long = format!("Bearer {}", "a".repeat(MAX_CREDENTIAL_LEN + 1));
         // (what it checks, headers, expected token or error status)
-        let cases: Vec<(&str, HeaderMap, Result<Option<&str>, u16>)> = vec![
+        type Case = (&'static str, HeaderMap, Result<Option<&'static str>, u16>);
+        let cases: Vec<Case> = vec![
             ("no credential", headers(&[]), Ok(None)),
             (
                 "bearer",
@@ -275,7 +276,7 @@ mod tests {
             ),
         ];
         for (what, map, expected) in cases {
-            let got = sources.from_headers(&map).map_err(|r| r.status().as_u16());
+            let got = sources.find_in_headers(&map).map_err(|r| r.status().as_u16());
             assert_eq!(got, expected, "{what}");
         }
     }
@@ -283,10 +284,10 @@ mod tests {
     #[test]
     fn switched_off_sources_are_ignored() {
         let map = headers(&[(&X_API_KEY, b"tok")]);
-        assert_eq!(CredentialSources::bearer_only().from_headers(&map), Ok(None));
+        assert_eq!(CredentialSources::bearer_only().find_in_headers(&map), Ok(None));
         let map = headers(&[(&AUTHORIZATION, b"Bearer tok")]);
         assert_eq!(
-            CredentialSources::default().bearer(false).from_headers(&map),
+            CredentialSources::default().bearer(false).find_in_headers(&map),
             Ok(None)
         );
     }

@@ -49,10 +49,10 @@ pub fn is_well_formed(value: &HeaderValue) -> bool {
 /// one, which is written into the request so that handlers and later layers see it.
 pub(crate) fn resolve(headers: &mut HeaderMap) -> HeaderValue {
     let mut incoming = headers.get_all(&X_REQUEST_ID).iter();
-    if let (Some(value), None) = (incoming.next(), incoming.next()) {
-        if is_well_formed(value) {
-            return value.clone();
-        }
+    if let (Some(value), None) = (incoming.next(), incoming.next())
+        && is_well_formed(value)
+    {
+        return value.clone();
     }
     let id = mint();
     headers.insert(X_REQUEST_ID.clone(), id.clone());

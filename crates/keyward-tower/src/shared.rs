@@ -211,12 +211,12 @@ impl Post {
         if let Some(decision) = &self.decision {
             headers::rate_limit(headers, decision, self.ietf);
         }
-        if let Some((shared, mut record)) = self.audit {
-            if let Some(audit) = &shared.audit {
-                record.at = shared.verifier.manager().now();
-                record.status = response.status().as_u16();
-                audit.record(record);
-            }
+        if let Some((shared, mut record)) = self.audit
+            && let Some(audit) = &shared.audit
+        {
+            record.at = shared.verifier.manager().now();
+            record.status = response.status().as_u16();
+            audit.record(record);
         }
         response
     }
