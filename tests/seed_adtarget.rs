@@ -12,7 +12,7 @@ use keyward_core::time::ManualClock;
 use keyward_core::{Expiry, NewKey, StoreError, TenantId};
 use keyward_core::{ManagerError, VerifyError};
 use keyward_tower::KillSwitch;
-use support::{Client, DAY, is_chars, lower_alnum, send, sha256_hex};
+use support::{Client, DAY, ExampleProcess, is_chars, lower_alnum, send, sha256_hex};
 use tempfile::TempDir;
 
 use adtarget::common::{self, App};
@@ -264,4 +264,26 @@ async fn last_used_at_advances_when_a_key_is_used() {
         .expect("the key");
     assert!(after.last_used_at.is_some());
     assert_eq!(after.request_count, 1);
+}
+
+#[tokio::test]
+async fn example_binary_prints_its_key_and_serves() {
+    // The example itself: `key site: <token>`, then `listening on http://127.0.0.1:PORT`.
+    let example = ExampleProcess::start("adtarget", &[]);
+    assert_eq!(example.labels(), ["site"]);
+    let client = Client::new(example.address);
+    let reply = send(client.get("/v1/events").bearer_auth(example.key("site"))).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json["site"], adtarget::SITE);
+}
+
+#[tokio::test]
+async fn example_binary_reads_the_kill_switch_variable() {
+    // "The public API is gated by the env var ADTARGET_PUBLIC_API_ENABLED on our end."
+    let example = ExampleProcess::start("adtarget", &[("ADTARGET_PUBLIC_API_ENABLED", "false")]);
+    let client = Client::new(example.address);
+    let reply = send(client.get("/v1/events").bearer_auth(example.key("site"))).await;
+    // "If you receive 503 API_DISABLED, the API is paused on our deployment"
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.code(), "API_DISABLED");
 }

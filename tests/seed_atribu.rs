@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use keyward_core::time::ManualClock;
 use keyward_core::{NewKey, ScopeSet, TenantId};
-use support::{Client, Reply, send};
+use support::{Client, ExampleProcess, Reply, send};
 use tempfile::TempDir;
 
 use atribu::common::{self, App};
@@ -303,4 +303,16 @@ async fn revocation_is_instant() {
     let revoked = f.get("/v1/realtime", f.token("default")).await;
     assert_eq!(revoked.status, 401);
     assert_eq!(revoked.code(), "unauthorized");
+}
+
+#[tokio::test]
+async fn example_binary_prints_its_keys_and_serves() {
+    let example = ExampleProcess::start("atribu", &[]);
+    assert_eq!(example.labels(), ["default", "full"]);
+    let client = Client::new(example.address);
+    let path = "/v1/customers";
+    let full = send(client.get(path).bearer_auth(example.key("full"))).await;
+    assert_eq!(full.status, 200, "{}", full.text);
+    let default = send(client.get(path).bearer_auth(example.key("default"))).await;
+    assert_eq!(default.status, 403);
 }

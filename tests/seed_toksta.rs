@@ -9,7 +9,7 @@ mod support;
 mod toksta;
 
 use keyward_core::{NewKey, ScopeSet, TenantId, VerifyError};
-use support::{Client, Reply, is_chars, send, sha256_hex};
+use support::{Client, ExampleProcess, Reply, is_chars, send, sha256_hex};
 use tempfile::TempDir;
 
 use toksta::common::{self, App};
@@ -232,4 +232,16 @@ async fn usage_endpoint_reports_the_keys_usage() {
         .expect("get")
         .expect("stored");
     assert_eq!(stored.request_count, 0);
+}
+
+#[tokio::test]
+async fn example_binary_prints_its_keys_and_serves() {
+    let example = ExampleProcess::start("toksta", &[]);
+    assert_eq!(example.labels(), ["unrestricted", "restricted", "free-plan"]);
+    let client = Client::new(example.address);
+    let path = "/v1/account/usage";
+    for (label, status) in [("unrestricted", 200), ("restricted", 403), ("free-plan", 403)] {
+        let reply = send(client.get(path).bearer_auth(example.key(label))).await;
+        assert_eq!(reply.status, status, "{label}: {}", reply.text);
+    }
 }

@@ -10,7 +10,7 @@ mod tolinku;
 
 use keyward_core::{KeyKind, NewKey, TenantId};
 use serde_json::json;
-use support::{Client, send};
+use support::{Client, ExampleProcess, send};
 use tempfile::TempDir;
 
 use tolinku::common::{self, App};
@@ -252,4 +252,16 @@ async fn multiple_keys_of_each_type_and_instant_revocation() {
         send(f.client.get(path).header("x-api-key", other)).await.status,
         200
     );
+}
+
+#[tokio::test]
+async fn example_binary_prints_its_keys_and_serves() {
+    let example = ExampleProcess::start("tolinku", &[]);
+    assert_eq!(example.labels(), ["publishable", "secret"]);
+    let client = Client::new(example.address);
+    let path = "/v1/api/analytics/overview";
+    let secret = send(client.get(path).header("x-api-key", example.key("secret"))).await;
+    assert_eq!(secret.status, 200, "{}", secret.text);
+    let publishable = send(client.get(path).header("x-api-key", example.key("publishable"))).await;
+    assert_eq!(publishable.json, json!({ "error": SECRET_ONLY }));
 }

@@ -9,7 +9,7 @@ mod support;
 mod trcker;
 
 use keyward_core::{ManagerError, NewKey, StoreError, TenantId};
-use support::{Client, Reply, is_chars, send, sha256_hex};
+use support::{Client, ExampleProcess, Reply, is_chars, send, sha256_hex};
 use tempfile::TempDir;
 
 use trcker::common::{self, App};
@@ -249,4 +249,20 @@ async fn every_request_is_logged_with_the_key_fingerprint() {
     assert!(paths.contains(&"/api/clicks/capture"), "{paths:?}");
     let agents: Vec<_> = log.iter().filter_map(|e| e.user_agent.as_deref()).collect();
     assert!(agents.contains(&"trcker-capture.js"), "{agents:?}");
+}
+
+#[tokio::test]
+async fn example_binary_prints_its_key_and_serves() {
+    let example = ExampleProcess::start("trcker", &[]);
+    assert_eq!(example.labels(), ["brand"]);
+    let client = Client::new(example.address);
+    let capture = send(
+        client
+            .post("/api/clicks/capture")
+            .header("x-api-key", example.key("brand")),
+    )
+    .await;
+    assert_eq!(capture.status, 200, "{}", capture.text);
+    let mcp = send(client.post("/api/mcp").bearer_auth(example.key("brand"))).await;
+    assert_eq!(mcp.status, 200);
 }

@@ -123,3 +123,90 @@ pub fn sha256_hex(text: &str) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// An example's own binary, started with `PORT=0` and a fresh store, read until it listens; killed
+/// when dropped.
+#[derive(Debug)]
+pub struct ExampleProcess {
+    child: std::process::Child,
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// The keys it printed, by label.
+    pub keys: Vec<(String, String)>,
+}
+
+impl ExampleProcess {
+    /// Starts `target/<profile>/examples/<name>` with `env` added.
+    ///
+    /// # Panics
+    ///
+    /// When the binary is missing (build it with `cargo build --examples`, which `cargo nextest
+    /// run` and `cargo test` do), or exits before printing `listening on …`.
+    pub fn start(name: &str, env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead as _;
+        use std::process::{Command, Stdio};
+
+        let path = std::env::current_exe()
+            .ok()
+            .and_then(|exe| Some(exe.parent()?.parent()?.join("examples")))
+            .map(|dir| dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
+            .expect("the test binary's directory");
+        assert!(
+            path.exists(),
+            "{} is missing: build the examples first (`cargo build --all-features --examples`)",
+            path.display()
+        );
+        let mut child = Command::new(&path)
+            .env("PORT", "0")
+            .env_remove("KEYWARD_STORE")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the example starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut keys = Vec::new();
+        let mut address = None;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.expect("the example's output is text");
+            if let Some(rest) = line.strip_prefix("key ") {
+                let (label, token) = rest.split_once(": ").expect("`key <label>: <token>`");
+                keys.push((label.to_owned(), token.to_owned()));
+            } else if let Some(url) = line.strip_prefix("listening on http://") {
+                address = Some(url.parse().expect("`listening on http://127.0.0.1:PORT`"));
+                break;
+            }
+        }
+        let Some(address) = address else {
+            let _ = child.kill();
+            let status = child.wait();
+            panic!("{name} exited before listening: {status:?}");
+        };
+        Self { child, address, keys }
+    }
+
+    /// The labels of the printed keys, in order.
+    pub fn labels(&self) -> Vec<&str> {
+        self.keys.iter().map(|(label, _)| label.as_str()).collect()
+    }
+
+    /// The token printed under `label`.
+    ///
+    /// # Panics
+    ///
+    /// When no key has that label.
+    pub fn key(&self, label: &str) -> &str {
+        self.keys
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, token)| token.as_str())
+            .unwrap_or_else(|| panic!("no key {label:?} in {:?}", self.labels()))
+    }
+}
+
+impl Drop for ExampleProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
