@@ -19,6 +19,10 @@ pub trait KeyListener: Send + Sync + 'static {
     /// Called synchronously by the store for every change, in this process or (for stores that can
     /// notify, such as PostgreSQL) in another. Must be quick and must not block.
     fn key_changed(&self, change: &KeyChange);
+
+    /// Changes may have been missed (a notification connection dropped): forget everything
+    /// cached. The default does nothing.
+    fn resync(&self) {}
 }
 
 /// The list of listeners a store notifies. Holds them weakly: a dropped listener is forgotten.
@@ -40,16 +44,24 @@ impl ChangeFeed {
         listeners.push(Arc::downgrade(listener));
     }
 
-    /// Tells every live listener.
+    /// Tells every live listener of a change.
     pub fn publish(&self, change: &KeyChange) {
-        let live: Vec<Arc<dyn KeyListener>> = {
-            let mut listeners = self.listeners.lock().unwrap_or_else(PoisonError::into_inner);
-            listeners.retain(|l| l.strong_count() > 0);
-            listeners.iter().filter_map(Weak::upgrade).collect()
-        };
-        for listener in live {
+        for listener in self.live() {
             listener.key_changed(change);
         }
+    }
+
+    /// Tells every live listener that changes may have been missed.
+    pub fn resync(&self) {
+        for listener in self.live() {
+            listener.resync();
+        }
+    }
+
+    fn live(&self) -> Vec<Arc<dyn KeyListener>> {
+        let mut listeners = self.listeners.lock().unwrap_or_else(PoisonError::into_inner);
+        listeners.retain(|l| l.strong_count() > 0);
+        listeners.iter().filter_map(Weak::upgrade).collect()
     }
 }
 

@@ -110,6 +110,11 @@ async fn the_listener_reconnects_after_its_connection_drops() {
         .await,
         "the listener did not reconnect"
     );
+    // Notifications sent while it was away are lost: its caches were told to forget.
+    assert!(
+        eventually(|| async { heard_there.resyncs() > 0 }).await,
+        "no resync after the connection dropped"
+    );
 
     let revoked = manager
         .create(NewKey::new(site.clone()))

@@ -1,5 +1,6 @@
 //! [`Recorder`]: a change listener that remembers what it heard and lets a test wait for it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use tokio::sync::Notify;
 #[derive(Default)]
 pub struct Recorder {
     heard: Mutex<Vec<KeyChange>>,
+    resyncs: AtomicUsize,
     arrived: Notify,
 }
 
@@ -31,6 +33,11 @@ impl Recorder {
     /// How many times a change of `id` was heard.
     pub fn count(&self, id: &KeyId) -> usize {
         self.heard().iter().filter(|c| &c.key_id == id).count()
+    }
+
+    /// How many times the store said changes may have been missed.
+    pub fn resyncs(&self) -> usize {
+        self.resyncs.load(Ordering::SeqCst)
     }
 
     /// Waits up to `within` for a change of `id`; whether it came.
@@ -57,5 +64,9 @@ impl KeyListener for Recorder {
             .unwrap_or_else(PoisonError::into_inner)
             .push(change.clone());
         self.arrived.notify_waiters();
+    }
+
+    fn resync(&self) {
+        self.resyncs.fetch_add(1, Ordering::SeqCst);
     }
 }

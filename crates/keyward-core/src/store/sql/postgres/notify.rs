@@ -72,10 +72,20 @@ impl Drop for ChangeListener {
 async fn listen(mut listener: PgListener, feed: Weak<ChangeFeed>) {
     let mut retry = FIRST_RETRY;
     loop {
-        // `recv` reconnects (and listens again) by itself after a dropped connection; an error
-        // means the reconnection failed, so wait and try again.
-        match listener.recv().await {
-            Ok(notification) => {
+        // `try_recv` answers `None` once when the connection dropped (and reconnects, listening
+        // again, on the next call); an error means the reconnection failed, so wait and retry.
+        match listener.try_recv().await {
+            Ok(None) => {
+                let Some(feed) = feed.upgrade() else { return };
+                tracing::warn!(
+                    target: "keyward::store",
+                    channel = CHANNEL,
+                    "key change listener lost its connection; caches are flushed"
+                );
+                // Notifications sent while disconnected are lost: caches must forget.
+                feed.resync();
+            }
+            Ok(Some(notification)) => {
                 retry = FIRST_RETRY;
                 let Some(feed) = feed.upgrade() else { return };
                 match parse_payload(notification.payload()) {
