@@ -15,7 +15,7 @@ pub mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -127,8 +127,66 @@ fn read(key: &VerifiedKey, scope: &str, data: Value) -> Result<Json<Value>, Refu
     Ok(Json(json!({ "profile": key.key().tenant, "data": data })))
 }
 
-async fn overview(Extension(key): Extension<VerifiedKey>) -> Result<Json<Value>, Refusal> {
-    read(&key, "analytics:read", json!({ "visitors": 0, "pageviews": 0 }))
+/// The overview, over an optional `date_from`/`date_to` range (`YYYY-MM-DD`, at most 366 days).
+async fn overview(
+    Extension(key): Extension<VerifiedKey>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, Refusal> {
+    require_scope(&key, "analytics:read")?;
+    let (from, to) = date_range(query.as_deref().unwrap_or_default())
+        .map_err(|(code, message)| Refusal::from(envelope(&key, StatusCode::BAD_REQUEST, code, &message)))?;
+    let data = json!({ "date_from": from, "date_to": to, "visitors": 0, "pageviews": 0 });
+    Ok(Json(json!({ "profile": key.key().tenant, "data": data })))
+}
+
+/// A refused query: Atribu's error code and a message.
+type BadQuery = (&'static str, String);
+
+/// The longest date range a query may span.
+pub const MAX_RANGE_DAYS: u64 = 366;
+
+/// The `date_from` and `date_to` of a query string, checked: `invalid_parameter` for any other
+/// parameter, `invalid_date_range` for a date that is not `YYYY-MM-DD`, an end before the start, or
+/// a range over [`MAX_RANGE_DAYS`].
+fn date_range(query: &str) -> Result<(Option<&str>, Option<&str>), BadQuery> {
+    let (mut from, mut to) = (None, None);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match name {
+            "date_from" => from = Some(value),
+            "date_to" => to = Some(value),
+            _ => {
+                let name: String = name.chars().filter(char::is_ascii_graphic).take(64).collect();
+                return Err(("invalid_parameter", format!("Unknown query parameter: {name}")));
+            }
+        }
+    }
+    let day = |text: &str| {
+        let valid = text.len() == 10 && text.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+        valid
+            .then(|| humantime::parse_rfc3339(&format!("{text}T00:00:00Z")).ok())
+            .flatten()
+            .ok_or_else(|| {
+                (
+                    "invalid_date_range",
+                    "Invalid date: expected YYYY-MM-DD".to_owned(),
+                )
+            })
+    };
+    if let (Some(start), Some(end)) = (from, to) {
+        let span = day(end)?
+            .duration_since(day(start)?)
+            .map_err(|_| ("invalid_date_range", "date_to is before date_from".to_owned()))?;
+        if span > Duration::from_secs(MAX_RANGE_DAYS * 86_400) {
+            let message = format!("The date range exceeds {MAX_RANGE_DAYS} days");
+            return Err(("invalid_date_range", message));
+        }
+    } else {
+        for date in [from, to].into_iter().flatten() {
+            day(date)?;
+        }
+    }
+    Ok((from, to))
 }
 
 async fn campaigns(Extension(key): Extension<VerifiedKey>) -> Result<Json<Value>, Refusal> {

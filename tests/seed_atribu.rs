@@ -66,6 +66,8 @@ async fn bearer_token_required_and_error_envelope() {
     assert_eq!(missing.status, 401);
     // "unauthorized 401 Missing or invalid API key"
     assert_eq!(missing.code(), "unauthorized");
+    // Not in the document: a Bearer API also says so in an RFC 6750 challenge, as clients expect.
+    assert_eq!(missing.header("www-authenticate"), "Bearer");
 
     let invalid = f.get("/v1/realtime", "atb_live_your_key_here").await;
     // The error response example, field by field.
@@ -78,6 +80,11 @@ async fn bearer_token_required_and_error_envelope() {
     // "X-Request-Id Unique request ID for debugging": the same id as in the body.
     assert_eq!(invalid.header("x-request-id"), request_id);
     assert_eq!(invalid.json.as_object().map(|o| o.len()), Some(1));
+    assert!(
+        invalid
+            .header("www-authenticate")
+            .contains(r#"error="invalid_token""#)
+    );
     assert_eq!(invalid.json["error"].as_object().map(|o| o.len()), Some(4));
 }
 
@@ -120,6 +127,8 @@ async fn default_scopes_are_the_four_documented() {
             assert_eq!(reply.json["error"]["status"], 403);
             let message = reply.json["error"]["message"].as_str().unwrap_or_default();
             assert!(message.contains(scope), "{message}");
+            let challenge = reply.header("www-authenticate");
+            assert!(challenge.contains(r#"error="insufficient_scope""#), "{challenge}");
         }
     }
 }
@@ -315,4 +324,49 @@ async fn example_binary_prints_its_keys_and_serves() {
     assert_eq!(full.status, 200, "{}", full.text);
     let default = send(client.get(path).bearer_auth(example.key("default"))).await;
     assert_eq!(default.status, 403);
+}
+
+#[tokio::test]
+async fn bad_query_parameters_and_date_ranges() {
+    let f = start().await;
+    let token = f.token("default");
+    let ok = f
+        .get(
+            "/v1/analytics/overview?date_from=2026-01-01&date_to=2026-12-31",
+            token,
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(ok.json["data"]["date_from"], "2026-01-01");
+
+    // "invalid_parameter 400 Bad query parameter" (the document names no parameters; the
+    // overview takes `date_from` and `date_to`, and refuses any other).
+    let unknown = f.get("/v1/analytics/overview?colour=blue", token).await;
+    assert_eq!(unknown.status, 400);
+    assert_eq!(unknown.code(), "invalid_parameter");
+    assert_eq!(unknown.json["error"]["status"], 400);
+    assert_eq!(
+        unknown.json["error"]["request_id"].as_str(),
+        Some(unknown.header("x-request-id"))
+    );
+
+    // "invalid_date_range 400 Date range exceeds 366 days or dates are invalid"
+    for query in [
+        "date_from=2025-01-01&date_to=2026-01-03",
+        "date_from=2026-02-30",
+        "date_to=yesterday",
+        "date_from=2026-03-01&date_to=2026-02-01",
+    ] {
+        let reply = f.get(&format!("/v1/analytics/overview?{query}"), token).await;
+        assert_eq!(reply.status, 400, "{query}");
+        assert_eq!(reply.code(), "invalid_date_range", "{query}");
+    }
+    // 366 days is still allowed.
+    let leap = f
+        .get(
+            "/v1/analytics/overview?date_from=2024-01-01&date_to=2025-01-01",
+            token,
+        )
+        .await;
+    assert_eq!(leap.status, 200);
 }
