@@ -1,0 +1,7 @@
+//! keyward-axum over real HTTP: an axum app served on loopback, spoken to with reqwest.
+
+mod extractor;
+mod guards;
+mod logs;
+mod management;
+mod support;
