@@ -1,0 +1,229 @@
+//! The atomic GCRA script: the budget's key, the call, and its reply read as a [`RateDecision`].
+//!
+//! The numbers follow [`InProcessLimiter`](crate::rate_limit::InProcessLimiter) (governor's GCRA):
+//! a whole budget is `limit` units, one unit comes back every `period / limit`.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use keyward_core::KeyId;
+use redis::aio::ConnectionManager;
+use redis::{RedisResult, Script};
+
+use crate::rate_limit::{Quota, RateDecision};
+
+/// The script, run with EVALSHA (and loaded again when Redis answers NOSCRIPT).
+pub(super) struct Gcra {
+    script: Script,
+}
+
+impl Gcra {
+    pub(super) fn new() -> Self {
+        Self {
+            script: Script::new(include_str!("gcra.lua")),
+        }
+    }
+
+    /// Loads the script, so that the first check is a single EVALSHA.
+    pub(super) async fn load(&self, conn: &mut ConnectionManager) -> RedisResult<()> {
+        self.script.prepare_invoke().load_async(conn).await.map(drop)
+    }
+
+    /// Spends `cost` units of the budget at `key`, or refuses without spending. `cost` is at most
+    /// the quota's limit (see [`over_budget`]).
+    pub(super) async fn spend(
+        &self,
+        conn: &mut ConnectionManager,
+        key: &str,
+        quota: Quota,
+        cost: NonZeroU32,
+    ) -> RedisResult<RateDecision> {
+        let (allowed, until_whole, retry_after): (i64, i64, i64) = self
+            .script
+            .key(key)
+            .arg(interval_micros(quota))
+            .arg(quota.limit())
+            .arg(cost.get())
+            .invoke_async(conn)
+            .await?;
+        Ok(decision(
+            quota,
+            Reply {
+                allowed: allowed == 1,
+                until_whole: micros(until_whole),
+                retry_after: micros(retry_after),
+            },
+        ))
+    }
+}
+
+/// The key of `lineage`'s budget under `quota`: `keyward:rl:{lineage}:{limit}:{period_ms}`.
+pub(super) fn key(lineage: &KeyId, quota: Quota) -> String {
+    format!(
+        "keyward:rl:{lineage}:{}:{}",
+        quota.limit(),
+        quota.period().as_millis()
+    )
+}
+
+/// The decision for a cost above the whole budget: it can never pass, so Redis is not asked.
+pub(super) fn over_budget(quota: Quota) -> RateDecision {
+    RateDecision {
+        allowed: false,
+        limit: quota.limit(),
+        remaining: 0,
+        reset: quota.interval() * quota.limit(),
+        retry_after: quota.period(),
+        window: quota.period(),
+    }
+}
+
+/// The emission interval in whole microseconds (at least one), as the script counts.
+fn interval_micros(quota: Quota) -> u64 {
+    u64::try_from(quota.interval().as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+fn micros(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// What the script answered, in microseconds.
+#[derive(Clone, Copy, Debug)]
+struct Reply {
+    allowed: bool,
+    /// Time until the budget is whole (after spending, when allowed).
+    until_whole: u64,
+    /// When refused: time until the cost is available.
+    retry_after: u64,
+}
+
+/// The script's reply as the numbers [`InProcessLimiter`](crate::rate_limit::InProcessLimiter)
+/// gives for the same state.
+fn decision(quota: Quota, reply: Reply) -> RateDecision {
+    let limit = quota.limit();
+    if !reply.allowed {
+        return RateDecision {
+            allowed: false,
+            limit,
+            remaining: 0,
+            reset: quota.interval() * limit,
+            retry_after: Duration::from_micros(reply.retry_after),
+            window: quota.period(),
+        };
+    }
+    let interval = interval_micros(quota);
+    let whole = interval.saturating_mul(u64::from(limit));
+    let remaining = u32::try_from(whole.saturating_sub(reply.until_whole) / interval)
+        .unwrap_or(limit)
+        .min(limit);
+    RateDecision {
+        allowed: true,
+        limit,
+        remaining,
+        reset: quota.interval() * (limit - remaining),
+        retry_after: Duration::ZERO,
+        window: quota.period(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+    const SECOND_US: u64 = 1_000_000;
+
+    fn allowed(until_whole: u64) -> Reply {
+        Reply {
+            allowed: true,
+            until_whole,
+            retry_after: 0,
+        }
+    }
+
+    #[test]
+    fn replies_read_as_the_in_process_numbers() {
+        let quota = Quota::per_minute(60);
+        // (what the case checks, reply, remaining, reset, retry_after)
+        let cases = [
+            (
+                "first unit of a whole budget",
+                allowed(SECOND_US),
+                59,
+                Duration::from_secs(1),
+                Duration::ZERO,
+            ),
+            (
+                "three units at once",
+                allowed(3 * SECOND_US),
+                57,
+                Duration::from_secs(3),
+                Duration::ZERO,
+            ),
+            (
+                "part of a unit came back: not a whole unit yet",
+                allowed(3 * SECOND_US - 1),
+                57,
+                Duration::from_secs(3),
+                Duration::ZERO,
+            ),
+            (
+                "the last unit",
+                allowed(60 * SECOND_US),
+                0,
+                MINUTE,
+                Duration::ZERO,
+            ),
+            (
+                "refused: nothing left until the cost is back",
+                Reply {
+                    allowed: false,
+                    until_whole: 60 * SECOND_US,
+                    retry_after: 400_000,
+                },
+                0,
+                MINUTE,
+                Duration::from_millis(400),
+            ),
+        ];
+        for (case, reply, remaining, reset, retry_after) in cases {
+            let decision = decision(quota, reply);
+            assert_eq!(decision.allowed, reply.allowed, "{case}");
+            assert_eq!(decision.limit, 60, "{case}");
+            assert_eq!(decision.remaining, remaining, "{case}");
+            assert_eq!(decision.reset, reset, "{case}");
+            assert_eq!(decision.retry_after, retry_after, "{case}");
+            assert_eq!(decision.window, MINUTE, "{case}");
+        }
+    }
+
+    #[test]
+    fn a_cost_above_the_budget_waits_a_whole_period() {
+        let decision = over_budget(Quota::per_minute(2));
+        assert!(!decision.allowed);
+        assert_eq!(decision.remaining, 0);
+        assert_eq!(decision.retry_after, MINUTE);
+        assert_eq!(decision.reset, MINUTE);
+    }
+
+    #[test]
+    fn keys_name_lineage_limit_and_period() {
+        let lineage: KeyId = "key_abc123".parse().unwrap();
+        assert_eq!(
+            key(&lineage, Quota::per_hour(600)),
+            "keyward:rl:key_abc123:600:3600000"
+        );
+        assert_eq!(
+            key(&lineage, Quota::new(5, Duration::from_millis(1500))),
+            "keyward:rl:key_abc123:5:1500"
+        );
+    }
+
+    #[test]
+    fn intervals_are_whole_microseconds_and_never_zero() {
+        assert_eq!(interval_micros(Quota::per_second(3)), 333_333);
+        assert_eq!(interval_micros(Quota::new(10_000, Duration::from_millis(1))), 1);
+    }
+}

@@ -1,0 +1,449 @@
+//! The Redis rate limiter against real Redis servers: the shared test server
+//! (`KEYWARD_TEST_REDIS_URL`, from `scripts/test-servers`) for the budget numbers and for two
+//! processes sharing one budget, and a `redis-server` of the test's own for an outage.
+
+mod redis_support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::num::NonZeroU32;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use keyward_core::KeyId;
+use keyward_tower::rate_limit::{
+    InProcessLimiter, Quota, RateDecision, RateLimiter, RateLimits, RedisFallback, RedisLimiter,
+};
+use redis_support::{Logs, RedisServer, inspect, test_redis_url};
+use tracing::Level;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn units(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).expect("a non-zero cost")
+}
+
+async fn connect(url: &str, quota: Quota, fallback: RedisFallback) -> RedisLimiter {
+    RedisLimiter::connect(url, &RateLimits::new(quota), fallback)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect the limiter to {url}: {e}"))
+}
+
+async fn spend(limiter: &impl RateLimiter, lineage: &KeyId, quota: Quota, cost: u32) -> RateDecision {
+    limiter
+        .check(lineage, quota, units(cost))
+        .decide()
+        .await
+        .expect("Redis decides")
+}
+
+/// The budget's key as the limiter names it.
+fn budget_key(lineage: &KeyId, quota: Quota) -> String {
+    format!(
+        "keyward:rl:{lineage}:{}:{}",
+        quota.limit(),
+        quota.period().as_millis()
+    )
+}
+
+#[tokio::test]
+async fn costs_and_header_numbers_match_the_in_process_limiter() {
+    let url = test_redis_url();
+    // One unit back per minute: nothing comes back while the test runs.
+    let quota = Quota::per_hour(60);
+    let redis = connect(&url, quota, RedisFallback::FailClosed).await;
+    let local = InProcessLimiter::new(&RateLimits::new(quota));
+    let lineage = KeyId::generate();
+
+    let first = spend(&redis, &lineage, quota, 3).await;
+    assert_eq!(
+        first,
+        RateDecision {
+            allowed: true,
+            limit: 60,
+            remaining: 57,
+            reset: 3 * MINUTE,
+            retry_after: Duration::ZERO,
+            window: Duration::from_secs(3600),
+        }
+    );
+    assert_eq!(first, spend(&local, &lineage, quota, 3).await);
+    for step in 2..=20 {
+        let shared = spend(&redis, &lineage, quota, 3).await;
+        assert_eq!(
+            shared,
+            spend(&local, &lineage, quota, 3).await,
+            "spend #{step} of 3 units"
+        );
+    }
+
+    // The budget is spent; the key expires when it would be whole again.
+    let mut conn = inspect(&url).await;
+    let ttl: u64 = redis::cmd("PTTL")
+        .arg(budget_key(&lineage, quota))
+        .query_async(&mut conn)
+        .await
+        .expect("PTTL");
+    assert!(
+        ttl > 59 * 60_000 && ttl <= 60 * 60_000,
+        "the key lives until the budget is whole: {ttl} ms"
+    );
+
+    // Refusals spend nothing; Retry-After is the time until the cost is back.
+    for (cost, back_in) in [(3, 3 * MINUTE), (1, MINUTE), (3, 3 * MINUTE)] {
+        let refused = spend(&redis, &lineage, quota, cost).await;
+        let alone = spend(&local, &lineage, quota, cost).await;
+        assert!(!refused.allowed, "cost {cost}");
+        assert_eq!(
+            (refused.remaining, refused.reset),
+            (0, 60 * MINUTE),
+            "cost {cost}"
+        );
+        assert_eq!((alone.remaining, alone.reset), (0, 60 * MINUTE), "cost {cost}");
+        for retry_after in [refused.retry_after, alone.retry_after] {
+            assert!(
+                retry_after <= back_in && retry_after > back_in - Duration::from_secs(10),
+                "cost {cost}: Retry-After {retry_after:?}, expected just under {back_in:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_budget_refills_one_unit_per_interval_of_redis_time() {
+    let url = test_redis_url();
+    let quota = Quota::per_hour(60);
+    let redis = connect(&url, quota, RedisFallback::FailClosed).await;
+    let lineage = KeyId::generate();
+
+    let whole = spend(&redis, &lineage, quota, 60).await;
+    assert!(whole.allowed, "the whole budget is the largest burst");
+    assert_eq!((whole.remaining, whole.reset), (0, 60 * MINUTE));
+    assert!(!spend(&redis, &lineage, quota, 1).await.allowed);
+
+    // Half an hour later by Redis's clock: the stored time at which the budget is whole again is
+    // moved to 30 minutes from now, as if 30 minutes had passed.
+    let mut conn = inspect(&url).await;
+    let (seconds, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut conn).await.expect("TIME");
+    let whole_at = seconds * 1_000_000 + micros + 30 * 60 * 1_000_000;
+    let () = redis::cmd("SET")
+        .arg(budget_key(&lineage, quota))
+        .arg(whole_at)
+        .query_async(&mut conn)
+        .await
+        .expect("SET");
+
+    let refilled = spend(&redis, &lineage, quota, 1).await;
+    assert!(refilled.allowed);
+    assert_eq!(refilled.remaining, 29, "30 units came back, one is spent");
+    assert_eq!(refilled.reset, 31 * MINUTE);
+}
+
+#[tokio::test]
+async fn lineages_have_their_own_budgets_and_a_cost_above_the_budget_never_passes() {
+    let url = test_redis_url();
+    let quota = Quota::per_hour(2);
+    let redis = connect(&url, quota, RedisFallback::FailClosed).await;
+    let (a, b) = (KeyId::generate(), KeyId::generate());
+
+    assert!(spend(&redis, &a, quota, 2).await.allowed);
+    assert!(!spend(&redis, &a, quota, 1).await.allowed);
+    let other = spend(&redis, &b, quota, 1).await;
+    assert!(other.allowed);
+    assert_eq!(other.remaining, 1);
+
+    // Refused at once, with Retry-After = the period, and the budget in Redis left alone.
+    let lineage = KeyId::generate();
+    let too_much = spend(&redis, &lineage, quota, 3).await;
+    assert!(!too_much.allowed);
+    assert_eq!(
+        (too_much.remaining, too_much.retry_after),
+        (0, Duration::from_secs(3600))
+    );
+    let mut conn = inspect(&url).await;
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(budget_key(&lineage, quota))
+        .query_async(&mut conn)
+        .await
+        .expect("EXISTS");
+    assert!(!exists);
+}
+
+/// The second process of `two_processes_share_one_budget` reads its lineage from here.
+const CHILD_LINEAGE: &str = "KEYWARD_RL_CHILD_LINEAGE";
+/// Prefix of the second process's output lines.
+const CHILD_SAYS: &str = "keyward-child:";
+const BUDGET: u32 = 40;
+const SPENDS_EACH: u32 = 30;
+
+/// Every unit of a shared budget is spent once: the `remaining` of the allowed decisions.
+fn remaining_of_allowed(decisions: &[RateDecision]) -> Vec<u32> {
+    decisions
+        .iter()
+        .filter(|d| d.allowed)
+        .map(|d| d.remaining)
+        .collect()
+}
+
+#[tokio::test]
+async fn two_processes_share_one_budget() {
+    let url = test_redis_url();
+    let quota = Quota::per_hour(BUDGET);
+    let limiter = connect(&url, quota, RedisFallback::FailClosed).await;
+    let lineage = KeyId::generate();
+
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut child = Command::new(exe)
+        .args([
+            "--exact",
+            "second_process_spends",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_LINEAGE, lineage.as_str())
+        .env("KEYWARD_TEST_REDIS_URL", &url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the test binary runs again as a second process");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    // The second process's lines (libtest may print before them on the same line), read on a
+    // thread so that a stuck process fails the test instead of hanging it.
+    let (lines, said) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if let Some(at) = line.find(CHILD_SAYS)
+                && lines
+                    .send(line[at + CHILD_SAYS.len()..].trim().to_owned())
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let next = || said.recv_timeout(Duration::from_secs(10));
+
+    // Both connected: start together, so the two processes spend at the same time.
+    let ready = next();
+    assert_eq!(ready.as_deref(), Ok("ready"), "the second process is ready");
+    writeln!(stdin, "go").expect("the second process reads its stdin");
+    let mut mine = Vec::new();
+    for _ in 0..SPENDS_EACH {
+        mine.push(spend(&limiter, &lineage, quota, 1).await);
+    }
+
+    let mut theirs = Vec::new();
+    for spend in 1..=SPENDS_EACH {
+        match next()
+            .unwrap_or_else(|e| panic!("spend #{spend} of the second process: {e}"))
+            .as_str()
+        {
+            "refused" => theirs.push(None),
+            remaining => theirs.push(Some(remaining.parse::<u32>().expect("a remaining count"))),
+        }
+    }
+    let status = child.wait().expect("the second process ends");
+    assert!(status.success(), "the second process failed: {status}");
+
+    // Together the two processes spent the budget exactly once: each unit, named by the
+    // `remaining` it left, went to one request of one process.
+    let mut spent: Vec<u32> = remaining_of_allowed(&mine);
+    spent.extend(theirs.iter().flatten());
+    spent.sort_unstable();
+    assert_eq!(
+        spent,
+        (0..BUDGET).collect::<Vec<_>>(),
+        "mine: {mine:?}, theirs: {theirs:?}"
+    );
+    assert!(!spend(&limiter, &lineage, quota, 1).await.allowed);
+}
+
+/// Run by `two_processes_share_one_budget` in a second process: spends from the lineage it is
+/// given and prints each outcome.
+#[tokio::test]
+#[ignore = "the second process of two_processes_share_one_budget"]
+async fn second_process_spends() {
+    let lineage: KeyId = std::env::var(CHILD_LINEAGE)
+        .unwrap_or_else(|_| panic!("{CHILD_LINEAGE} is unset: run two_processes_share_one_budget instead"))
+        .parse()
+        .expect("a key id");
+    let quota = Quota::per_hour(BUDGET);
+    let limiter = connect(&test_redis_url(), quota, RedisFallback::FailClosed).await;
+
+    println!("{CHILD_SAYS} ready");
+    let mut go = String::new();
+    std::io::stdin()
+        .read_line(&mut go)
+        .expect("the first process says go");
+    let mut decisions = Vec::new();
+    for _ in 0..SPENDS_EACH {
+        decisions.push(spend(&limiter, &lineage, quota, 1).await);
+    }
+    for decision in &decisions {
+        if decision.allowed {
+            println!("{CHILD_SAYS} {}", decision.remaining);
+        } else {
+            println!("{CHILD_SAYS} refused");
+        }
+    }
+    assert_eq!(decisions.len(), SPENDS_EACH as usize);
+}
+
+/// Checks until `decide` gives `Some`, trying for at most 5 s.
+async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut decide: impl FnMut() -> F) -> T {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(value) = decide().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what} did not happen within 5 s");
+        // Waiting for a reconnection, not for an expiry.
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_outage_falls_back_then_redis_takes_over_again() {
+    let (logs, _capture) = Logs::capture();
+    let mut server = RedisServer::start().await;
+    let url = server.url();
+    let quota = Quota::per_hour(3);
+    let retry = Duration::from_millis(100);
+    let open = connect(&url, quota, RedisFallback::FailOpen)
+        .await
+        .with_retry_interval(retry);
+    let closed = connect(&url, quota, RedisFallback::FailClosed)
+        .await
+        .with_retry_interval(retry);
+    let lineage = KeyId::generate();
+
+    // Redis decides: both limiters spend from the one budget.
+    assert_eq!(spend(&open, &lineage, quota, 1).await.remaining, 2);
+    assert_eq!(spend(&closed, &lineage, quota, 1).await.remaining, 1);
+    assert_eq!(spend(&open, &lineage, quota, 1).await.remaining, 0);
+    assert!(!spend(&closed, &lineage, quota, 1).await.allowed);
+
+    server.kill();
+
+    // Fail open: the in-process fallback decides at once, from a budget of its own.
+    let started = Instant::now();
+    let fallback = spend(&open, &lineage, quota, 1).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(open.is_degraded());
+    assert!(fallback.allowed, "Redis's budget is spent, the fallback's is not");
+    assert_eq!(fallback.remaining, 2);
+    assert_eq!(spend(&open, &lineage, quota, 1).await.remaining, 1);
+    assert_eq!(spend(&open, &lineage, quota, 1).await.remaining, 0);
+    assert!(!spend(&open, &lineage, quota, 1).await.allowed);
+
+    // Fail closed: an error (the layer's 503), quickly.
+    for attempt in 1..=3 {
+        let started = Instant::now();
+        let error = closed.check(&lineage, quota, units(1)).decide().await;
+        assert!(error.is_err(), "attempt {attempt}: {error:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "attempt {attempt} took {:?}",
+            started.elapsed()
+        );
+    }
+    assert!(closed.is_degraded());
+    assert_eq!(
+        logs.count(Level::WARN, "Redis unreachable"),
+        2,
+        "once per outage and limiter"
+    );
+
+    server.restart().await;
+
+    // Redis decides again: its budget starts whole (the new server kept nothing), while the
+    // fallback's is spent, so an allowed request was decided by Redis.
+    let (open, closed, lineage) = (&open, &closed, &lineage);
+    let back = eventually("fail-open recovery", || async move {
+        Some(spend(open, lineage, quota, 1).await).filter(|d| d.allowed)
+    })
+    .await;
+    assert_eq!(back.remaining, 2);
+    assert!(!open.is_degraded());
+    let back = eventually("fail-closed recovery", || async move {
+        closed.check(lineage, quota, units(1)).decide().await.ok()
+    })
+    .await;
+    assert!(back.allowed);
+    assert_eq!(back.remaining, 1, "both limiters spend from Redis's budget again");
+    assert!(!closed.is_degraded());
+
+    let mut conn = inspect(&url).await;
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(budget_key(lineage, quota))
+        .query_async(&mut conn)
+        .await
+        .expect("EXISTS");
+    assert!(exists, "the restarted Redis holds the budget");
+    assert_eq!(logs.count(Level::INFO, "Redis answers again"), 2);
+    assert_eq!(logs.count(Level::WARN, "Redis unreachable"), 2);
+}
+
+#[tokio::test]
+async fn a_hung_redis_costs_each_request_at_most_the_timeout() {
+    let (logs, _capture) = Logs::capture();
+    let server = RedisServer::start().await;
+    let url = server.url();
+    let quota = Quota::per_hour(10);
+    let (timeout, retry) = (Duration::from_millis(100), Duration::from_millis(300));
+    let open = connect(&url, quota, RedisFallback::FailOpen)
+        .await
+        .with_timeout(timeout)
+        .with_retry_interval(retry);
+    let closed = connect(&url, quota, RedisFallback::FailClosed)
+        .await
+        .with_timeout(timeout)
+        .with_retry_interval(retry);
+    let lineage = KeyId::generate();
+    assert!(spend(&open, &lineage, quota, 1).await.allowed);
+    assert!(closed.check(&lineage, quota, units(1)).decide().await.is_ok());
+
+    server.freeze();
+
+    // The first check waits for the timeout, then the fallback decides.
+    for limiter in [&open, &closed] {
+        let started = Instant::now();
+        let decision = limiter.check(&lineage, quota, units(1)).decide().await;
+        let waited = started.elapsed();
+        assert!(
+            waited >= timeout && waited < timeout * 5,
+            "{:?} waited {waited:?}",
+            limiter.fallback()
+        );
+        match limiter.fallback() {
+            RedisFallback::FailOpen => assert_eq!(decision.ok().map(|d| d.remaining), Some(9)),
+            _ => assert!(decision.is_err()),
+        }
+        assert!(limiter.is_degraded());
+    }
+    // Until the next attempt is due, checks do not wait for Redis at all.
+    for limiter in [&open, &closed] {
+        let started = Instant::now();
+        let decision = limiter.check(&lineage, quota, units(1)).decide().await;
+        assert!(started.elapsed() < timeout, "{:?} waited", limiter.fallback());
+        assert_eq!(decision.is_ok(), limiter.fallback() == RedisFallback::FailOpen);
+    }
+    assert_eq!(logs.count(Level::WARN, "Redis unreachable"), 2);
+
+    server.thaw();
+
+    let (open, lineage) = (&open, &lineage);
+    eventually("recovery from a hung Redis", || async move {
+        let decision = spend(open, lineage, quota, 1).await;
+        Some(()).filter(|()| !open.is_degraded() && decision.allowed)
+    })
+    .await;
+    assert_eq!(logs.count(Level::INFO, "Redis answers again"), 1);
+}
