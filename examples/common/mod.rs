@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use keyward_core::{CreatedKey, KeyManager, KeyStore};
+use keyward_core::{CreatedKey, KeyManager, KeyStore, ManagerError, StoreError};
 use keyward_tower::{AuditHandle, Rejection, VerifiedKey};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
@@ -91,14 +91,33 @@ where
         )
         .with_writer(std::io::stderr)
         .init();
-    let (store, _dir) = open_store().await?;
-    let app = build(store).await?;
+    let (store, dir) = open_store().await?;
+    let app = build(store)
+        .await
+        .map_err(|error| start_error(error, dir.is_none()))?;
     print_keys(&app);
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port(default_port)?)).await?;
     println!("listening on http://127.0.0.1:{}", listener.local_addr()?.port());
     serve(listener, app.router.clone(), shutdown_signal()).await?;
     app.flush().await;
     Ok(())
+}
+
+/// Explains a refusal to mint the demo keys in a store that outlives the example.
+fn start_error(error: BoxError, persistent: bool) -> BoxError {
+    let limit = matches!(
+        error.downcast_ref::<ManagerError>(),
+        Some(ManagerError::Store(StoreError::LimitReached { .. }))
+    );
+    if limit && persistent {
+        format!(
+            "{error}: the store named by KEYWARD_STORE already holds this example's demo keys from \
+             earlier runs; revoke them (`keyward` CLI) or unset KEYWARD_STORE for a fresh store"
+        )
+        .into()
+    } else {
+        error
+    }
 }
 
 /// Prints each minted key as `key <label>: <token>`, one a line. This is the one time they are shown.
