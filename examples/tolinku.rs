@@ -18,7 +18,7 @@ pub mod common;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use keyward_core::time::{Clock, SystemClock};
@@ -96,6 +96,7 @@ pub async fn app(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<App, Box
         .route("/v1/api/banners", get(banners))
         .route("/v1/api/analytics/overview", get(overview))
         .route("/api/app/info", get(app_info))
+        .merge(other_routes())
         .layer(layer);
     Ok(App {
         router,
@@ -127,6 +128,37 @@ async fn banners(Extension(key): Extension<VerifiedKey>) -> Json<Value> {
 
 async fn overview(Extension(key): Extension<VerifiedKey>) -> Json<Value> {
     Json(json!({ "appspace": key.key().tenant, "clicks": 0, "installs": 0, "opens": 0 }))
+}
+
+/// The document's other endpoints, each answering with a dummy body: the publishable ones, the
+/// secret-only ones, and the keyless `/api/` ones.
+fn other_routes() -> Router {
+    Router::new()
+        .route("/v1/api/analytics/batch", post(resource))
+        .route("/v1/api/messages", get(resource))
+        .route("/v1/api/messages/{id}/render-token", post(resource))
+        .route("/v1/api/messages/{id}/render", get(resource))
+        .route("/v1/api/referral/{*rest}", get(resource).post(resource))
+        .route("/v1/api/analytics/funnel", get(resource))
+        .route("/v1/api/analytics/timeseries", get(resource))
+        .route("/v1/api/analytics/campaigns", get(resource))
+        .route("/v1/api/analytics/geo", get(resource))
+        .route("/v1/api/analytics/events", get(resource))
+        .route("/v1/api/analytics/export", get(resource))
+        .route("/v1/api/audiences/{*rest}", get(resource).post(resource))
+        .route("/api/deferred/claim", get(keyless))
+        .route("/api/deferred/signals", post(keyless))
+        .route("/api/deferred/claim-by-signals", post(keyless))
+        .route("/api/path", post(keyless))
+        .route("/api/banner/config", get(keyless))
+}
+
+async fn resource(Extension(key): Extension<VerifiedKey>, uri: Uri) -> Json<Value> {
+    Json(json!({ "appspace": key.key().tenant, "endpoint": uri.path() }))
+}
+
+async fn keyless(uri: Uri) -> Json<Value> {
+    Json(json!({ "appspace": APPSPACE, "endpoint": uri.path() }))
 }
 
 /// "Some endpoints do not require an API key at all. These are resolved by the hostname of the

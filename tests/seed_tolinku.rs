@@ -265,3 +265,79 @@ async fn example_binary_prints_its_keys_and_serves() {
     let publishable = send(client.get(path).header("x-api-key", example.key("publishable"))).await;
     assert_eq!(publishable.json, json!({ "error": SECRET_ONLY }));
 }
+
+#[tokio::test]
+async fn every_documented_endpoint_by_key_type() {
+    let f = start().await;
+    // (method, path, whether publishable keys may call it), from the two lists of the document.
+    let endpoints = [
+        // "Publishable keys can access:"
+        ("POST", "/v1/api/analytics/track", true),
+        ("POST", "/v1/api/analytics/batch", true),
+        ("GET", "/v1/api/banners", true),
+        ("GET", "/v1/api/messages", true),
+        ("POST", "/v1/api/messages/msg_1/render-token", true),
+        ("GET", "/v1/api/messages/msg_1/render", true),
+        // "All referral endpoints (/v1/api/referral/*)"
+        ("GET", "/v1/api/referral/code", true),
+        ("POST", "/v1/api/referral/invite/accept", true),
+        // "Secret keys can access all of the above, plus:"
+        ("GET", "/v1/api/analytics/overview", false),
+        ("GET", "/v1/api/analytics/funnel", false),
+        ("GET", "/v1/api/analytics/timeseries", false),
+        ("GET", "/v1/api/analytics/campaigns", false),
+        ("GET", "/v1/api/analytics/geo", false),
+        ("GET", "/v1/api/analytics/events", false),
+        ("GET", "/v1/api/analytics/export", false),
+        // "All audience endpoints (/v1/api/audiences/*)"
+        ("GET", "/v1/api/audiences/aud_1", false),
+        ("POST", "/v1/api/audiences/query", false),
+    ];
+    for (method, path, publishable) in endpoints {
+        let request = |token: &str| {
+            let builder = if method == "POST" {
+                f.client.post(path)
+            } else {
+                f.client.get(path)
+            };
+            builder
+                .header("x-api-key", token)
+                .json(&json!({ "event_type": "x" }))
+        };
+        let secret = send(request(f.token("secret"))).await;
+        assert!(
+            secret.status < 300,
+            "secret key on {method} {path}: {}",
+            secret.status
+        );
+        let reply = send(request(f.token("publishable"))).await;
+        if publishable {
+            assert!(
+                reply.status < 300,
+                "publishable key on {method} {path}: {}",
+                reply.status
+            );
+        } else {
+            assert_eq!(reply.status, 403, "publishable key on {method} {path}");
+            assert_eq!(reply.json, json!({ "error": SECRET_ONLY }), "{method} {path}");
+        }
+    }
+
+    // "Some endpoints do not require an API key at all" — the /api/ list.
+    for (method, path) in [
+        ("GET", "/api/deferred/claim"),
+        ("POST", "/api/deferred/signals"),
+        ("POST", "/api/deferred/claim-by-signals"),
+        ("POST", "/api/path"),
+        ("GET", "/api/banner/config"),
+        ("GET", "/api/app/info"),
+    ] {
+        let builder = if method == "POST" {
+            f.client.post(path)
+        } else {
+            f.client.get(path)
+        };
+        let reply = send(builder).await;
+        assert_eq!(reply.status, 200, "{method} {path} without a key");
+    }
+}
