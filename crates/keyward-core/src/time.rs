@@ -18,14 +18,27 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A point in time, in whole milliseconds since the Unix epoch (UTC).
 ///
-/// Serialized as an RFC 3339 string (`2026-11-23T16:48:42.000Z`); stored as an integer.
+/// Serialized as an RFC 3339 string (`2026-11-23T16:48:42.000Z`); stored as an integer. Values
+/// are kept between the Unix epoch and the end of year 9999, the range RFC 3339 can write.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
 
 impl Timestamp {
-    /// The timestamp `millis` milliseconds after the Unix epoch.
+    /// The earliest timestamp: the Unix epoch.
+    pub const MIN: Timestamp = Timestamp(0);
+    /// The latest timestamp: `9999-12-31T23:59:59.999Z`.
+    pub const MAX: Timestamp = Timestamp(253_402_300_799_999);
+
+    /// The timestamp `millis` milliseconds after the Unix epoch, clamped to [`MIN`](Self::MIN) ..=
+    /// [`MAX`](Self::MAX).
     pub const fn from_millis(millis: i64) -> Self {
-        Self(millis)
+        if millis < Self::MIN.0 {
+            Self::MIN
+        } else if millis > Self::MAX.0 {
+            Self::MAX
+        } else {
+            Self(millis)
+        }
     }
 
     /// Milliseconds since the Unix epoch.
@@ -35,17 +48,16 @@ impl Timestamp {
 
     /// The current wall-clock time.
     pub fn now() -> Self {
-        let millis = match SystemTime::now().duration_since(UNIX_EPOCH) {
-            Ok(elapsed) => i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
-            Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
-        };
-        Self(millis)
+        let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        });
+        Self::from_millis(millis)
     }
 
-    /// This timestamp moved `duration` later, saturating at the end of time.
+    /// This timestamp moved `duration` later, saturating at [`MAX`](Self::MAX).
     pub fn plus(self, duration: Duration) -> Self {
         let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
-        Self(self.0.saturating_add(millis))
+        Self::from_millis(self.0.saturating_add(millis))
     }
 
     /// The time from `earlier` to `self`, zero when `earlier` is later.
@@ -54,11 +66,7 @@ impl Timestamp {
     }
 
     fn to_system_time(self) -> SystemTime {
-        if self.0 >= 0 {
-            UNIX_EPOCH + Duration::from_millis(self.0.unsigned_abs())
-        } else {
-            UNIX_EPOCH - Duration::from_millis(self.0.unsigned_abs())
-        }
+        UNIX_EPOCH + Duration::from_millis(self.0.unsigned_abs())
     }
 }
 
@@ -83,7 +91,7 @@ impl std::str::FromStr for Timestamp {
             .duration_since(UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             .unwrap_or(0);
-        Ok(Self(millis))
+        Ok(Self::from_millis(millis))
     }
 }
 
@@ -143,7 +151,7 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
-        Timestamp(self.0.load(Ordering::SeqCst))
+        Timestamp::from_millis(self.0.load(Ordering::SeqCst))
     }
 }
 
@@ -167,11 +175,14 @@ mod tests {
         let t = Timestamp::from_millis(10);
         assert_eq!(t.plus(Duration::from_millis(5)), Timestamp::from_millis(15));
         assert_eq!(
-            Timestamp::from_millis(i64::MAX - 1)
-                .plus(Duration::MAX)
-                .as_millis(),
-            i64::MAX
+            Timestamp::from_millis(i64::MAX - 1).plus(Duration::MAX),
+            Timestamp::MAX
         );
+        assert_eq!(Timestamp::from_millis(-5), Timestamp::MIN);
+        assert_eq!(Timestamp::MAX.to_string(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(Timestamp::MIN.to_string(), "1970-01-01T00:00:00.000Z");
+        let far = Timestamp::now().plus(Duration::from_secs(u64::MAX / 4));
+        assert_eq!(far.to_string(), "9999-12-31T23:59:59.999Z");
         assert_eq!(t.since(Timestamp::from_millis(20)), Duration::ZERO);
         assert_eq!(t.since(Timestamp::from_millis(4)), Duration::from_millis(6));
     }
