@@ -208,7 +208,10 @@ impl Post {
         let mut response = response.map(Either::Left);
         let headers = response.headers_mut();
         headers::request_id(headers, &self.request_id);
-        if let Some(decision) = &self.decision {
+        // A route guard that spent more of the budget (a route cost) has written the newer figures.
+        if let Some(decision) = &self.decision
+            && !headers.contains_key(&headers::X_RATELIMIT_REMAINING)
+        {
             headers::rate_limit(headers, decision, self.ietf);
         }
         if let Some((shared, mut record)) = self.audit
