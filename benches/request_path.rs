@@ -1,2 +1,379 @@
-//! Request-path benchmarks.
-fn main() {}
+//! Request-path benchmarks: what [`ApiKeyLayer`] adds to an axum request, next to bare axum and
+//! to the stack people write by hand today (`tower_governor` keyed by the API key, plus a bearer
+//! check in `axum::middleware::from_fn_with_state` that looks a SHA-256 up in a `HashMap`).
+//!
+//! Every variant drives the same kind of axum `Router` (one route, a handler returning a static
+//! string) in process with `oneshot` on a current-thread tokio runtime, and builds its request the
+//! same way inside the measured closure, so request construction cancels out of the differences.
+//!
+//! Run with `cargo bench --bench request_path`; a whole run takes about a minute.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use criterion::{Criterion, criterion_group, criterion_main};
+use governor::middleware::StateInformationMiddleware;
+use keyward_core::token::TokenFormat;
+use keyward_core::{KeyId, KeyManager, LookupKey, MemoryStore, NewKey, TenantId};
+use keyward_tower::ApiKeyLayer;
+use keyward_tower::CacheConfig;
+use keyward_tower::rate_limit::{Quota, RateLimits};
+use keyward_tower::verify::CachedKey;
+use sha2::{Digest, Sha256};
+use tokio::runtime::Runtime;
+use tower::ServiceExt;
+use tower_governor::GovernorError;
+use tower_governor::governor::GovernorConfigBuilder;
+use tower_governor::key_extractor::KeyExtractor;
+
+const PATH: &str = "/v1/events";
+
+/// A budget of 4 000 units refilled one a nanosecond: a request takes far longer than that, so
+/// the limiters run their full check on every request and never refuse. A small burst keeps the
+/// `X-RateLimit-*` numbers in the range real quotas have; a budget in the billions would make both
+/// stacks format two long numbers into fresh header values on every response, which no real
+/// deployment does (keyward serves numbers under 4 096 from a table).
+const BURST: u32 = 4_000;
+
+fn high_quota() -> RateLimits {
+    RateLimits::new(Quota::new(BURST, Duration::from_nanos(u64::from(BURST))))
+}
+
+/// The application every variant wraps: one route, a static body.
+fn app() -> Router {
+    Router::new().route(PATH, get(|| async { "ok" }))
+}
+
+/// The request every variant sends, built inside the measured closure. The URI is static (no
+/// parse, no allocation) and the credential a clone of a prepared header value (a reference
+/// count), so what is measured is the middleware, not the request builder.
+fn request(credential: &HeaderValue) -> Request<Body> {
+    let mut request = Request::new(Body::empty());
+    *request.uri_mut() = Uri::from_static(PATH);
+    request.headers_mut().insert(AUTHORIZATION, credential.clone());
+    request
+}
+
+fn bearer(token: &str) -> HeaderValue {
+    HeaderValue::try_from(format!("Bearer {token}")).expect("a token is a valid header value")
+}
+
+/// The current-thread runtime the requests are driven on.
+fn request_runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime")
+}
+
+/// Where the layers' background tasks (the usage/audit writer, limiter housekeeping) run.
+///
+/// `block_on` on a current-thread runtime polls its own future first and returns as soon as that
+/// future is ready, which a `oneshot` through these services is on its first poll; tasks spawned on
+/// that runtime would never run, the audit channel would fill after 16 384 requests, and the
+/// audited variant would measure a refused `try_send` instead of a delivered record. Building the
+/// layers inside a one-worker multi-thread runtime keeps the writer alive on its own thread, as it
+/// is in a server.
+fn background_runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a multi-thread runtime")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hand-written stack.
+
+/// What the hand-written check puts into request extensions.
+#[derive(Clone, Debug)]
+#[expect(
+    dead_code,
+    reason = "handlers would read it; the benchmark's handler does not"
+)]
+struct Tenant {
+    id: Arc<str>,
+}
+
+type KeyTable = Arc<HashMap<[u8; 32], Tenant>>;
+
+/// The token from `Authorization: Bearer …`, else from `X-API-Key`.
+fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .or_else(|| headers.get("x-api-key").and_then(|value| value.to_str().ok()))
+}
+
+/// The bearer check as it is usually written with `from_fn`: hash the token, look the hash up.
+async fn bearer_check(State(keys): State<KeyTable>, mut request: Request<Body>, next: Next) -> Response {
+    let Some(token) = presented_token(request.headers()) else {
+        return (StatusCode::UNAUTHORIZED, "missing API key").into_response();
+    };
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    let Some(tenant) = keys.get(&digest).cloned() else {
+        return (StatusCode::UNAUTHORIZED, "invalid API key").into_response();
+    };
+    request.extensions_mut().insert(tenant);
+    next.run(request).await
+}
+
+/// `tower_governor` keyed by the presented token.
+#[derive(Clone, Copy, Debug)]
+struct ApiKeyExtractor;
+
+impl KeyExtractor for ApiKeyExtractor {
+    type Key = String;
+
+    fn extract<T>(&self, request: &Request<T>) -> Result<String, GovernorError> {
+        presented_token(request.headers())
+            .map(str::to_owned)
+            .ok_or(GovernorError::UnableToExtractKey)
+    }
+}
+
+/// Authentication outside (it runs first), the per-key limiter inside it, with the same
+/// `X-RateLimit-*` headers keyward sends.
+fn handwritten_stack(token: &str) -> Router {
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    let keys: KeyTable = Arc::new(HashMap::from([(
+        digest,
+        Tenant {
+            id: Arc::from("site_1"),
+        },
+    )]));
+    let governor = GovernorConfigBuilder::default()
+        .key_extractor(ApiKeyExtractor)
+        .per_nanosecond(1)
+        .burst_size(BURST)
+        .use_headers()
+        .finish()
+        .expect("a non-zero period and burst");
+    app()
+        .layer(tower_governor::GovernorLayer::<_, StateInformationMiddleware, Body>::new(governor))
+        .layer(middleware::from_fn_with_state(keys, bearer_check))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures.
+
+struct Fixture {
+    rt: Runtime,
+    /// Runs the layers' background tasks.
+    background: Runtime,
+    manager: KeyManager,
+    token: String,
+    credential: HeaderValue,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let rt = request_runtime();
+        let background = background_runtime();
+        let manager = KeyManager::new(MemoryStore::new());
+        let created = rt
+            .block_on(manager.create(NewKey::new(TenantId::new("site_1").expect("a valid tenant id"))))
+            .expect("a key is created");
+        let token = created.token.expose().to_owned();
+        let credential = bearer(&token);
+        Self {
+            rt,
+            background,
+            manager,
+            token,
+            credential,
+        }
+    }
+
+    /// Builds a keyward layer with its background tasks on the background runtime, and the router
+    /// it wraps.
+    fn keyward(
+        &self,
+        configure: impl FnOnce(keyward_tower::ApiKeyLayerBuilder) -> keyward_tower::ApiKeyLayerBuilder,
+    ) -> (Router, ApiKeyLayer) {
+        let _entered = self.background.enter();
+        let layer = configure(ApiKeyLayer::builder(self.manager.clone()).rate_limits(high_quota()))
+            .build()
+            .expect("the layer builds inside a runtime");
+        (app().layer(layer.clone()), layer)
+    }
+
+    /// Sends one request outside the measurement and returns its status.
+    fn status(&self, router: &Router, credential: &HeaderValue) -> StatusCode {
+        self.rt
+            .block_on(router.clone().oneshot(request(credential)))
+            .expect("axum routers are infallible")
+            .status()
+    }
+}
+
+/// A token of the right shape whose checksum is wrong: refused before any lookup.
+fn garbage(token: &str) -> String {
+    let mut bytes = token.as_bytes().to_vec();
+    let last = bytes.last_mut().expect("tokens are not empty");
+    *last = if *last == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).expect("ASCII stays UTF-8")
+}
+
+fn bench_request_path(c: &mut Criterion) {
+    let fx = Fixture::new();
+    let mut group = c.benchmark_group("request_path");
+
+    let mut measure = |name: &str, router: Router, credential: &HeaderValue, expect: StatusCode| {
+        // Warms caches and limiter state, and checks the variant does what it claims, before and
+        // after the measurement (after: the limiter never refused).
+        assert_eq!(fx.status(&router, credential), expect, "{name} before the run");
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let response = fx.rt.block_on(router.clone().oneshot(request(credential)));
+                black_box(response)
+            });
+        });
+        assert_eq!(fx.status(&router, credential), expect, "{name} after the run");
+    };
+
+    measure("bare_axum", app(), &fx.credential, StatusCode::OK);
+
+    // The default layer records usage and audit events: each request hands a record to the writer
+    // on the background runtime, and a record that finds the writer idle wakes it on its thread.
+    // The difference to `keyward_cache_hit_no_audit` is mostly that wake-up.
+    let (keyward, layer) = fx.keyward(|layer| layer);
+    measure(
+        "keyward_cache_hit",
+        keyward.clone(),
+        &fx.credential,
+        StatusCode::OK,
+    );
+    if let Some(audit) = layer.audit() {
+        // Records the writer could not keep up with; they cost the request path less than
+        // delivered ones, so a large count would flatter the measurement.
+        eprintln!("keyward_cache_hit: {} audit records dropped", audit.dropped());
+    }
+    measure(
+        "keyward_cache_hit_no_audit",
+        fx.keyward(keyward_tower::ApiKeyLayerBuilder::no_audit).0,
+        &fx.credential,
+        StatusCode::OK,
+    );
+
+    measure(
+        "handwritten_stack",
+        handwritten_stack(&fx.token),
+        &fx.credential,
+        StatusCode::OK,
+    );
+
+    // A cache that holds nothing: moka with `max_capacity(0)` disables its map (inserts are
+    // dropped, reads return `None` without looking), so every request takes the miss path in
+    // full: the negative-cache probe, the single-flight registration, the boxed slow future, the
+    // store's `find` (a mutex and a clone of the record), the `CachedKey` built for it. A pool of
+    // keys or a short TTL would instead mix hits into the samples, and revoking or rotating keys
+    // would measure the store's writes too.
+    let no_cache = CacheConfig {
+        capacity: 0,
+        ..CacheConfig::default()
+    };
+    measure(
+        "keyward_cache_miss",
+        fx.keyward(|layer| layer.cache(no_cache)).0,
+        &fx.credential,
+        StatusCode::OK,
+    );
+
+    measure(
+        "keyward_garbage_token",
+        keyward,
+        &bearer(&garbage(&fx.token)),
+        StatusCode::UNAUTHORIZED,
+    );
+
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The steps on their own.
+
+fn bench_steps(c: &mut Criterion) {
+    let fx = Fixture::new();
+    let mut group = c.benchmark_group("steps");
+
+    let input = [0x5a_u8; 48];
+    group.bench_function("sha256_48_bytes", |b| {
+        b.iter(|| Sha256::digest(black_box(input)));
+    });
+
+    let format = TokenFormat::default();
+    group.bench_function("token_parse", |b| {
+        b.iter(|| {
+            let parsed = format.parse(black_box(&fx.token)).expect("a valid token");
+            black_box(parsed.prefix());
+        });
+    });
+    group.bench_function("token_present", |b| {
+        b.iter(|| fx.manager.present(black_box(&fx.token)).expect("a valid token"));
+    });
+
+    let presented = fx.manager.present(&fx.token).expect("a valid token");
+    let record = fx
+        .rt
+        .block_on(fx.manager.store().find(&presented.lookup))
+        .expect("the memory store answers")
+        .expect("the key is stored");
+    let limits = high_quota();
+    let cached = Arc::new(CachedKey {
+        fingerprint: record.fingerprint(),
+        quota: limits.quota_for(&record.tier),
+        key: record,
+    });
+    // Built as the layer's verifier builds its cache.
+    let cache: moka::sync::Cache<LookupKey, Arc<CachedKey>> = moka::sync::Cache::builder()
+        .max_capacity(CacheConfig::default().capacity)
+        .time_to_live(CacheConfig::default().ttl)
+        .build();
+    cache.insert(presented.lookup, cached.clone());
+    group.bench_function("moka_get_hit", |b| {
+        b.iter(|| cache.get(black_box(&presented.lookup)).expect("cached"));
+    });
+
+    // As the in-process limiter builds and keys it: by lineage, with the state middleware that
+    // feeds the rate-limit headers.
+    let quota = governor::Quota::with_period(Duration::from_nanos(1))
+        .expect("a non-zero period")
+        .allow_burst(std::num::NonZeroU32::new(BURST).expect("non-zero"));
+    let limiter = governor::RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>();
+    let lineage: KeyId = cached.key.lineage.clone();
+    group.bench_function("governor_keyed_check", |b| {
+        b.iter(|| limiter.check_key(black_box(&lineage)).expect("under the quota"));
+    });
+
+    group.bench_function("request_id_mint", |b| {
+        b.iter(keyward_tower::request_id::mint);
+    });
+
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(60)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = bench_request_path, bench_steps
+}
+criterion_main!(benches);
