@@ -15,11 +15,12 @@ pub mod common;
 use std::sync::Arc;
 
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
+use keyward_axum::AuthedKey;
 use keyward_core::time::{Clock, SystemClock};
 use keyward_core::token::{Alphabet, TokenFormat};
 use keyward_core::{Expiry, KeyManager, KeyStore, NewKey, Rotation, TenantId};
-use keyward_tower::{ApiKeyLayer, CredentialSources, JsonEnvelope, KillSwitch, VerifiedKey};
+use keyward_tower::{ApiKeyLayer, CredentialSources, JsonEnvelope, KillSwitch};
 use serde_json::{Value, json};
 
 use common::{App, BoxError};
@@ -90,8 +91,8 @@ pub async fn app(
 }
 
 /// The site's events: only the key's own site is ever visible.
-async fn events(Extension(key): Extension<VerifiedKey>) -> Json<Value> {
-    Json(json!({ "site": key.key().tenant, "events": [] }))
+async fn events(key: AuthedKey) -> Json<Value> {
+    Json(json!({ "site": key.tenant, "events": [] }))
 }
 
 #[tokio::main]

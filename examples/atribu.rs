@@ -16,19 +16,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderValue, StatusCode};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
+use keyward_axum::{ApiError, AuthedKey, scope};
 use keyward_core::store::StoreError;
 use keyward_core::time::{Clock, SystemClock};
 use keyward_core::token::{Alphabet, TokenFormat};
 use keyward_core::{KeyId, KeyManager, KeyStore, ManagerError, NewKey, Rotation, ScopeSet, TenantId};
 use keyward_tower::rate_limit::{Quota, RateLimits};
-use keyward_tower::{ApiKeyLayer, CredentialSources, VerifiedKey};
+use keyward_tower::{ApiKeyLayer, CredentialSources};
 use serde_json::{Value, json};
 
-use common::{App, BoxError, Refusal, require_scope};
+use common::{App, BoxError};
 
 /// The profile the demo keys belong to.
 pub const PROFILE: &str = "profile_1";
@@ -121,26 +121,40 @@ pub async fn app(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<App, Box
     })
 }
 
-/// A dummy payload for a read endpoint, after its scope check.
-fn read(key: &VerifiedKey, scope: &str, data: Value) -> Result<Json<Value>, Refusal> {
-    require_scope(key, scope)?;
-    Ok(Json(json!({ "profile": key.key().tenant, "data": data })))
+scope! {
+    /// Overview, timeseries, breakdowns, quality, keywords.
+    pub AnalyticsRead = "analytics:read";
+    /// Campaign performance, ROAS, ad set and ad breakdowns, daily trends.
+    pub CampaignsRead = "campaigns:read";
+    /// Conversion counts, timeseries, revenue, cash collected.
+    pub ConversionsRead = "conversions:read";
+    /// Customer list with personal data, journey timelines.
+    pub CustomersRead = "customers:read";
+    /// Visitor list with personal data, session history.
+    pub VisitorsRead = "visitors:read";
+    /// Live visitor count.
+    pub RealtimeRead = "realtime:read";
+}
+
+/// A key of a profile, holding the scopes `S`: the extractor refuses others with 403
+/// `insufficient_scope` before the handler runs.
+type ProfileKey<S> = AuthedKey<TenantId, S>;
+
+/// A dummy payload for the key's profile.
+fn payload<S>(key: &ProfileKey<S>, data: Value) -> Json<Value> {
+    Json(json!({ "profile": key.tenant, "data": data }))
 }
 
 /// The overview, over an optional `date_from`/`date_to` range (`YYYY-MM-DD`, at most 366 days).
 async fn overview(
-    Extension(key): Extension<VerifiedKey>,
+    key: ProfileKey<AnalyticsRead>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, Refusal> {
-    require_scope(&key, "analytics:read")?;
-    let (from, to) = date_range(query.as_deref().unwrap_or_default())
-        .map_err(|(code, message)| Refusal::from(envelope(&key, StatusCode::BAD_REQUEST, code, &message)))?;
+) -> Result<Json<Value>, ApiError> {
+    let (from, to) =
+        date_range(query.as_deref().unwrap_or_default()).map_err(|error| for_request(error, &key))?;
     let data = json!({ "date_from": from, "date_to": to, "visitors": 0, "pageviews": 0 });
-    Ok(Json(json!({ "profile": key.key().tenant, "data": data })))
+    Ok(payload(&key, data))
 }
-
-/// A refused query: Atribu's error code and a message.
-type BadQuery = (&'static str, String);
 
 /// The longest date range a query may span.
 pub const MAX_RANGE_DAYS: u64 = 366;
@@ -148,7 +162,9 @@ pub const MAX_RANGE_DAYS: u64 = 366;
 /// The `date_from` and `date_to` of a query string, checked: `invalid_parameter` for any other
 /// parameter, `invalid_date_range` for a date that is not `YYYY-MM-DD`, an end before the start, or
 /// a range over [`MAX_RANGE_DAYS`].
-fn date_range(query: &str) -> Result<(Option<&str>, Option<&str>), BadQuery> {
+fn date_range(query: &str) -> Result<(Option<&str>, Option<&str>), ApiError> {
+    let invalid_range =
+        |message: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_date_range", message);
     let (mut from, mut to) = (None, None);
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -157,7 +173,8 @@ fn date_range(query: &str) -> Result<(Option<&str>, Option<&str>), BadQuery> {
             "date_to" => to = Some(value),
             _ => {
                 let name: String = name.chars().filter(char::is_ascii_graphic).take(64).collect();
-                return Err(("invalid_parameter", format!("Unknown query parameter: {name}")));
+                let message = format!("Unknown query parameter: {name}");
+                return Err(ApiError::invalid_parameter(name, message));
             }
         }
     }
@@ -166,20 +183,16 @@ fn date_range(query: &str) -> Result<(Option<&str>, Option<&str>), BadQuery> {
         valid
             .then(|| humantime::parse_rfc3339(&format!("{text}T00:00:00Z")).ok())
             .flatten()
-            .ok_or_else(|| {
-                (
-                    "invalid_date_range",
-                    "Invalid date: expected YYYY-MM-DD".to_owned(),
-                )
-            })
+            .ok_or_else(|| invalid_range("Invalid date: expected YYYY-MM-DD".to_owned()))
     };
     if let (Some(start), Some(end)) = (from, to) {
         let span = day(end)?
             .duration_since(day(start)?)
-            .map_err(|_| ("invalid_date_range", "date_to is before date_from".to_owned()))?;
+            .map_err(|_| invalid_range("date_to is before date_from".to_owned()))?;
         if span > Duration::from_secs(MAX_RANGE_DAYS * 86_400) {
-            let message = format!("The date range exceeds {MAX_RANGE_DAYS} days");
-            return Err(("invalid_date_range", message));
+            return Err(invalid_range(format!(
+                "The date range exceeds {MAX_RANGE_DAYS} days"
+            )));
         }
     } else {
         for date in [from, to].into_iter().flatten() {
@@ -189,24 +202,24 @@ fn date_range(query: &str) -> Result<(Option<&str>, Option<&str>), BadQuery> {
     Ok((from, to))
 }
 
-async fn campaigns(Extension(key): Extension<VerifiedKey>) -> Result<Json<Value>, Refusal> {
-    read(&key, "campaigns:read", json!([]))
+async fn campaigns(key: ProfileKey<CampaignsRead>) -> Json<Value> {
+    payload(&key, json!([]))
 }
 
-async fn conversions(Extension(key): Extension<VerifiedKey>) -> Result<Json<Value>, Refusal> {
-    read(&key, "conversions:read", json!({ "count": 0, "revenue": 0 }))
+async fn conversions(key: ProfileKey<ConversionsRead>) -> Json<Value> {
+    payload(&key, json!({ "count": 0, "revenue": 0 }))
 }
 
-async fn customers(Extension(key): Extension<VerifiedKey>) -> Result<Json<Value>, Refusal> {
-    read(&key, "customers:read", json!([]))
+async fn customers(key: ProfileKey<CustomersRead>) -> Json<Value> {
+    payload(&key, json!([]))
 }
 
-async fn visitors(Extension(key): Extension<VerifiedKey>) -> Result<Json<Value>, Refusal> {
-    read(&key, "visitors:read", json!([]))
+async fn visitors(key: ProfileKey<VisitorsRead>) -> Json<Value> {
+    payload(&key, json!([]))
 }
 
-async fn realtime(Extension(key): Extension<VerifiedKey>) -> Result<Json<Value>, Refusal> {
-    read(&key, "realtime:read", json!({ "live_visitors": 0 }))
+async fn realtime(key: ProfileKey<RealtimeRead>) -> Json<Value> {
+    payload(&key, json!({ "live_visitors": 0 }))
 }
 
 /// "Call the Rotate endpoint — creates a new key". The document does not say which key may call
@@ -214,63 +227,53 @@ async fn realtime(Extension(key): Extension<VerifiedKey>) -> Result<Json<Value>,
 /// is not found), and the new token is in the response, once.
 async fn rotate(
     State(manager): State<KeyManager>,
-    Extension(key): Extension<VerifiedKey>,
+    key: ProfileKey<()>,
     Path(id): Path<String>,
-) -> Response {
-    let tenant = &key.key().tenant;
-    let Ok(id) = id.parse::<KeyId>() else {
-        return envelope(&key, StatusCode::NOT_FOUND, "not_found", "No such API key");
-    };
-    match manager.rotate(tenant, &id).await {
-        Ok(created) => {
-            // The old key as the rotation left it: its end is the grace period's.
-            let old_expires_at = match manager.get(tenant, &id).await {
-                Ok(old) => old.and_then(|old| old.grace_until),
-                Err(_) => Some(created.key.created_at.plus(GRACE)),
-            };
-            let body = json!({
-                "data": {
-                    "id": created.key.id,
-                    "key": created.token.expose(),
-                    "scopes": created.key.scopes,
-                    "rotated_from": id,
-                    "old_key_expires_at": old_expires_at,
-                }
-            });
-            (StatusCode::CREATED, Json(body)).into_response()
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let not_found = || for_request(ApiError::not_found("No such API key"), &key);
+    let id = id.parse::<KeyId>().map_err(|_| not_found())?;
+    let created = match manager.rotate(&key.tenant, &id).await {
+        Ok(created) => created,
+        Err(ManagerError::Store(StoreError::NotFound)) => return Err(not_found()),
+        // The codes keyward-axum's management API uses for the same refusals.
+        Err(ManagerError::Store(StoreError::RotationPending)) => {
+            let message = "This API key was rotated already; its successor is in its grace period";
+            let error = ApiError::new(StatusCode::CONFLICT, "rotation_pending", message);
+            return Err(for_request(error, &key));
         }
-        Err(ManagerError::Store(StoreError::NotFound)) => {
-            envelope(&key, StatusCode::NOT_FOUND, "not_found", "No such API key")
+        Err(ManagerError::Store(StoreError::NotActive)) => {
+            let message = "This API key is revoked or expired";
+            let error = ApiError::new(StatusCode::CONFLICT, "key_not_active", message);
+            return Err(for_request(error, &key));
         }
-        Err(ManagerError::Store(StoreError::NotActive | StoreError::RotationPending)) => envelope(
-            &key,
-            StatusCode::CONFLICT,
-            "conflict",
-            "This API key is not active or was rotated already",
-        ),
         Err(error) => {
             tracing::error!(%error, "rotation failed");
-            envelope(
-                &key,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "Server error — include the request_id when reporting",
-            )
+            return Err(for_request(ApiError::internal(), &key));
         }
-    }
-}
-
-/// An error in Atribu's envelope, for the refusals that are the handler's, not the layer's.
-fn envelope(key: &VerifiedKey, status: StatusCode, code: &str, message: &str) -> Response {
+    };
+    // The old key as the rotation left it: its end is the grace period's.
+    let old_expires_at = match manager.get(&key.tenant, &id).await {
+        Ok(old) => old.and_then(|old| old.grace_until),
+        Err(_) => Some(created.key.created_at.plus(GRACE)),
+    };
     let body = json!({
-        "error": {
-            "code": code,
-            "message": message,
-            "status": status.as_u16(),
-            "request_id": key.request_id(),
+        "data": {
+            "id": created.key.id,
+            "key": created.token.expose(),
+            "scopes": created.key.scopes,
+            "rotated_from": id,
+            "old_key_expires_at": old_expires_at,
         }
     });
-    (status, Json(body)).into_response()
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// `error` for the request `key` authenticated: its `request_id` is the request's.
+fn for_request<S>(error: ApiError, key: &ProfileKey<S>) -> ApiError {
+    match HeaderValue::from_str(key.request_id()) {
+        Ok(id) => error.with_request_id(id),
+        Err(_) => error,
+    }
 }
 
 #[tokio::main]

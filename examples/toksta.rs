@@ -17,15 +17,16 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use futures_util::future::BoxFuture;
+use keyward_axum::{AuthedKey, KeyRejection};
 use keyward_core::time::{Clock, SystemClock};
 use keyward_core::token::{Alphabet, TokenFormat};
 use keyward_core::{ApiKey, KeyManager, KeyStore, NewKey, Rotation, ScopeSet, TenantId, Tier};
-use keyward_tower::{ApiKeyLayer, CredentialSources, JsonEnvelope, Rejection, VerifiedKey};
+use keyward_tower::{ApiKeyLayer, CredentialSources, JsonEnvelope, Rejection};
 use serde_json::{Value, json};
 
-use common::{App, BoxError, Refusal};
+use common::{App, BoxError};
 
 /// The account of the `unrestricted` and `restricted` demo keys (on a paid plan).
 pub const ACCOUNT: &str = "account_1";
@@ -122,30 +123,26 @@ fn plan_gate(key: &ApiKey) -> BoxFuture<'_, Result<(), Rejection>> {
 
 /// "A scoped key that hits a disallowed route returns 403 FORBIDDEN": a family's scope, or none
 /// for an unrestricted key.
-fn require_family(key: &VerifiedKey, scope: &str) -> Result<(), Refusal> {
+fn require_family(key: &AuthedKey, scope: &str) -> Result<(), KeyRejection> {
     if key.key().scopes.allows(scope) {
         Ok(())
     } else {
-        Err(Refusal::new(
-            key,
-            &Rejection::forbidden("This API key is not allowed to call this endpoint"),
-        ))
+        Err(key.reject(Rejection::forbidden(
+            "This API key is not allowed to call this endpoint",
+        )))
     }
 }
 
 /// The key's own usage, from the store: last use and request count (recorded in batches, so up to
 /// a second behind).
-async fn usage(
-    State(manager): State<KeyManager>,
-    Extension(key): Extension<VerifiedKey>,
-) -> Result<Json<Value>, Refusal> {
+async fn usage(State(manager): State<KeyManager>, key: AuthedKey) -> Result<Json<Value>, KeyRejection> {
     require_family(&key, "account:read")?;
     let record = key.key();
     let stored = match manager.get(&record.tenant, &record.id).await {
         Ok(stored) => stored,
         Err(error) => {
             tracing::error!(%error, "usage lookup failed");
-            return Err(Refusal::new(&key, &Rejection::StoreUnavailable));
+            return Err(key.reject(Rejection::StoreUnavailable));
         }
     };
     let stored = stored.unwrap_or_else(|| record.clone());
@@ -158,9 +155,9 @@ async fn usage(
     })))
 }
 
-async fn reports(Extension(key): Extension<VerifiedKey>) -> Result<Json<Value>, Refusal> {
+async fn reports(key: AuthedKey) -> Result<Json<Value>, KeyRejection> {
     require_family(&key, "reports:read")?;
-    Ok(Json(json!({ "account": key.key().tenant, "reports": [] })))
+    Ok(Json(json!({ "account": key.tenant, "reports": [] })))
 }
 
 #[tokio::main]

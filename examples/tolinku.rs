@@ -20,11 +20,12 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
+use keyward_axum::AuthedKey;
 use keyward_core::time::{Clock, SystemClock};
 use keyward_core::token::{Alphabet, TokenFormat};
 use keyward_core::{KeyKind, KeyManager, KeyStore, NewKey, TenantId};
-use keyward_tower::{ApiKeyLayer, CredentialSources, FlatError, VerifiedKey};
+use keyward_tower::{ApiKeyLayer, CredentialSources, FlatError};
 use serde_json::{Value, json};
 
 use common::{App, BoxError};
@@ -108,11 +109,11 @@ pub async fn app(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<App, Box
 
 /// Tracks a custom event. The body arrives intact (the layer may have read `apiKey` from it); a
 /// beacon sends it as `text/plain`, so it is parsed here whatever its content type.
-async fn track(Extension(key): Extension<VerifiedKey>, body: Bytes) -> (StatusCode, Json<Value>) {
+async fn track(key: AuthedKey, body: Bytes) -> (StatusCode, Json<Value>) {
     match serde_json::from_slice::<Value>(&body) {
         Ok(event) => {
             let event_type = event.get("event_type").cloned().unwrap_or(Value::Null);
-            let reply = json!({ "appspace": key.key().tenant, "tracked": event_type });
+            let reply = json!({ "appspace": key.tenant, "tracked": event_type });
             (StatusCode::ACCEPTED, Json(reply))
         }
         Err(_) => (
@@ -122,12 +123,12 @@ async fn track(Extension(key): Extension<VerifiedKey>, body: Bytes) -> (StatusCo
     }
 }
 
-async fn banners(Extension(key): Extension<VerifiedKey>) -> Json<Value> {
-    Json(json!({ "appspace": key.key().tenant, "banners": [] }))
+async fn banners(key: AuthedKey) -> Json<Value> {
+    Json(json!({ "appspace": key.tenant, "banners": [] }))
 }
 
-async fn overview(Extension(key): Extension<VerifiedKey>) -> Json<Value> {
-    Json(json!({ "appspace": key.key().tenant, "clicks": 0, "installs": 0, "opens": 0 }))
+async fn overview(key: AuthedKey) -> Json<Value> {
+    Json(json!({ "appspace": key.tenant, "clicks": 0, "installs": 0, "opens": 0 }))
 }
 
 /// The document's other endpoints, each answering with a dummy body: the publishable ones, the
@@ -153,8 +154,8 @@ fn other_routes() -> Router {
         .route("/api/banner/config", get(keyless))
 }
 
-async fn resource(Extension(key): Extension<VerifiedKey>, uri: Uri) -> Json<Value> {
-    Json(json!({ "appspace": key.key().tenant, "endpoint": uri.path() }))
+async fn resource(key: AuthedKey, uri: Uri) -> Json<Value> {
+    Json(json!({ "appspace": key.tenant, "endpoint": uri.path() }))
 }
 
 async fn keyless(uri: Uri) -> Json<Value> {

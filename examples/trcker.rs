@@ -16,11 +16,12 @@ pub mod common;
 use std::sync::Arc;
 
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
+use keyward_axum::AuthedKey;
 use keyward_core::time::{Clock, SystemClock};
 use keyward_core::token::{Alphabet, TokenFormat};
 use keyward_core::{KeyManager, KeyStore, NewKey, Rotation, TenantId};
-use keyward_tower::{ApiKeyLayer, CredentialSources, VerifiedKey};
+use keyward_tower::{ApiKeyLayer, CredentialSources};
 use serde_json::{Value, json};
 
 use common::{App, BoxError};
@@ -87,17 +88,17 @@ fn layer(manager: &KeyManager, credentials: CredentialSources) -> Result<ApiKeyL
 }
 
 /// The brand's own conversions: a key never crosses its brand's boundary.
-async fn conversions(Extension(key): Extension<VerifiedKey>) -> Json<Value> {
-    Json(json!({ "brand": key.key().tenant, "conversions": [] }))
+async fn conversions(key: AuthedKey) -> Json<Value> {
+    Json(json!({ "brand": key.tenant, "conversions": [] }))
 }
 
 /// A stand-in for the MCP server: it answers with the brand the key acts for.
-async fn mcp(Extension(key): Extension<VerifiedKey>) -> Json<Value> {
-    Json(json!({ "jsonrpc": "2.0", "result": { "brand": key.key().tenant } }))
+async fn mcp(key: AuthedKey) -> Json<Value> {
+    Json(json!({ "jsonrpc": "2.0", "result": { "brand": key.tenant } }))
 }
 
-async fn capture_click(Extension(key): Extension<VerifiedKey>) -> Json<Value> {
-    Json(json!({ "brand": key.key().tenant, "captured": true }))
+async fn capture_click(key: AuthedKey) -> Json<Value> {
+    Json(json!({ "brand": key.tenant, "captured": true }))
 }
 
 #[tokio::main]

@@ -293,6 +293,7 @@ async fn rotate_endpoint_refusals() {
     assert_eq!(send(f.client.post(&path).bearer_auth(token)).await.status, 201);
     let again = send(f.client.post(&path).bearer_auth(token)).await;
     assert_eq!(again.status, 409);
+    assert_eq!(again.code(), "rotation_pending");
     assert_eq!(again.json["error"]["status"], 409);
     // Without a key, the endpoint is closed like every other.
     assert_eq!(send(f.client.post(&path)).await.status, 401);

@@ -1,5 +1,5 @@
-//! What the seed examples share: the key store they open, how they print their demo keys, how they
-//! serve, and how a handler refuses a request in the layer's own error shape.
+//! What the seed examples share: the key store they open, how they print their demo keys, and how
+//! they serve.
 //!
 //! Each example uses the part it needs, and the conformance tests include the examples as modules,
 //! so some items go unused in any one crate.
@@ -10,10 +10,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::response::{IntoResponse, Response};
 use keyward_core::{CreatedKey, KeyManager, KeyStore, ManagerError, StoreError};
-use keyward_tower::{AuditHandle, Rejection, VerifiedKey};
+use keyward_tower::AuditHandle;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 
@@ -189,46 +187,4 @@ pub fn client_ip(
     extensions
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip())
-}
-
-/// A handler's refusal, rendered (body, headers) exactly as the key's layer renders its own
-/// rejections. Boxed: a response is large and this is the error side of a handler's `Result`.
-#[derive(Debug)]
-pub struct Refusal(Box<Response>);
-
-impl Refusal {
-    /// `rejection` for the request `key` authenticated.
-    pub fn new(key: &VerifiedKey, rejection: &Rejection) -> Self {
-        Self(Box::new(key.reject(rejection).map(Body::new)))
-    }
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        *self.0
-    }
-}
-
-impl From<Response> for Refusal {
-    fn from(response: Response) -> Self {
-        Self(Box::new(response))
-    }
-}
-
-/// `Ok` when the key holds `scope`, else 403 `insufficient_scope` naming it.
-///
-/// # Errors
-///
-/// The refusal, ready to return from a handler.
-pub fn require_scope(key: &VerifiedKey, scope: &str) -> Result<(), Refusal> {
-    if key.key().scopes.allows(scope) {
-        Ok(())
-    } else {
-        Err(Refusal::new(
-            key,
-            &Rejection::InsufficientScope {
-                missing: vec![scope.to_owned()],
-            },
-        ))
-    }
 }
