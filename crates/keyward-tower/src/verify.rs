@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -58,6 +59,8 @@ pub(crate) struct Verifier {
     known: Cache<LookupKey, Arc<CachedKey>>,
     unknown: Cache<LookupKey, ()>,
     loading: Mutex<HashMap<LookupKey, Arc<OnceCell<Load>>>>,
+    /// Counts key changes, so that a load that overlapped one does not cache what it read.
+    changes: AtomicU64,
 }
 
 impl fmt::Debug for Verifier {
@@ -90,6 +93,7 @@ impl Verifier {
                 .time_to_live(config.negative_ttl)
                 .build(),
             loading: Mutex::new(HashMap::new()),
+            changes: AtomicU64::new(0),
         }
     }
 
@@ -116,6 +120,7 @@ impl Verifier {
         };
         let result = cell
             .get_or_init(|| async {
+                let changes = self.changes.load(Ordering::SeqCst);
                 let found = self.manager.store().find(&lookup).await.map_err(Arc::new)?;
                 let cached = found.map(|key| {
                     Arc::new(CachedKey {
@@ -127,6 +132,13 @@ impl Verifier {
                 match &cached {
                     Some(key) => self.known.insert(lookup, key.clone()),
                     None => self.unknown.insert(lookup, ()),
+                }
+                // A change published while the store was asked may have found nothing to evict
+                // yet: then what was read may be stale, so it is not kept. (A change after this
+                // check evicts the entry itself.)
+                if self.changes.load(Ordering::SeqCst) != changes {
+                    self.known.invalidate(&lookup);
+                    self.unknown.invalidate(&lookup);
                 }
                 Ok(cached)
             })
@@ -146,15 +158,16 @@ impl Verifier {
     pub(crate) fn check(&self, cached: &CachedKey, presented: &Presented) -> Result<(), VerifyError> {
         cached.key.check(&presented.hash, self.manager.now())
     }
-
-    #[cfg(test)]
-    pub(crate) fn is_cached(&self, lookup: &LookupKey) -> bool {
-        self.known.contains_key(lookup)
-    }
 }
 
 impl KeyListener for Verifier {
     fn key_changed(&self, change: &KeyChange) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        // Requests from now on start a new load rather than wait for one begun before the change.
+        self.loading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&change.lookup);
         self.known.invalidate(&change.lookup);
         self.unknown.invalidate(&change.lookup);
     }
