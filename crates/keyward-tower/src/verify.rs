@@ -171,4 +171,14 @@ impl KeyListener for Verifier {
         self.known.invalidate(&change.lookup);
         self.unknown.invalidate(&change.lookup);
     }
+
+    fn resync(&self) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        self.loading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.known.invalidate_all();
+        self.unknown.invalidate_all();
+    }
 }
