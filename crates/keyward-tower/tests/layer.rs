@@ -848,6 +848,40 @@ async fn a_cache_hit_does_not_ask_the_store_again() {
 }
 
 #[tokio::test]
+async fn a_resync_from_the_store_empties_both_caches() {
+    let h = Harness::new();
+    let key = h.key("site_1").await;
+    let svc = service(&layer(&h));
+    let unknown = unknown_token();
+    assert_ok(
+        &send(&svc, bearer("/v1/events", key.token.expose())).await,
+        "site_1",
+        "cold",
+    );
+    assert_rejected(
+        &send(&svc, bearer("/v1/events", &unknown)).await,
+        401,
+        "unauthorized",
+        "cold unknown",
+    );
+    assert_eq!(h.probe.finds(), 2);
+    // A notification connection dropped: changes may have been missed.
+    h.manager.store().changes().resync();
+    assert_ok(
+        &send(&svc, bearer("/v1/events", key.token.expose())).await,
+        "site_1",
+        "after resync",
+    );
+    assert_rejected(
+        &send(&svc, bearer("/v1/events", &unknown)).await,
+        401,
+        "unauthorized",
+        "unknown after resync",
+    );
+    assert_eq!(h.probe.finds(), 4, "both lookups went back to the store");
+}
+
+#[tokio::test]
 async fn an_unknown_key_is_refused_and_then_answered_by_the_negative_cache() {
     let h = Harness::new();
     let svc = service(&layer(&h));
