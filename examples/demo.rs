@@ -81,7 +81,6 @@ async fn main() -> Result<(), BoxError> {
     let bearer = format!("-H 'Authorization: Bearer {token}'");
     let spare_id = &spare.key.id;
     println!("store: sqlite://{}", dir.path().join("keyward.db").display());
-    println!("listening on {base}");
     println!("key demo: {token}");
     println!("  (scopes hello:read keys:read keys:write; {PER_MINUTE} requests a minute on /v1/hello)");
     println!();
@@ -116,6 +115,7 @@ async fn main() -> Result<(), BoxError> {
     println!("curl -s {bearer} '{base}/v1/keys/audit?limit=5'");
     println!();
     println!("Ctrl-C stops the server; the key store goes with the temporary directory.");
+    println!("listening on {base}");
 
     common::serve(listener, router, common::shutdown_signal()).await?;
     for layer in [&demo_layer, &keys_layer] {

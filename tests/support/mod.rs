@@ -37,6 +37,11 @@ impl Client {
     pub fn post(&self, path: &str) -> RequestBuilder {
         self.http.post(format!("{}{path}", self.base))
     }
+
+    /// A DELETE of `path`.
+    pub fn delete(&self, path: &str) -> RequestBuilder {
+        self.http.delete(format!("{}{path}", self.base))
+    }
 }
 
 /// A response, read in full.
@@ -124,8 +129,8 @@ pub fn sha256_hex(text: &str) -> String {
         .collect()
 }
 
-/// An example's own binary, started with `PORT=0` and a fresh store, read until it listens; killed
-/// when dropped.
+/// An example's own binary, started with `PORT=0` and a fresh store, read until it prints
+/// `listening on …`; killed when dropped.
 #[derive(Debug)]
 pub struct ExampleProcess {
     child: std::process::Child,
@@ -133,6 +138,8 @@ pub struct ExampleProcess {
     pub address: SocketAddr,
     /// The keys it printed, by label.
     pub keys: Vec<(String, String)>,
+    /// Everything it printed before it listened.
+    pub output: Vec<String>,
 }
 
 impl ExampleProcess {
@@ -167,8 +174,11 @@ impl ExampleProcess {
         let stdout = child.stdout.take().expect("piped stdout");
         let mut keys = Vec::new();
         let mut address = None;
-        for line in std::io::BufReader::new(stdout).lines() {
+        let mut output = Vec::new();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
             let line = line.expect("the example's output is text");
+            output.push(line.clone());
             if let Some(rest) = line.strip_prefix("key ") {
                 let (label, token) = rest.split_once(": ").expect("`key <label>: <token>`");
                 keys.push((label.to_owned(), token.to_owned()));
@@ -182,7 +192,14 @@ impl ExampleProcess {
             let status = child.wait();
             panic!("{name} exited before listening: {status:?}");
         };
-        Self { child, address, keys }
+        // Keep reading what it prints later, so that its writes never meet a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self {
+            child,
+            address,
+            keys,
+            output,
+        }
     }
 
     /// The labels of the printed keys, in order.
