@@ -208,8 +208,10 @@ async fn two_processes_share_one_budget() {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("the test binary runs again as a second process");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut child = KillOnDrop(child);
+    let child_ref = &mut child.0;
+    let mut stdin = child_ref.stdin.take().expect("piped stdin");
+    let stdout = BufReader::new(child_ref.stdout.take().expect("piped stdout"));
     // The second process's lines (libtest may print before them on the same line), read on a
     // thread so that a stuck process fails the test instead of hanging it.
     let (lines, said) = mpsc::channel();
@@ -245,7 +247,7 @@ async fn two_processes_share_one_budget() {
             remaining => theirs.push(Some(remaining.parse::<u32>().expect("a remaining count"))),
         }
     }
-    let status = child.wait().expect("the second process ends");
+    let status = child.0.wait().expect("the second process ends");
     assert!(status.success(), "the second process failed: {status}");
 
     // Together the two processes spent the budget exactly once: each unit, named by the
@@ -446,4 +448,16 @@ async fn a_hung_redis_costs_each_request_at_most_the_timeout() {
     })
     .await;
     assert_eq!(logs.count(Level::INFO, "Redis answers again"), 1);
+}
+
+/// Kills the second process if the test fails before it ends, so that nothing is left running.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
