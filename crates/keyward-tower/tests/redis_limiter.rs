@@ -193,7 +193,7 @@ async fn two_processes_share_one_budget() {
     let lineage = KeyId::generate();
 
     let exe = std::env::current_exe().expect("the test binary's path");
-    let mut child = Command::new(exe)
+    let child = Command::new(exe)
         .args([
             "--exact",
             "second_process_spends",
