@@ -97,12 +97,7 @@ where
     }
 
     pub(crate) async fn get(&self, tenant: &TenantId, id: &KeyId) -> Result<Option<ApiKey>, StoreError> {
-        let row: Option<KeyRow> = sqlx::query_as(queries::GET_OWNED)
-            .bind(tenant.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let row = get_owned(&self.pool, tenant, id).await?;
         Ok(row.map(ApiKey::try_from).transpose()?)
     }
 
@@ -133,12 +128,7 @@ where
             .map_err(store_error)?;
         let Some(row) = revoked else {
             // Revoked already (returned unchanged) or not this tenant's.
-            let current: Option<KeyRow> = sqlx::query_as(queries::GET_OWNED)
-                .bind(tenant.to_string())
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(store_error)?;
+            let current = get_owned(&mut *tx, tenant, id).await?;
             return Ok(ApiKey::try_from(current.ok_or(StoreError::NotFound)?)?);
         };
         let key = ApiKey::try_from(row)?;
@@ -163,12 +153,7 @@ where
         let mut tx = DB::begin_write(&self.pool, Some(tenant.as_str()))
             .await
             .map_err(store_error)?;
-        let current: Option<KeyRow> = sqlx::query_as(queries::GET_OWNED)
-            .bind(tenant.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_error)?;
+        let current = get_owned(&mut *tx, tenant, id).await?;
         let mut current = ApiKey::try_from(current.ok_or(StoreError::NotFound)?)?;
         if !current.is_active(now) {
             return Err(StoreError::NotActive);
@@ -265,106 +250,66 @@ where
     }
 }
 
+/// The row of key `id` if `tenant` owns it, read through `executor` (the pool, or a transaction).
+async fn get_owned<'e, DB, E>(
+    executor: E,
+    tenant: &TenantId,
+    id: &KeyId,
+) -> Result<Option<KeyRow>, StoreError>
+where
+    DB: Database,
+    DB::Arguments: IntoArguments<DB>,
+    E: Executor<'e, Database = DB>,
+    KeyRow: for<'r> FromRow<'r, DB::Row>,
+    String: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    sqlx::query_as(queries::GET_OWNED)
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(executor)
+        .await
+        .map_err(store_error)
+}
+
 /// Implements [`KeyStore`](crate::KeyStore) for a store whose field `$field` is a [`SqlKeys`] of a
 /// concrete database, by delegation.
 macro_rules! delegate_key_store {
     ($store:ty, $field:ident) => {
         impl $crate::store::KeyStore for $store {
-            fn insert<'a>(
-                &'a self,
-                key: &'a $crate::ApiKey,
-                max_active: ::std::option::Option<u32>,
-                now: $crate::time::Timestamp,
-            ) -> ::futures_util::future::BoxFuture<'a, ::std::result::Result<(), $crate::StoreError>> {
-                ::std::boxed::Box::pin(self.$field.insert(key, max_active, now))
-            }
-
-            fn find<'a>(
-                &'a self,
-                lookup: &'a $crate::LookupKey,
-            ) -> ::futures_util::future::BoxFuture<
-                'a,
-                ::std::result::Result<::std::option::Option<$crate::ApiKey>, $crate::StoreError>,
-            > {
-                ::std::boxed::Box::pin(self.$field.find(lookup))
-            }
-
-            fn get<'a>(
-                &'a self,
-                tenant: &'a $crate::TenantId,
-                id: &'a $crate::KeyId,
-            ) -> ::futures_util::future::BoxFuture<
-                'a,
-                ::std::result::Result<::std::option::Option<$crate::ApiKey>, $crate::StoreError>,
-            > {
-                ::std::boxed::Box::pin(self.$field.get(tenant, id))
-            }
-
-            fn list<'a>(
-                &'a self,
-                tenant: &'a $crate::TenantId,
-            ) -> ::futures_util::future::BoxFuture<
-                'a,
-                ::std::result::Result<::std::vec::Vec<$crate::ApiKey>, $crate::StoreError>,
-            > {
-                ::std::boxed::Box::pin(self.$field.list(tenant))
-            }
-
-            fn revoke<'a>(
-                &'a self,
-                tenant: &'a $crate::TenantId,
-                id: &'a $crate::KeyId,
-                at: $crate::time::Timestamp,
-            ) -> ::futures_util::future::BoxFuture<
-                'a,
-                ::std::result::Result<$crate::ApiKey, $crate::StoreError>,
-            > {
-                ::std::boxed::Box::pin(self.$field.revoke(tenant, id, at))
-            }
-
-            fn rotate<'a>(
-                &'a self,
-                tenant: &'a $crate::TenantId,
-                id: &'a $crate::KeyId,
-                successor: &'a $crate::ApiKey,
-                old: $crate::store::OldKey,
-                now: $crate::time::Timestamp,
-            ) -> ::futures_util::future::BoxFuture<
-                'a,
-                ::std::result::Result<$crate::ApiKey, $crate::StoreError>,
-            > {
-                ::std::boxed::Box::pin(self.$field.rotate(tenant, id, successor, old, now))
-            }
-
-            fn record_usage<'a>(
-                &'a self,
-                usage: &'a [$crate::audit::KeyUsage],
-            ) -> ::futures_util::future::BoxFuture<'a, ::std::result::Result<(), $crate::StoreError>> {
-                ::std::boxed::Box::pin(self.$field.record_usage(usage))
-            }
-
-            fn append_audit<'a>(
-                &'a self,
-                events: &'a [$crate::audit::AuditEvent],
-            ) -> ::futures_util::future::BoxFuture<'a, ::std::result::Result<(), $crate::StoreError>> {
-                ::std::boxed::Box::pin(self.$field.append_audit(events))
-            }
-
-            fn audit_log<'a>(
-                &'a self,
-                tenant: &'a $crate::TenantId,
-                limit: usize,
-            ) -> ::futures_util::future::BoxFuture<
-                'a,
-                ::std::result::Result<::std::vec::Vec<$crate::audit::AuditEvent>, $crate::StoreError>,
-            > {
-                ::std::boxed::Box::pin(self.$field.audit_log(tenant, limit))
+            $crate::store::sql::keys::delegate_key_store! {
+                @methods $field;
+                insert(key: &'a $crate::ApiKey, max_active: ::std::option::Option<u32>, now: $crate::time::Timestamp) -> ();
+                find(lookup: &'a $crate::LookupKey) -> ::std::option::Option<$crate::ApiKey>;
+                get(tenant: &'a $crate::TenantId, id: &'a $crate::KeyId) -> ::std::option::Option<$crate::ApiKey>;
+                list(tenant: &'a $crate::TenantId) -> ::std::vec::Vec<$crate::ApiKey>;
+                revoke(tenant: &'a $crate::TenantId, id: &'a $crate::KeyId, at: $crate::time::Timestamp) -> $crate::ApiKey;
+                rotate(
+                    tenant: &'a $crate::TenantId,
+                    id: &'a $crate::KeyId,
+                    successor: &'a $crate::ApiKey,
+                    old: $crate::store::OldKey,
+                    now: $crate::time::Timestamp
+                ) -> $crate::ApiKey;
+                record_usage(usage: &'a [$crate::audit::KeyUsage]) -> ();
+                append_audit(events: &'a [$crate::audit::AuditEvent]) -> ();
+                audit_log(tenant: &'a $crate::TenantId, limit: usize) -> ::std::vec::Vec<$crate::audit::AuditEvent>;
             }
 
             fn changes(&self) -> &$crate::store::ChangeFeed {
                 self.$field.changes()
             }
         }
+    };
+    // One async method per signature: `self.$field.$method(args)`, boxed as the trait wants.
+    (@methods $field:ident; $($method:ident($($arg:ident: $arg_ty:ty),* $(,)?) -> $out:ty;)*) => {
+        $(
+            fn $method<'a>(
+                &'a self,
+                $($arg: $arg_ty),*
+            ) -> ::futures_util::future::BoxFuture<'a, ::std::result::Result<$out, $crate::StoreError>> {
+                ::std::boxed::Box::pin(self.$field.$method($($arg),*))
+            }
+        )*
     };
 }
 
