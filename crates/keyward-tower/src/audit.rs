@@ -2,6 +2,9 @@
 //! hands a record to a bounded channel and never waits; a background task batches records into the
 //! store. A full channel drops the record and counts it; dropping the layer, or
 //! [`AuditHandle::flush`], writes what is pending.
+//!
+//! The writer does not wait on the channel between batches: it sleeps for the batch interval (or
+//! until the channel is half full, or a flush), so handing a record over never wakes a thread.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,7 +16,7 @@ use http::{HeaderValue, Method, Uri};
 use keyward_core::audit::{AuditEvent, KeyUsage};
 use keyward_core::time::Timestamp;
 use keyward_core::{KeyId, KeyStore};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::verify::CachedKey;
 
@@ -71,6 +74,8 @@ enum Message {
 pub struct AuditHandle {
     tx: mpsc::Sender<Message>,
     dropped: Arc<AtomicU64>,
+    wake: Arc<Notify>,
+    half: usize,
     events: bool,
 }
 
@@ -86,21 +91,34 @@ impl std::fmt::Debug for Message {
 impl AuditHandle {
     /// Starts the background task on the current tokio runtime.
     pub(crate) fn spawn(store: Arc<dyn KeyStore>, config: AuditConfig) -> Self {
-        let (tx, rx) = mpsc::channel(config.capacity.max(1));
+        let capacity = config.capacity.max(1);
+        let (tx, rx) = mpsc::channel(capacity);
         let dropped = Arc::new(AtomicU64::new(0));
-        tokio::spawn(Writer::new(store, config, dropped.clone()).run(rx));
+        let wake = Arc::new(Notify::new());
+        tokio::spawn(Writer::new(store, config, dropped.clone()).run(rx, wake.clone()));
         Self {
             tx,
             dropped,
+            wake,
+            half: capacity / 2,
             events: config.events,
         }
     }
 
     #[inline]
     pub(crate) fn record(&self, record: Record) {
-        if self.tx.try_send(Message::Record(record)).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        match self.tx.try_send(Message::Record(record)) {
+            Ok(()) if self.tx.capacity() < self.half => self.wake.notify_one(),
+            Ok(()) => {}
+            Err(_) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
         }
+    }
+
+    /// Asks the writer to look at the channel now (the layer is going away).
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
     }
 
     /// Whether per-request events are kept (else only usage).
@@ -117,6 +135,7 @@ impl AuditHandle {
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
         if self.tx.send(Message::Flush(done)).await.is_ok() {
+            self.wake.notify_one();
             let _ = wait.await;
         }
     }
@@ -141,36 +160,39 @@ impl Writer {
         }
     }
 
-    async fn run(mut self, mut rx: mpsc::Receiver<Message>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Message>, wake: Arc<Notify>) {
         let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
         loop {
-            let first = if self.is_empty() {
-                rx.recv().await
-            } else {
-                match tokio::time::timeout(self.config.interval, rx.recv()).await {
-                    Ok(message) => message,
-                    Err(_) => {
-                        self.write(&mut waiting, false).await;
-                        continue;
-                    }
+            // Sleep without polling the channel: senders find no waker to wake.
+            let _ = tokio::time::timeout(self.config.interval, wake.notified()).await;
+            loop {
+                let closed = self.drain(&mut rx, &mut waiting);
+                let must = closed || !waiting.is_empty();
+                let full = self.events.len() + self.usage.len() >= self.config.batch;
+                if must || !self.is_empty() {
+                    self.write(&mut waiting, must).await;
                 }
-            };
-            let Some(first) = first else {
-                self.write(&mut waiting, true).await;
-                return;
-            };
-            self.take(first, &mut waiting);
-            while self.events.len() + self.usage.len() < self.config.batch {
-                match rx.try_recv() {
-                    Ok(message) => self.take(message, &mut waiting),
-                    Err(_) => break,
+                if closed {
+                    return;
                 }
-            }
-            let must = !waiting.is_empty();
-            if must || self.events.len() + self.usage.len() >= self.config.batch {
-                self.write(&mut waiting, must).await;
+                if !full {
+                    break;
+                }
             }
         }
+    }
+
+    /// Takes messages until the batch is full or the channel is empty; whether the channel is
+    /// closed (every sender gone).
+    fn drain(&mut self, rx: &mut mpsc::Receiver<Message>, waiting: &mut Vec<oneshot::Sender<()>>) -> bool {
+        while self.events.len() + self.usage.len() < self.config.batch {
+            match rx.try_recv() {
+                Ok(message) => self.take(message, waiting),
+                Err(mpsc::error::TryRecvError::Empty) => return false,
+                Err(mpsc::error::TryRecvError::Disconnected) => return true,
+            }
+        }
+        false
     }
 
     fn is_empty(&self) -> bool {

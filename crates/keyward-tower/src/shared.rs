@@ -59,6 +59,15 @@ pub(crate) struct Post {
     pub(crate) audit: Option<(Arc<Shared>, Record)>,
 }
 
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The last layer and service are gone: let the writer write what is pending and stop.
+        if let Some(audit) = &self.audit {
+            audit.wake();
+        }
+    }
+}
+
 impl Shared {
     pub(crate) fn is_public<B>(&self, request: &Request<B>, route: &RouteClass) -> bool {
         route.public
