@@ -64,14 +64,15 @@ mod future;
 pub mod headers;
 mod kill_switch;
 mod layer;
+mod near_cache;
 pub mod policy;
 pub mod rate_limit;
 mod render;
 pub mod request_id;
 mod service;
 mod shared;
-pub mod verify;
 mod verified;
+pub mod verify;
 
 pub use audit::{AuditConfig, AuditHandle};
 pub use credential::CredentialSources;

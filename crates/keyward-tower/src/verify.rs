@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use keyward_core::hash::Fingerprint;
 use keyward_core::store::{KeyChange, KeyListener, StoreError};
@@ -13,6 +13,7 @@ use keyward_core::{ApiKey, KeyManager, LookupKey, Presented, VerifyError};
 use moka::sync::Cache;
 use tokio::sync::OnceCell;
 
+use crate::near_cache::NearCache;
 use crate::rate_limit::{Quota, RateLimits};
 
 /// A verified key as the cache holds it, with what the request path needs precomputed.
@@ -61,6 +62,8 @@ pub(crate) struct Verifier {
     loading: Mutex<HashMap<LookupKey, Arc<OnceCell<Load>>>>,
     /// Counts key changes, so that a load that overlapped one does not cache what it read.
     changes: AtomicU64,
+    /// The per-thread front of `known`.
+    near: NearCache,
 }
 
 impl fmt::Debug for Verifier {
@@ -94,6 +97,7 @@ impl Verifier {
                 .build(),
             loading: Mutex::new(HashMap::new()),
             changes: AtomicU64::new(0),
+            near: NearCache::new((config.capacity > 0).then_some(config.ttl)),
         }
     }
 
@@ -103,7 +107,13 @@ impl Verifier {
 
     #[inline]
     pub(crate) fn cached(&self, lookup: &LookupKey) -> Cached {
+        let generation = self.changes.load(Ordering::SeqCst);
+        let now = Instant::now();
+        if let Some(key) = self.near.get(lookup, generation, now) {
+            return Cached::Known(key);
+        }
         if let Some(key) = self.known.get(lookup) {
+            self.near.put(*lookup, key.clone(), generation, now);
             Cached::Known(key)
         } else if self.unknown.contains_key(lookup) {
             Cached::Unknown
@@ -170,6 +180,8 @@ impl KeyListener for Verifier {
             .remove(&change.lookup);
         self.known.invalidate(&change.lookup);
         self.unknown.invalidate(&change.lookup);
+        // Again, so that no thread keeps in its front cache what it read before the invalidation.
+        self.changes.fetch_add(1, Ordering::SeqCst);
     }
 
     fn resync(&self) {
@@ -180,5 +192,6 @@ impl KeyListener for Verifier {
             .clear();
         self.known.invalidate_all();
         self.unknown.invalidate_all();
+        self.changes.fetch_add(1, Ordering::SeqCst);
     }
 }

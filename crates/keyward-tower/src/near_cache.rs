@@ -1,0 +1,79 @@
+//! A per-thread front for the verifier's moka cache. A hit takes no lock and writes no shared
+//! memory: one thread-local map lookup, one atomic load, one clock read.
+//!
+//! Entries live at most a second, and only while the verifier's change counter is where it was
+//! when they were filled: every revocation or rotation the store publishes moves the counter, so
+//! no thread serves a changed key again. Each thread holds at most 4096 entries.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use keyward_core::LookupKey;
+
+use crate::verify::CachedKey;
+
+const CAPACITY: usize = 4096;
+const MAX_TTL: Duration = Duration::from_secs(1);
+
+static NEXT_OWNER: AtomicUsize = AtomicUsize::new(1);
+
+thread_local! {
+    static ENTRIES: RefCell<HashMap<(usize, LookupKey), Entry>> = RefCell::new(HashMap::new());
+}
+
+struct Entry {
+    key: Arc<CachedKey>,
+    generation: u64,
+    until: Instant,
+}
+
+/// One verifier's share of the threads' front caches.
+#[derive(Debug)]
+pub(crate) struct NearCache {
+    owner: usize,
+    ttl: Option<Duration>,
+}
+
+impl NearCache {
+    /// A front cache whose entries live at most `ttl` (and never over a second); `None` turns it off.
+    pub(crate) fn new(ttl: Option<Duration>) -> Self {
+        Self {
+            owner: NEXT_OWNER.fetch_add(1, Ordering::Relaxed),
+            ttl: ttl.filter(|t| !t.is_zero()).map(|t| t.min(MAX_TTL)),
+        }
+    }
+
+    /// The key, if this thread holds it fresh and no change happened since.
+    #[inline]
+    pub(crate) fn get(&self, lookup: &LookupKey, generation: u64, now: Instant) -> Option<Arc<CachedKey>> {
+        self.ttl?;
+        ENTRIES.with_borrow(|entries| {
+            entries
+                .get(&(self.owner, *lookup))
+                .filter(|entry| entry.generation == generation && entry.until > now)
+                .map(|entry| entry.key.clone())
+        })
+    }
+
+    /// Remembers `key`, read from the shared cache when the change counter was `generation`.
+    #[inline]
+    pub(crate) fn put(&self, lookup: LookupKey, key: Arc<CachedKey>, generation: u64, now: Instant) {
+        let Some(ttl) = self.ttl else { return };
+        ENTRIES.with_borrow_mut(|entries| {
+            if entries.len() >= CAPACITY {
+                entries.clear();
+            }
+            entries.insert(
+                (self.owner, lookup),
+                Entry {
+                    key,
+                    generation,
+                    until: now + ttl,
+                },
+            );
+        });
+    }
+}
