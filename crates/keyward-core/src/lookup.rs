@@ -18,7 +18,7 @@ use crate::hash::SecretHash;
 const MAX_PREFIX: usize = 32;
 
 /// A token's public prefix, held inline (at most 32 bytes), so building a lookup key allocates nothing.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct PublicPrefix {
     len: u8,
     bytes: [u8; MAX_PREFIX],
@@ -44,6 +44,13 @@ impl PublicPrefix {
     /// The prefix text.
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.bytes[..usize::from(self.len)]).expect("checked ASCII in new")
+    }
+}
+
+impl std::hash::Hash for PublicPrefix {
+    /// Hashes the prefix's characters only, not the unused rest of the buffer.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write(self.as_str().as_bytes());
     }
 }
 
