@@ -9,6 +9,7 @@
 //! Run with `cargo bench --bench request_path`; a whole run takes about a minute.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
@@ -210,11 +211,12 @@ impl Fixture {
     }
 
     /// Sends one request outside the measurement and returns its status.
-    fn status(&self, router: &Router, credential: &HeaderValue) -> StatusCode {
-        self.rt
-            .block_on(router.clone().oneshot(request(credential)))
-            .expect("axum routers are infallible")
-            .status()
+    fn status<S, B>(&self, service: &S, credential: &HeaderValue) -> StatusCode
+    where
+        S: tower::Service<Request<Body>, Response = axum::http::Response<B>, Error = Infallible> + Clone,
+    {
+        let Ok(response) = self.rt.block_on(service.clone().oneshot(request(credential)));
+        response.status()
     }
 }
 
@@ -231,23 +233,13 @@ fn bench_request_path(c: &mut Criterion) {
     let mut group = c.benchmark_group("request_path");
 
     let mut measure = |name: &str, router: Router, credential: &HeaderValue, expect: StatusCode| {
-        // Warms caches and limiter state, and checks the variant does what it claims, before and
-        // after the measurement (after: the limiter never refused).
-        assert_eq!(fx.status(&router, credential), expect, "{name} before the run");
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                let response = fx.rt.block_on(router.clone().oneshot(request(credential)));
-                black_box(response)
-            });
-        });
-        assert_eq!(fx.status(&router, credential), expect, "{name} after the run");
+        measure_service(&mut group, &fx, name, router, credential, expect);
     };
 
     measure("bare_axum", app(), &fx.credential, StatusCode::OK);
 
-    // The default layer records usage and audit events: each request hands a record to the writer
-    // on the background runtime, and a record that finds the writer idle wakes it on its thread.
-    // The difference to `keyward_cache_hit_no_audit` is mostly that wake-up.
+    // The default layer records usage and audit events: each request hands a record to the
+    // writer's channel (the writer drains it on its own schedule, so no request wakes it).
     let (keyward, layer) = fx.keyward(|layer| layer);
     measure(
         "keyward_cache_hit",
@@ -298,7 +290,42 @@ fn bench_request_path(c: &mut Criterion) {
         StatusCode::UNAUTHORIZED,
     );
 
+    // The same layer wrapping the whole router as a tower service (`ServiceBuilder`), instead of
+    // `Router::layer`, which wraps every route and boxes each route's service clone and future.
+    let (_, layer) = fx.keyward(|layer| layer);
+    let wrapped = tower::ServiceBuilder::new().layer(layer).service(app());
+    measure_service(
+        &mut group,
+        &fx,
+        "keyward_cache_hit_wrapping_router",
+        wrapped,
+        &fx.credential,
+        StatusCode::OK,
+    );
+
     group.finish();
+}
+
+/// Measures one variant. Warms caches and limiter state, and checks the variant does what it
+/// claims, before and after the measurement (after: the limiter never refused).
+fn measure_service<S, B>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    fx: &Fixture,
+    name: &str,
+    service: S,
+    credential: &HeaderValue,
+    expect: StatusCode,
+) where
+    S: tower::Service<Request<Body>, Response = axum::http::Response<B>, Error = Infallible> + Clone,
+{
+    assert_eq!(fx.status(&service, credential), expect, "{name} before the run");
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            let response = fx.rt.block_on(service.clone().oneshot(request(credential)));
+            black_box(response)
+        });
+    });
+    assert_eq!(fx.status(&service, credential), expect, "{name} after the run");
 }
 
 // ---------------------------------------------------------------------------------------------
