@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use keyward_core::{Expiry, KeyManager, KeyStore, NewKey};
+use keyward_core::{ApiKey, Expiry, KeyManager, KeyStore, NewKey};
 
 use super::args::{CreateArgs, KeyArgs, KeysCommand, RotateArgs, TenantArg};
 use super::error::CliError;
@@ -97,9 +97,7 @@ async fn show<O: Write, E: Write>(
             tenant: tenant.clone(),
             id: args.id.clone(),
         })?;
-    printer
-        .key(&KeyView::new(&key, manager.now()))
-        .map_err(CliError::Output)
+    print_key(&key, manager, printer)
 }
 
 async fn revoke<O: Write, E: Write>(
@@ -112,8 +110,17 @@ async fn revoke<O: Write, E: Write>(
         .revoke(tenant, &args.id)
         .await
         .map_err(|error| CliError::from_manager(error, tenant, Some(&args.id)))?;
+    print_key(&key, manager, printer)
+}
+
+/// Prints one key as it stands now (`show`, and `revoke`'s result).
+fn print_key<O: Write, E: Write>(
+    key: &ApiKey,
+    manager: &KeyManager,
+    printer: &mut Printer<O, E>,
+) -> Result<(), CliError> {
     printer
-        .key(&KeyView::new(&key, manager.now()))
+        .key(&KeyView::new(key, manager.now()))
         .map_err(CliError::Output)
 }
 
