@@ -13,7 +13,7 @@ use keyward_tower::{Rejection, VerifiedKey};
 use tower::{Layer, Service};
 
 use super::GuardFuture;
-use crate::KeyRejection;
+use super::shared::{inner_accessors, missing_layer, refused};
 
 /// The route costs `cost` units of the key's budget (Atribu's heavy endpoints cost 3).
 ///
@@ -71,22 +71,7 @@ pub struct RouteCostService<S> {
     extra: Option<NonZeroU32>,
 }
 
-impl<S> RouteCostService<S> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The inner service, consuming the guard.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
+inner_accessors!(RouteCostService);
 
 impl<S, B> Service<Request<B>> for RouteCostService<S>
 where
@@ -106,9 +91,7 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let Some(key) = request.extensions().get::<VerifiedKey>() else {
-            return GuardFuture::ready(
-                KeyRejection::missing_layer(request.uri(), request.headers()).into_response(),
-            );
+            return missing_layer(&request);
         };
         let Some(extra) = self.extra else {
             return GuardFuture::forward(self.inner.call(request), None);
@@ -145,19 +128,18 @@ fn refusal(key: &VerifiedKey, outcome: Result<RateDecision, RateLimitError>) -> 
     match outcome {
         Ok(decision) => {
             tracing::debug!(target: "keyward::rejection", reason = "rate_limited", fingerprint = %key.fingerprint(), "request refused: the route's cost exceeds the key's budget");
-            let mut response = KeyRejection::refused(
-                key.clone(),
+            let mut response = refused(
+                key,
                 Rejection::RateLimited {
                     retry_after: decision.retry_after,
                 },
-            )
-            .into_response();
+            );
             write_rate_headers(response.headers_mut(), &decision);
             response
         }
         Err(error) => {
             tracing::warn!(target: "keyward::rejection", %error, "rate limiter unavailable");
-            KeyRejection::refused(key.clone(), Rejection::RateLimiterUnavailable).into_response()
+            refused(key, Rejection::RateLimiterUnavailable)
         }
     }
 }

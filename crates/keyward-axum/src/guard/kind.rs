@@ -9,7 +9,7 @@ use keyward_tower::{Rejection, VerifiedKey};
 use tower::{Layer, Service};
 
 use super::GuardFuture;
-use crate::KeyRejection;
+use super::shared::{inner_accessors, missing_layer, refused};
 
 /// Refuses publishable keys: 403 `forbidden`, "This endpoint requires a secret API key.
 /// Publishable keys cannot access this resource."
@@ -63,22 +63,7 @@ pub struct RequireKindService<S> {
     kind: KeyKind,
 }
 
-impl<S> RequireKindService<S> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The inner service, consuming the guard.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
+inner_accessors!(RequireKindService);
 
 impl<S, B> Service<Request<B>> for RequireKindService<S>
 where
@@ -95,14 +80,12 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let Some(key) = request.extensions().get::<VerifiedKey>() else {
-            return GuardFuture::ready(
-                KeyRejection::missing_layer(request.uri(), request.headers()).into_response(),
-            );
+            return missing_layer(&request);
         };
         if key.key().kind == self.kind {
             return GuardFuture::forward(self.inner.call(request), None);
         }
         tracing::debug!(target: "keyward::rejection", reason = "publishable_key", fingerprint = %key.fingerprint(), "API key refused on a secret-only route");
-        GuardFuture::ready(KeyRejection::refused(key.clone(), Rejection::SecretKeyRequired).into_response())
+        GuardFuture::ready(refused(key, Rejection::SecretKeyRequired))
     }
 }

@@ -51,6 +51,7 @@ mod cost;
 mod future;
 mod kind;
 mod scopes;
+mod shared;
 
 pub use cost::{RouteCost, RouteCostService};
 pub use future::GuardFuture;

@@ -12,7 +12,7 @@ use keyward_tower::{Rejection, VerifiedKey};
 use tower::{Layer, Service};
 
 use super::GuardFuture;
-use crate::KeyRejection;
+use super::shared::{inner_accessors, missing_layer, refused};
 
 /// Refuses keys that lack any of these scopes: 403 `insufficient_scope`, naming the missing ones.
 ///
@@ -95,22 +95,9 @@ pub struct RequireScopesService<S> {
     scopes: Arc<[Scope]>,
 }
 
+inner_accessors!(RequireScopesService);
+
 impl<S> RequireScopesService<S> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The inner service, consuming the guard.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-
     /// The required scopes that `key` lacks, in order.
     fn missing(&self, key: &VerifiedKey) -> Vec<String> {
         let granted = &key.key().scopes;
@@ -147,9 +134,7 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let Some(key) = request.extensions().get::<VerifiedKey>() else {
-            return GuardFuture::ready(
-                KeyRejection::missing_layer(request.uri(), request.headers()).into_response(),
-            );
+            return missing_layer(&request);
         };
         let missing = self.missing(key);
         if missing.is_empty() {
@@ -157,6 +142,6 @@ where
         }
         tracing::debug!(target: "keyward::rejection", reason = "insufficient_scope", fingerprint = %key.fingerprint(), ?missing, "API key refused");
         let rejection = Rejection::InsufficientScope { missing };
-        GuardFuture::ready(KeyRejection::refused(key.clone(), rejection).into_response())
+        GuardFuture::ready(refused(key, rejection))
     }
 }
