@@ -75,5 +75,5 @@ pub use scope::{RequiredScope, ScopeList};
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::scope::is_valid_scope;
+    pub use keyward_core::Scope;
 }

@@ -63,46 +63,6 @@ tuple_scope_list!(A, B, C, D, E, F);
 tuple_scope_list!(A, B, C, D, E, F, G);
 tuple_scope_list!(A, B, C, D, E, F, G, H);
 
-const MAX_SCOPE_LEN: usize = 64;
-
-const fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.')
-}
-
-/// Whether `scope` is valid by keyward-core's rules, at compile time: `*`, or `resource:action` or
-/// `resource:*` with non-empty lowercase words (letters, digits, `_`, `-`, `.`), at most 64 bytes.
-pub const fn is_valid_scope(scope: &str) -> bool {
-    let bytes = scope.as_bytes();
-    if bytes.is_empty() || bytes.len() > MAX_SCOPE_LEN {
-        return false;
-    }
-    if bytes.len() == 1 && bytes[0] == b'*' {
-        return true;
-    }
-    let mut colon = 0;
-    while colon < bytes.len() && bytes[colon] != b':' {
-        if !is_word_byte(bytes[colon]) {
-            return false;
-        }
-        colon += 1;
-    }
-    if colon == 0 || colon + 1 >= bytes.len() {
-        return false;
-    }
-    let action = colon + 1;
-    if bytes.len() == action + 1 && bytes[action] == b'*' {
-        return true;
-    }
-    let mut i = action;
-    while i < bytes.len() {
-        if !is_word_byte(bytes[i]) {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
 /// Declares scope types: a unit struct per scope implementing [`RequiredScope`], the scope text
 /// checked at compile time.
 ///
@@ -127,7 +87,7 @@ macro_rules! scope {
             $vis struct $name;
 
             const _: () = ::core::assert!(
-                $crate::__private::is_valid_scope($scope),
+                $crate::__private::Scope::is_valid($scope),
                 concat!(
                     "invalid scope `", $scope,
                     "`: expected `resource:action`, `resource:*` or `*` (lowercase letters, digits, `_`, `-`, `.`)"
@@ -170,15 +130,15 @@ mod tests {
         ];
         for case in cases {
             assert_eq!(
-                is_valid_scope(case),
+                Scope::is_valid(case),
                 Scope::new(case).is_ok(),
                 "`{case}`: the compile-time check must agree with keyward-core"
             );
         }
         let long = format!("a:{}", "b".repeat(62));
-        assert_eq!(is_valid_scope(&long), Scope::new(&long).is_ok(), "64 bytes");
+        assert_eq!(Scope::is_valid(&long), Scope::new(&long).is_ok(), "64 bytes");
         let too_long = format!("a:{}", "b".repeat(63));
-        assert!(!is_valid_scope(&too_long), "65 bytes is over the limit");
+        assert!(!Scope::is_valid(&too_long), "65 bytes is over the limit");
     }
 
     crate::scope! {

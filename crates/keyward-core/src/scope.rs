@@ -32,11 +32,20 @@ pub struct Scope(Box<str>);
 )]
 pub struct InvalidScope(pub String);
 
-fn is_word(part: &str) -> bool {
-    !part.is_empty()
-        && part
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.'))
+/// A non-empty run of lowercase ASCII letters, digits, `_`, `-` and `.`.
+const fn is_word(part: &[u8]) -> bool {
+    if part.is_empty() {
+        return false;
+    }
+    let mut i = 0;
+    while i < part.len() {
+        let b = part[i];
+        if !(b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.')) {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 impl Scope {
@@ -46,16 +55,47 @@ impl Scope {
     ///
     /// [`InvalidScope`] when the text is not `resource:action`, `resource:*` or `*`.
     pub fn new(text: &str) -> Result<Self, InvalidScope> {
-        let valid = text.len() <= MAX_SCOPE_LEN
-            && (text == "*"
-                || text.split_once(':').is_some_and(|(resource, action)| {
-                    is_word(resource) && (action == "*" || is_word(action))
-                }));
-        if valid {
+        if Self::is_valid(text) {
             Ok(Self(text.into()))
         } else {
             Err(InvalidScope(text.chars().take(MAX_SCOPE_LEN).collect()))
         }
+    }
+
+    /// Whether `text` is a valid scope, the rule [`Scope::new`] applies: `*`, `resource:*` or
+    /// `resource:action`, where resource and action are non-empty runs of lowercase ASCII letters,
+    /// digits, `_`, `-` and `.`, and the whole is at most 64 bytes.
+    ///
+    /// A `const fn`, so a scope literal can be checked at compile time (keyward-axum's `scope!`
+    /// does):
+    ///
+    /// ```
+    /// use keyward_core::Scope;
+    ///
+    /// const ANALYTICS_READ: &str = "analytics:read";
+    /// const _: () = assert!(Scope::is_valid(ANALYTICS_READ));
+    /// assert!(Scope::is_valid("campaigns:*"));
+    /// assert!(!Scope::is_valid("Analytics Read"));
+    /// ```
+    pub const fn is_valid(text: &str) -> bool {
+        let bytes = text.as_bytes();
+        if bytes.len() > MAX_SCOPE_LEN {
+            return false;
+        }
+        if let [b'*'] = bytes {
+            return true;
+        }
+        // Split at the first `:`; a second one makes the action invalid.
+        let mut colon = 0;
+        while colon < bytes.len() {
+            if bytes[colon] == b':' {
+                let (resource, rest) = bytes.split_at(colon);
+                let action = rest.split_at(1).1;
+                return is_word(resource) && (matches!(action, [b'*']) || is_word(action));
+            }
+            colon += 1;
+        }
+        false
     }
 
     /// The scope text.
