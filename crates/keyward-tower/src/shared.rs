@@ -215,12 +215,16 @@ impl Post {
     /// Adds the headers to an inner response and hands the audit record over.
     pub(crate) fn finish<B>(self, response: Response<B>) -> Response<Either<B, Full<Bytes>>> {
         let mut response = response.map(Either::Left);
+        // A route guard that spent more of the budget (a route cost) hands over the newer figures.
+        let decision = response
+            .extensions()
+            .get::<RateDecision>()
+            .copied()
+            .or(self.decision);
         let headers = response.headers_mut();
+        headers.reserve(4);
         headers::request_id(headers, &self.request_id);
-        // A route guard that spent more of the budget (a route cost) has written the newer figures.
-        if let Some(decision) = &self.decision
-            && !headers.contains_key(&headers::X_RATELIMIT_REMAINING)
-        {
+        if let Some(decision) = &decision {
             headers::rate_limit(headers, decision, self.ietf);
         }
         if let Some((shared, mut record)) = self.audit

@@ -2,12 +2,9 @@
 
 use std::num::NonZeroU32;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
-use http::header::RETRY_AFTER;
-use http::{HeaderMap, HeaderValue, Request};
-use keyward_tower::headers::{X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET};
+use http::Request;
 use keyward_tower::rate_limit::{Check, RateDecision, RateLimitError};
 use keyward_tower::{Rejection, VerifiedKey};
 use tower::{Layer, Service};
@@ -20,8 +17,9 @@ use super::shared::{inner_accessors, missing_layer, refused};
 /// The layer charged every request 1 unit; this guard spends the other `cost - 1` through
 /// [`VerifiedKey::charge`]. When the budget cannot pay them the request is refused with 429
 /// `rate_limit_exceeded`, `Retry-After` and the `X-RateLimit-*` headers of the refusal (the unit
-/// the layer charged stays spent); otherwise the response's `X-RateLimit-*` headers are set to the
-/// budget after the charge. A cost of 0 or 1 adds nothing. With rate limiting off it does nothing.
+/// the layer charged stays spent); otherwise the response's `X-RateLimit-*` headers show the
+/// budget after the charge. (The guard hands its [`RateDecision`] to the layer in the response's
+/// extensions; the layer writes the headers, the IETF fields too when they are on.) A cost of 0 or 1 adds nothing. With rate limiting off it does nothing.
 ///
 /// Charge a route either here or with the layer's
 /// [`route_cost`](keyward_tower::ApiKeyLayerBuilder::route_cost), not both: both would charge.
@@ -112,7 +110,7 @@ where
                     match check.await {
                         Ok(decision) if decision.allowed => {
                             let mut response = inner.call(request).await?.into_response();
-                            write_rate_headers(response.headers_mut(), &decision);
+                            response.extensions_mut().insert(decision);
                             Ok(response)
                         }
                         outcome => Ok(refusal(&key, outcome)),
@@ -134,7 +132,7 @@ fn refusal(key: &VerifiedKey, outcome: Result<RateDecision, RateLimitError>) -> 
                     retry_after: decision.retry_after,
                 },
             );
-            write_rate_headers(response.headers_mut(), &decision);
+            response.extensions_mut().insert(decision);
             response
         }
         Err(error) => {
@@ -142,31 +140,6 @@ fn refusal(key: &VerifiedKey, outcome: Result<RateDecision, RateLimitError>) -> 
             refused(key, Rejection::RateLimiterUnavailable)
         }
     }
-}
-
-/// Writes `X-RateLimit-Limit`, `-Remaining`, `-Reset` (and `Retry-After` when refused) for
-/// `decision`, as the layer does.
-pub(crate) fn write_rate_headers(headers: &mut HeaderMap, decision: &RateDecision) {
-    headers.insert(X_RATELIMIT_LIMIT.clone(), HeaderValue::from(decision.limit));
-    headers.insert(
-        X_RATELIMIT_REMAINING.clone(),
-        HeaderValue::from(decision.remaining),
-    );
-    headers.insert(
-        X_RATELIMIT_RESET.clone(),
-        HeaderValue::from(ceil_secs(decision.reset)),
-    );
-    if !decision.allowed {
-        headers.insert(
-            RETRY_AFTER,
-            HeaderValue::from(ceil_secs(decision.retry_after).max(1)),
-        );
-    }
-}
-
-/// Whole seconds, rounded up.
-fn ceil_secs(duration: Duration) -> u64 {
-    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
 #[cfg(test)]
@@ -184,34 +157,5 @@ mod tests {
             );
             assert_eq!(route.cost(), total, "total cost for cost {cost}");
         }
-    }
-
-    #[test]
-    fn headers_of_a_refusal() {
-        let decision = RateDecision {
-            allowed: false,
-            limit: 10,
-            remaining: 1,
-            reset: Duration::from_millis(54_001),
-            retry_after: Duration::from_millis(1_500),
-            window: Duration::from_secs(60),
-        };
-        let mut headers = HeaderMap::new();
-        write_rate_headers(&mut headers, &decision);
-        assert_eq!(headers[&X_RATELIMIT_LIMIT], "10");
-        assert_eq!(headers[&X_RATELIMIT_REMAINING], "1");
-        assert_eq!(headers[&X_RATELIMIT_RESET], "55");
-        assert_eq!(headers[RETRY_AFTER], "2");
-
-        let mut allowed = HeaderMap::new();
-        write_rate_headers(
-            &mut allowed,
-            &RateDecision {
-                allowed: true,
-                ..decision
-            },
-        );
-        assert_eq!(allowed[&X_RATELIMIT_REMAINING], "1");
-        assert!(!allowed.contains_key(RETRY_AFTER), "no Retry-After when allowed");
     }
 }

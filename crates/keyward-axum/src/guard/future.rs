@@ -11,8 +11,6 @@ use futures_util::future::BoxFuture;
 use keyward_tower::rate_limit::RateDecision;
 use pin_project_lite::pin_project;
 
-use super::cost::write_rate_headers;
-
 pin_project! {
     /// Response future of the guards' services.
     pub struct GuardFuture<F, E> {
@@ -67,7 +65,7 @@ where
             StateProj::Forward { future, charged } => {
                 let mut response = ready!(future.poll(cx))?.into_response();
                 if let Some(decision) = charged {
-                    write_rate_headers(response.headers_mut(), decision);
+                    response.extensions_mut().insert(*decision);
                 }
                 Poll::Ready(Ok(response))
             }

@@ -7,23 +7,22 @@ use axum::routing::get;
 use keyward_axum::guard::{RequireKind, RequireScopes, RouteCost};
 use keyward_core::{KeyKind, KeyManager, MemoryStore, NewKey, TenantId};
 use keyward_tower::ApiKeyLayer;
-use keyward_tower::rate_limit::{Quota, RateLimits};
+use keyward_tower::rate_limit::{Quota, RateDecision, RateLimits};
 use reqwest::{Method, StatusCode};
 use tracing::Level;
 
 use crate::logs;
 use crate::support::{Answer, Server, key, key_with, serve};
 
-/// Copies the rate-limit headers as the guards left them (before the layer writes its own on the
-/// way out) into `x-inner-*` headers.
+/// Shows the decision a guard handed to the layer (in the response's extensions) as `x-inner-*`
+/// headers, to tell it apart from the layer's own.
 async fn inner_headers(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    for (from, to) in [
-        ("x-ratelimit-remaining", "x-inner-ratelimit-remaining"),
-        ("retry-after", "x-inner-retry-after"),
-    ] {
-        if let Some(value) = headers.get(from).cloned() {
-            headers.insert(to, value);
+    if let Some(decision) = response.extensions().get::<RateDecision>().copied() {
+        let headers = response.headers_mut();
+        headers.insert("x-inner-ratelimit-remaining", decision.remaining.into());
+        if !decision.allowed {
+            let secs = decision.retry_after.as_secs() + u64::from(decision.retry_after.subsec_nanos() > 0);
+            headers.insert("x-inner-retry-after", secs.max(1).into());
         }
     }
     response
