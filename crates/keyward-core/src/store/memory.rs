@@ -1,7 +1,7 @@
 //! [`MemoryStore`]: keys in this process's memory, for tests and single-process apps that mint keys
 //! at start-up.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use futures_util::future::{BoxFuture, FutureExt};
@@ -11,7 +11,8 @@ use crate::audit::{AuditEvent, KeyUsage};
 use crate::time::Timestamp;
 use crate::{ApiKey, KeyId, LookupKey, TenantId};
 
-/// A [`KeyStore`] in memory. Everything is lost when the process exits.
+/// A [`KeyStore`] in memory. Everything is lost when the process exits, and only the latest
+/// [`MAX_AUDIT_EVENTS`](Self::MAX_AUDIT_EVENTS) audit events are kept.
 ///
 /// ```
 /// use keyward_core::{KeyManager, MemoryStore, NewKey, TenantId};
@@ -34,7 +35,7 @@ pub struct MemoryStore {
 struct State {
     keys: HashMap<KeyId, ApiKey>,
     by_lookup: HashMap<LookupKey, KeyId>,
-    audit: Vec<AuditEvent>,
+    audit: VecDeque<AuditEvent>,
 }
 
 impl State {
@@ -68,6 +69,9 @@ impl State {
 }
 
 impl MemoryStore {
+    /// Audit events kept; older ones are dropped first.
+    pub const MAX_AUDIT_EVENTS: usize = 100_000;
+
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
@@ -225,7 +229,11 @@ impl KeyStore for MemoryStore {
     }
 
     fn append_audit<'a>(&'a self, events: &'a [AuditEvent]) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.state().audit.extend_from_slice(events);
+        let mut state = self.state();
+        state.audit.extend(events.iter().cloned());
+        let over = state.audit.len().saturating_sub(Self::MAX_AUDIT_EVENTS);
+        state.audit.drain(..over);
+        drop(state);
         futures_util::future::ready(Ok(())).boxed()
     }
 
@@ -248,5 +256,49 @@ impl KeyStore for MemoryStore {
 
     fn changes(&self) -> &ChangeFeed {
         &self.changes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::Hasher;
+
+    fn event(tenant: &TenantId, n: usize) -> AuditEvent {
+        AuditEvent {
+            at: Timestamp::from_millis(n as i64),
+            request_id: format!("req_{n}"),
+            key_id: KeyId::generate(),
+            tenant: tenant.clone(),
+            fingerprint: Hasher::sha256().hash("k").fingerprint(),
+            method: "GET".into(),
+            path: "/".into(),
+            status: 200,
+            client_ip: None,
+            user_agent: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_audit_log_keeps_only_the_latest_events() {
+        let store = MemoryStore::new();
+        let tenant = TenantId::new("site_1").unwrap();
+        let events: Vec<AuditEvent> = (0..MemoryStore::MAX_AUDIT_EVENTS + 10)
+            .map(|n| event(&tenant, n))
+            .collect();
+        store.append_audit(&events[..10]).await.unwrap();
+        store.append_audit(&events[10..]).await.unwrap();
+        let log = store.audit_log(&tenant, usize::MAX).await.unwrap();
+        assert_eq!(log.len(), MemoryStore::MAX_AUDIT_EVENTS);
+        assert_eq!(
+            log.first().unwrap().request_id,
+            format!("req_{}", MemoryStore::MAX_AUDIT_EVENTS + 9),
+            "newest first"
+        );
+        assert_eq!(
+            log.last().unwrap().request_id,
+            "req_10",
+            "the ten oldest were dropped"
+        );
     }
 }
