@@ -259,6 +259,18 @@ fn bench_request_path(c: &mut Criterion) {
         StatusCode::OK,
     );
 
+    // The same, with the per-thread front cache off: every hit is a moka `get`.
+    let moka_only = CacheConfig {
+        per_thread_front: false,
+        ..CacheConfig::default()
+    };
+    measure(
+        "keyward_cache_hit_no_audit_moka_only",
+        fx.keyward(|layer| layer.no_audit().cache(moka_only)).0,
+        &fx.credential,
+        StatusCode::OK,
+    );
+
     measure(
         "handwritten_stack",
         handwritten_stack(&fx.token),

@@ -39,6 +39,9 @@ pub struct CacheConfig {
     pub negative_ttl: Duration,
     /// Most unknown lookups remembered. Default 100 000.
     pub negative_capacity: u64,
+    /// Whether each thread keeps a small front cache of verified keys (at most a second old, dropped
+    /// on every key change) that answers hits before moka, without a lock. Default on.
+    pub per_thread_front: bool,
 }
 
 impl Default for CacheConfig {
@@ -48,6 +51,7 @@ impl Default for CacheConfig {
             capacity: 100_000,
             negative_ttl: Duration::from_secs(10),
             negative_capacity: 100_000,
+            per_thread_front: true,
         }
     }
 }
@@ -97,7 +101,7 @@ impl Verifier {
                 .build(),
             loading: Mutex::new(HashMap::new()),
             changes: AtomicU64::new(0),
-            near: NearCache::new((config.capacity > 0).then_some(config.ttl)),
+            near: NearCache::new((config.per_thread_front && config.capacity > 0).then_some(config.ttl)),
         }
     }
 

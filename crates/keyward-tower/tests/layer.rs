@@ -848,6 +848,33 @@ async fn a_cache_hit_does_not_ask_the_store_again() {
 }
 
 #[tokio::test]
+async fn without_the_per_thread_front_moka_alone_serves_hits_and_revocation_still_evicts() {
+    let h = Harness::new();
+    let key = h.key("site_1").await;
+    let cache = keyward_tower::CacheConfig {
+        per_thread_front: false,
+        ..Default::default()
+    };
+    let svc = service(
+        &ApiKeyLayer::builder(h.manager.clone())
+            .cache(cache)
+            .build()
+            .unwrap(),
+    );
+    for round in 0..3 {
+        assert_ok(
+            &send(&svc, bearer("/v1/events", key.token.expose())).await,
+            "site_1",
+            &format!("round {round}"),
+        );
+    }
+    assert_eq!(h.probe.finds(), 1, "one lookup, then moka");
+    h.manager.revoke(&tenant_id("site_1"), &key.key.id).await.unwrap();
+    let reply = send(&svc, bearer("/v1/events", key.token.expose())).await;
+    assert_rejected(&reply, 401, "unauthorized", "revoked");
+}
+
+#[tokio::test]
 async fn a_resync_from_the_store_empties_both_caches() {
     let h = Harness::new();
     let key = h.key("site_1").await;
