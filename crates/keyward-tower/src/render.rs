@@ -37,16 +37,33 @@ where
 /// );
 /// let body = JsonEnvelope::uppercase().render(&Rejection::ApiDisabled, "req_2");
 /// assert!(std::str::from_utf8(&body).unwrap().contains(r#""code":"API_DISABLED""#));
+///
+/// // Toksta answers a key outside its endpoint families with 403 FORBIDDEN.
+/// let toksta = JsonEnvelope::uppercase().rename("insufficient_scope", "forbidden");
+/// let missing = Rejection::InsufficientScope { missing: vec!["reports:read".into()] };
+/// assert!(std::str::from_utf8(&toksta.render(&missing, "req_3")).unwrap().contains(r#""code":"FORBIDDEN""#));
 /// ```
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct JsonEnvelope {
     uppercase: bool,
+    renames: Vec<(&'static str, &'static str)>,
 }
 
 impl JsonEnvelope {
     /// The envelope with upper-case codes (`UNAUTHORIZED`).
     pub fn uppercase() -> Self {
-        Self { uppercase: true }
+        Self {
+            uppercase: true,
+            renames: Vec::new(),
+        }
+    }
+
+    /// Writes the code `from` (one of [`Rejection::code`]'s) as `to` (upper-cased too when the
+    /// envelope is).
+    #[must_use]
+    pub fn rename(mut self, from: &'static str, to: &'static str) -> Self {
+        self.renames.push((from, to));
+        self
     }
 }
 
@@ -65,12 +82,18 @@ struct Detail<'a> {
 
 impl RenderRejection for JsonEnvelope {
     fn render(&self, rejection: &Rejection, request_id: &str) -> Bytes {
+        let code = rejection.code();
+        let code = self
+            .renames
+            .iter()
+            .find(|(from, _)| *from == code)
+            .map_or(code, |(_, to)| to);
         let upper;
         let code = if self.uppercase {
-            upper = rejection.code().to_ascii_uppercase();
+            upper = code.to_ascii_uppercase();
             upper.as_str()
         } else {
-            rejection.code()
+            code
         };
         let message = rejection.message();
         let envelope = Envelope {
