@@ -87,6 +87,20 @@ impl CredentialSources {
         self.body.as_ref()
     }
 
+    /// Marks the headers that may carry a key as sensitive, so that later layers and handlers
+    /// that print headers (tower-http's `TraceLayer`, `Debug`) show `Sensitive` instead.
+    #[inline]
+    pub(crate) fn mark_sensitive(&self, headers: &mut HeaderMap) {
+        let names = [self.bearer.then_some(&AUTHORIZATION), self.header.as_ref()];
+        for name in names.into_iter().flatten() {
+            if let http::header::Entry::Occupied(mut entry) = headers.entry(name) {
+                for value in entry.iter_mut() {
+                    value.set_sensitive(true);
+                }
+            }
+        }
+    }
+
     /// The key in the headers, if any.
     ///
     /// Refuses duplicated headers, non-visible-ASCII values, oversized credentials, and two

@@ -89,6 +89,7 @@ where
             };
             return ResponseFuture::forward(self.inner.call(request.map(Either::Left)), post);
         }
+        shared.credentials.mark_sensitive(request.headers_mut());
         let start = match shared.credentials.find_in_headers(request.headers()) {
             Err(rejection) => return ResponseFuture::reject(shared.reject(&rejection, &request_id, None)),
             Ok(Some(token)) => match shared.present(token) {

@@ -875,6 +875,37 @@ async fn without_the_per_thread_front_moka_alone_serves_hits_and_revocation_stil
 }
 
 #[tokio::test]
+async fn the_credential_headers_reach_the_handler_marked_sensitive() {
+    let h = Harness::new();
+    let key = h.key("site_1").await;
+    let svc = ServiceBuilder::new()
+        .layer(layer(&h))
+        .service(service_fn(|request: Request<_>| async move {
+            let headers = request.headers();
+            let flags: Vec<bool> = [&AUTHORIZATION, &X_API_KEY]
+                .into_iter()
+                .map(|name| headers.get(name).is_some_and(HeaderValue::is_sensitive))
+                .collect();
+            let printed = format!("{headers:?}");
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(format!(
+                "{flags:?} {printed}"
+            )))))
+        }));
+    let mut request = bearer("/v1/events", key.token.expose());
+    request.headers_mut().insert(
+        X_API_KEY.clone(),
+        HeaderValue::from_str(key.token.expose()).unwrap(),
+    );
+    let reply = send(&svc, request).await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.text().starts_with("[true, true]"), "{}", reply.text());
+    assert!(
+        !reply.text().contains(secret_of(&key)),
+        "printed headers hide the key"
+    );
+}
+
+#[tokio::test]
 async fn a_resync_from_the_store_empties_both_caches() {
     let h = Harness::new();
     let key = h.key("site_1").await;
