@@ -144,6 +144,40 @@ impl KeyExtractor for ApiKeyExtractor {
     }
 }
 
+/// A layer that does nothing but pass the request on: the floor any `Router::layer` middleware
+/// pays (axum boxes the wrapped route's service and future), measured so that what the others do
+/// on top of it can be told apart.
+#[derive(Clone)]
+struct PassThrough;
+
+impl<S> tower::Layer<S> for PassThrough {
+    type Service = PassThroughService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        PassThroughService(inner)
+    }
+}
+
+#[derive(Clone)]
+struct PassThroughService<S>(S);
+
+impl<S, R> tower::Service<R> for PassThroughService<S>
+where
+    S: tower::Service<R>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> S::Future {
+        self.0.call(request)
+    }
+}
+
 /// Authentication outside (it runs first), the per-key limiter inside it, with the same
 /// `X-RateLimit-*` headers keyward sends.
 fn handwritten_stack(token: &str) -> Router {
@@ -237,6 +271,12 @@ fn bench_request_path(c: &mut Criterion) {
     };
 
     measure("bare_axum", app(), &fx.credential, StatusCode::OK);
+    measure(
+        "pass_through_layer",
+        app().layer(PassThrough),
+        &fx.credential,
+        StatusCode::OK,
+    );
 
     // The default layer records usage and audit events: each request hands a record to the
     // writer's channel (the writer drains it on its own schedule, so no request wakes it).

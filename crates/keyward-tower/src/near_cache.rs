@@ -1,7 +1,9 @@
 //! A per-thread front for the verifier's moka cache. A hit takes no lock and writes no shared
-//! memory: one thread-local map lookup, one atomic load, one clock read.
+//! memory: one thread-local map lookup and one atomic load (the time is the request's own clock
+//! read, shared with the key's status check).
 //!
-//! Entries live at most a second, and only while the verifier's change counter is where it was
+//! Entries live at most a second by the key manager's clock (never when that clock reads earlier
+//! than when they were filled), and only while the verifier's change counter is where it was
 //! when they were filled: every revocation or rotation the store publishes moves the counter, so
 //! no thread serves a changed key again. Each thread holds at most 4096 entries.
 
@@ -9,9 +11,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use keyward_core::LookupKey;
+use keyward_core::time::Timestamp;
 
 use crate::verify::CachedKey;
 
@@ -27,7 +30,8 @@ thread_local! {
 struct Entry {
     key: Arc<CachedKey>,
     generation: u64,
-    until: Instant,
+    filled: Timestamp,
+    until: Timestamp,
 }
 
 /// One verifier's share of the threads' front caches.
@@ -48,19 +52,19 @@ impl NearCache {
 
     /// The key, if this thread holds it fresh and no change happened since.
     #[inline]
-    pub(crate) fn get(&self, lookup: &LookupKey, generation: u64, now: Instant) -> Option<Arc<CachedKey>> {
+    pub(crate) fn get(&self, lookup: &LookupKey, generation: u64, now: Timestamp) -> Option<Arc<CachedKey>> {
         self.ttl?;
         ENTRIES.with_borrow(|entries| {
             entries
                 .get(&(self.owner, *lookup))
-                .filter(|entry| entry.generation == generation && entry.until > now)
+                .filter(|entry| entry.generation == generation && entry.filled <= now && now < entry.until)
                 .map(|entry| entry.key.clone())
         })
     }
 
     /// Remembers `key`, read from the shared cache when the change counter was `generation`.
     #[inline]
-    pub(crate) fn put(&self, lookup: LookupKey, key: Arc<CachedKey>, generation: u64, now: Instant) {
+    pub(crate) fn put(&self, lookup: LookupKey, key: Arc<CachedKey>, generation: u64, now: Timestamp) {
         let Some(ttl) = self.ttl else { return };
         ENTRIES.with_borrow_mut(|entries| {
             if entries.len() >= CAPACITY {
@@ -71,7 +75,8 @@ impl NearCache {
                 Entry {
                     key,
                     generation,
-                    until: now + ttl,
+                    filled: now,
+                    until: now.plus(ttl),
                 },
             );
         });

@@ -110,9 +110,11 @@ where
             }
         };
         if let Start::Presented(presented) = &start {
-            match shared.verifier.cached(&presented.lookup) {
+            // One clock read serves the front cache and the key's status.
+            let now = shared.verifier.manager().now();
+            match shared.verifier.cached(&presented.lookup, now) {
                 Cached::Known(cached) if shared.gate.is_none() => {
-                    if let Err(rejection) = shared.admit(&cached, presented, &route) {
+                    if let Err(rejection) = shared.admit(&cached, presented, &route, now) {
                         return ResponseFuture::reject(shared.reject(&rejection, &request_id, None));
                     }
                     let decision = match shared.rate_check(&cached, &route) {
@@ -227,7 +229,10 @@ where
             )
         }
     };
-    let cached = match shared.verifier.cached(&presented.lookup) {
+    let cached = match shared
+        .verifier
+        .cached(&presented.lookup, shared.verifier.manager().now())
+    {
         Cached::Known(cached) => cached,
         Cached::Unknown => return reject(&refusal(&keyward_core::VerifyError::Unknown, None)),
         Cached::Miss => match shared.verifier.load(presented.lookup).await {
@@ -236,7 +241,7 @@ where
             Err(error) => return reject(&refusal(&error, None)),
         },
     };
-    if let Err(rejection) = shared.admit(&cached, &presented, &route) {
+    if let Err(rejection) = shared.admit(&cached, &presented, &route, shared.verifier.manager().now()) {
         return reject(&rejection);
     }
     if let Err(rejection) = shared.gate(&cached).await {

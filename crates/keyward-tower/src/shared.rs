@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, USER_AGENT, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
 use http_body_util::{Either, Full};
+use keyward_core::time::Timestamp;
 use keyward_core::{Presented, VerifyError};
 
 use crate::audit::{AuditHandle, Record};
@@ -93,8 +94,9 @@ impl Shared {
         cached: &CachedKey,
         presented: &Presented,
         route: &RouteClass,
+        now: Timestamp,
     ) -> Result<(), Rejection> {
-        if let Err(error) = self.verifier.check(cached, presented) {
+        if let Err(error) = cached.key.check(&presented.hash, now) {
             return Err(refusal(&error, Some(cached)));
         }
         if !cached.key.kind.is_secret() && !route.publishable {

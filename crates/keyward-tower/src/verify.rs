@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use keyward_core::hash::Fingerprint;
 use keyward_core::store::{KeyChange, KeyListener, StoreError};
-use keyward_core::{ApiKey, KeyManager, LookupKey, Presented, VerifyError};
+use keyward_core::time::Timestamp;
+use keyward_core::{ApiKey, KeyManager, LookupKey, VerifyError};
 use moka::sync::Cache;
 use tokio::sync::OnceCell;
 
@@ -110,9 +111,8 @@ impl Verifier {
     }
 
     #[inline]
-    pub(crate) fn cached(&self, lookup: &LookupKey) -> Cached {
+    pub(crate) fn cached(&self, lookup: &LookupKey, now: Timestamp) -> Cached {
         let generation = self.changes.load(Ordering::SeqCst);
-        let now = Instant::now();
         if let Some(key) = self.near.get(lookup, generation, now) {
             return Cached::Known(key);
         }
@@ -165,12 +165,6 @@ impl Verifier {
             }
         }
         result.map_err(|error| VerifyError::Unavailable(StoreError::unavailable(error.to_string())))
-    }
-
-    /// Checks the presented hash (constant time) and the key's status at the manager's time.
-    #[inline]
-    pub(crate) fn check(&self, cached: &CachedKey, presented: &Presented) -> Result<(), VerifyError> {
-        cached.key.check(&presented.hash, self.manager.now())
     }
 }
 

@@ -36,11 +36,38 @@ impl Alphabet {
         }
     }
 
+    /// Whether every byte belongs to the alphabet (a table lookup a byte, no early exit).
+    #[inline]
+    pub fn contains_all(self, bytes: &[u8]) -> bool {
+        let table = match self {
+            Self::Base62 => &BASE62_TABLE,
+            Self::LowerAlphanumeric => &LOWER_ALNUM_TABLE,
+            Self::LowerHex => &LOWER_HEX_TABLE,
+        };
+        bytes
+            .iter()
+            .fold(true, |all, &byte| all & table[usize::from(byte)])
+    }
+
     /// Bits of entropy in one uniformly drawn character.
     pub fn bits_per_char(self) -> f64 {
         (self.chars().len() as f64).log2()
     }
 }
+
+const fn table(alphabet: Alphabet) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = alphabet.contains(byte as u8);
+        byte += 1;
+    }
+    table
+}
+
+static BASE62_TABLE: [bool; 256] = table(Alphabet::Base62);
+static LOWER_ALNUM_TABLE: [bool; 256] = table(Alphabet::LowerAlphanumeric);
+static LOWER_HEX_TABLE: [bool; 256] = table(Alphabet::LowerHex);
 
 /// Encodes a CRC32 as six base62 characters (62⁶ > 2³²), most significant first.
 pub(crate) fn checksum_chars(crc: u32) -> [u8; CHECKSUM_LEN] {
@@ -68,6 +95,11 @@ mod tests {
                     alphabet.contains(byte),
                     alphabet.chars().contains(&byte),
                     "{alphabet:?} {byte}"
+                );
+                assert_eq!(
+                    alphabet.contains_all(&[b'0', byte, b'1']),
+                    alphabet.contains(byte),
+                    "{alphabet:?} {byte} in a run"
                 );
             }
         }

@@ -203,10 +203,8 @@ impl TokenFormat {
             (None, 0)
         };
         let secret_end = secret_start + self.secret_len;
-        let mut random = bytes[..self.prefix_len]
-            .iter()
-            .chain(&bytes[secret_start..secret_end]);
-        if !random.all(|&b| self.alphabet.contains(b)) {
+        let prefix_ok = self.alphabet.contains_all(&bytes[..self.prefix_len]);
+        if !(prefix_ok & self.alphabet.contains_all(&bytes[secret_start..secret_end])) {
             return Err(TokenError::Charset);
         }
         if self.checksum {
