@@ -15,7 +15,7 @@ use keyward_tower::KillSwitch;
 use support::{Client, DAY, ExampleProcess, is_chars, lower_alnum, send, sha256_hex};
 use tempfile::TempDir;
 
-use adtarget::common::{self, App};
+use adtarget::common::{self, App, Served};
 
 struct Fixture {
     app: App,
@@ -44,13 +44,12 @@ impl Fixture {
 }
 
 async fn start() -> Fixture {
-    let (store, dir) = common::temp_sqlite_store().await.expect("a SQLite store");
     let clock = support::clock();
     let switch = KillSwitch::new(true);
-    let app = adtarget::app(store, clock.clone(), switch.clone())
-        .await
-        .expect("the app starts");
-    let address = common::spawn(app.router.clone()).await.expect("a loopback port");
+    let Served { app, address, dir } =
+        common::serve_fresh(|store| adtarget::app(store, clock.clone(), switch.clone()))
+            .await
+            .expect("the app serves on a fresh store");
     Fixture {
         app,
         client: Client::new(address),

@@ -15,7 +15,7 @@ use keyward_core::{NewKey, ScopeSet, TenantId};
 use support::{Client, ExampleProcess, Reply, send};
 use tempfile::TempDir;
 
-use atribu::common::{self, App};
+use atribu::common::{self, App, Served};
 
 struct Fixture {
     app: App,
@@ -35,10 +35,10 @@ impl Fixture {
 }
 
 async fn start() -> Fixture {
-    let (store, dir) = common::temp_sqlite_store().await.expect("a SQLite store");
     let clock = support::clock();
-    let app = atribu::app(store, clock.clone()).await.expect("the app starts");
-    let address = common::spawn(app.router.clone()).await.expect("a loopback port");
+    let Served { app, address, dir } = common::serve_fresh(|store| atribu::app(store, clock.clone()))
+        .await
+        .expect("the app serves on a fresh store");
     Fixture {
         app,
         client: Client::new(address),

@@ -13,7 +13,7 @@ use serde_json::json;
 use support::{Client, ExampleProcess, send};
 use tempfile::TempDir;
 
-use tolinku::common::{self, App};
+use tolinku::common::{self, App, Served};
 
 const SECRET_ONLY: &str =
     "This endpoint requires a secret API key. Publishable keys cannot access this resource.";
@@ -31,11 +31,9 @@ impl Fixture {
 }
 
 async fn start() -> Fixture {
-    let (store, dir) = common::temp_sqlite_store().await.expect("a SQLite store");
-    let app = tolinku::app(store, support::clock())
+    let Served { app, address, dir } = common::serve_fresh(|store| tolinku::app(store, support::clock()))
         .await
-        .expect("the app starts");
-    let address = common::spawn(app.router.clone()).await.expect("a loopback port");
+        .expect("the app serves on a fresh store");
     Fixture {
         app,
         client: Client::new(address),

@@ -12,7 +12,7 @@ use keyward_core::{ManagerError, NewKey, StoreError, TenantId};
 use support::{Client, ExampleProcess, Reply, is_chars, send, sha256_hex};
 use tempfile::TempDir;
 
-use trcker::common::{self, App};
+use trcker::common::{self, App, Served};
 
 struct Fixture {
     app: App,
@@ -31,11 +31,9 @@ impl Fixture {
 }
 
 async fn start() -> Fixture {
-    let (store, dir) = common::temp_sqlite_store().await.expect("a SQLite store");
-    let app = trcker::app(store, support::clock())
+    let Served { app, address, dir } = common::serve_fresh(|store| trcker::app(store, support::clock()))
         .await
-        .expect("the app starts");
-    let address = common::spawn(app.router.clone()).await.expect("a loopback port");
+        .expect("the app serves on a fresh store");
     Fixture {
         app,
         client: Client::new(address),

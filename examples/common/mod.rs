@@ -171,6 +171,33 @@ pub async fn spawn(router: Router) -> std::io::Result<SocketAddr> {
     Ok(address)
 }
 
+/// An app on a fresh SQLite store, served on a free loopback port: what a conformance test starts.
+pub struct Served {
+    /// The app.
+    pub app: App,
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// The directory of the store's file; removed when dropped.
+    pub dir: TempDir,
+}
+
+/// Builds an app with `build` on a fresh SQLite store ([`temp_sqlite_store`]) and serves it in the
+/// background on a free loopback port ([`spawn`]), for tests.
+///
+/// # Errors
+///
+/// The store cannot be opened, the app not built, or no port bound.
+pub async fn serve_fresh<F, Fut>(build: F) -> Result<Served, BoxError>
+where
+    F: FnOnce(Arc<dyn KeyStore>) -> Fut,
+    Fut: Future<Output = Result<App, BoxError>>,
+{
+    let (store, dir) = temp_sqlite_store().await?;
+    let app = build(store).await?;
+    let address = spawn(app.router.clone()).await?;
+    Ok(Served { app, address, dir })
+}
+
 /// Completes on Ctrl-C.
 pub async fn shutdown_signal() {
     if let Err(error) = tokio::signal::ctrl_c().await {
