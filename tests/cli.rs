@@ -4,12 +4,14 @@
 //! they share one database, so each test works in a tenant of its own.
 #![cfg(any(feature = "sqlite", feature = "postgres"))]
 
+mod support;
+
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+use support::sha256_hex;
 use tempfile::TempDir;
 
 /// The fields a key view has: nothing that holds a secret or a hash.
@@ -155,21 +157,13 @@ fn time(value: &Value) -> SystemTime {
     humantime::parse_rfc3339(&text(value)).unwrap_or_else(|error| panic!("{value}: {error}"))
 }
 
-/// SHA-256 of the token in lowercase hex: what the store keeps.
-fn stored_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Asserts that `output` shows nothing of `token`: not the token, its secret part or its hash.
 fn assert_no_secret(output: &str, token: &str, what: &str) {
     let secret = &token[token.len() - 38..];
     assert!(!output.contains(token), "{what} shows the token: {output}");
     assert!(!output.contains(secret), "{what} shows the secret: {output}");
     assert!(
-        !output.contains(&stored_hash(token)),
+        !output.contains(&sha256_hex(token)),
         "{what} shows the hash: {output}"
     );
 }

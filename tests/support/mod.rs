@@ -1,4 +1,4 @@
-//! What the seed conformance tests share: an HTTP client for a server on loopback, a reply read in
+//! What the root integration tests share: an HTTP client for a server on loopback, a reply read in
 //! full, and a clock the tests move by hand.
 //!
 //! Each test binary uses a part of it.
