@@ -8,15 +8,15 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
 use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
-use keyward_core::Presented;
+use keyward_core::{Presented, VerifyError};
 use tower::{BoxError, Service};
 
 use crate::future::{ResponseBody, ResponseFuture};
 use crate::policy::RouteClass;
 use crate::rate_limit::Check;
-use crate::shared::{Shared, refusal};
-use crate::verify::Cached;
-use crate::{Rejection, VerifiedKey, credential, request_id};
+use crate::shared::{Post, Shared, refusal};
+use crate::verify::{Cached, CachedKey};
+use crate::{Rejection, credential, request_id};
 
 /// The service made by [`ApiKeyLayer`](crate::ApiKeyLayer).
 #[derive(Clone, Debug)]
@@ -50,8 +50,14 @@ impl<S> ApiKeyService<S> {
 enum Start {
     /// The key may be in the JSON body.
     Body,
-    /// The key was in a header.
+    /// The key was in a header and the caches did not know it.
     Presented(Presented),
+    /// The cached key was admitted; what is left is the tenant gate and the rate limit (`check`:
+    /// a remote limiter's check already started, else it is made after the gate).
+    Admitted {
+        cached: Arc<CachedKey>,
+        check: Option<Check>,
+    },
 }
 
 type Inbound<B> = Either<B, Full<Bytes>>;
@@ -81,12 +87,7 @@ where
         }
         let route = shared.routes.classify(request.uri().path());
         if shared.is_public(&request, &route) {
-            let post = crate::shared::Post {
-                request_id,
-                decision: None,
-                ietf: false,
-                audit: None,
-            };
+            let post = Post::bare(request_id);
             return ResponseFuture::forward(self.inner.call(request.map(Either::Left)), post);
         }
         shared.credentials.mark_sensitive(request.headers_mut());
@@ -109,51 +110,48 @@ where
                 ));
             }
         };
-        if let Start::Presented(presented) = &start {
-            // One clock read serves the front cache and the key's status.
-            let now = shared.verifier.manager().now();
-            match shared.verifier.cached(&presented.lookup, now) {
-                Cached::Known(cached) if shared.gate.is_none() => {
-                    if let Err(rejection) = shared.admit(&cached, presented, &route, now) {
-                        return ResponseFuture::reject(shared.reject(&rejection, &request_id, None));
-                    }
-                    let decision = match shared.rate_check(&cached, &route) {
-                        None => None,
-                        Some(Check::Ready(outcome)) => match shared.rate_outcome(&cached, outcome) {
-                            Ok(decision) => Some(decision),
-                            Err((rejection, decision)) => {
-                                return ResponseFuture::reject(shared.reject(
-                                    &rejection,
-                                    &request_id,
-                                    decision.as_ref(),
-                                ));
-                            }
-                        },
-                        // A remote limiter: continue on the slow path (its check is lazy, so
-                        // dropping this one spends nothing).
-                        Some(Check::Pending(_)) => return self.slow(request, request_id, route, start),
-                    };
-                    let post = shared.post(&request, request_id.clone(), cached.clone(), decision);
-                    request.extensions_mut().insert(VerifiedKey {
-                        cached,
-                        decision,
-                        request_id,
-                        shared: shared.clone(),
-                    });
-                    return ResponseFuture::forward(self.inner.call(request.map(Either::Left)), post);
-                }
-                Cached::Unknown => {
-                    tracing::debug!(target: "keyward::rejection", reason = "unknown", "API key refused (negative cache)");
-                    return ResponseFuture::reject(shared.reject(
-                        &Rejection::InvalidToken,
-                        &request_id,
-                        None,
-                    ));
-                }
-                Cached::Known(_) | Cached::Miss => {}
+        let Start::Presented(presented) = &start else {
+            return self.slow(request, request_id, route, start);
+        };
+        // One clock read serves the front cache and the key's status.
+        let now = shared.verifier.manager().now();
+        let cached = match shared.verifier.cached(&presented.lookup, now) {
+            Cached::Known(cached) => cached,
+            Cached::Unknown => {
+                return ResponseFuture::reject(shared.reject(
+                    &refusal(&VerifyError::Unknown, None),
+                    &request_id,
+                    None,
+                ));
             }
+            Cached::Miss => return self.slow(request, request_id, route, start),
+        };
+        if let Err(rejection) = shared.admit(&cached, presented, &route, now) {
+            return ResponseFuture::reject(shared.reject(&rejection, &request_id, None));
         }
-        self.slow(request, request_id, route, start)
+        if shared.gate.is_some() {
+            let start = Start::Admitted { cached, check: None };
+            return self.slow(request, request_id, route, start);
+        }
+        let decision = match shared.rate_check(&cached, &route) {
+            None => None,
+            Some(Check::Ready(outcome)) => match shared.rate_outcome(&cached, outcome) {
+                Ok(decision) => Some(decision),
+                Err((rejection, decision)) => {
+                    return ResponseFuture::reject(shared.reject(&rejection, &request_id, decision.as_ref()));
+                }
+            },
+            // A remote limiter: wait for it on the slow path.
+            Some(check) => {
+                let start = Start::Admitted {
+                    cached,
+                    check: Some(check),
+                };
+                return self.slow(request, request_id, route, start);
+            }
+        };
+        let post = shared.authenticated(&mut request, request_id, cached, decision);
+        ResponseFuture::forward(self.inner.call(request.map(Either::Left)), post)
     }
 }
 
@@ -184,7 +182,7 @@ impl<S> ApiKeyService<S> {
 
 async fn finish<S, ReqBody, ResBody>(
     shared: Arc<Shared>,
-    mut inner: S,
+    inner: S,
     request: Request<ReqBody>,
     request_id: HeaderValue,
     route: RouteClass,
@@ -196,8 +194,20 @@ where
     ReqBody::Error: Into<BoxError>,
 {
     let reject = |rejection: &Rejection| Ok(shared.reject(rejection, &request_id, None));
-    let (mut request, presented) = match start {
-        Start::Presented(presented) => (request.map(Either::Left), presented),
+    let (presented, request) = match start {
+        Start::Admitted { cached, check } => {
+            return authorized(
+                &shared,
+                inner,
+                request.map(Either::Left),
+                request_id,
+                &route,
+                cached,
+                check,
+            )
+            .await;
+        }
+        Start::Presented(presented) => (presented, request.map(Either::Left)),
         Start::Body => {
             let Some(field) = shared.credentials.body() else {
                 return reject(&Rejection::MissingCredential);
@@ -224,8 +234,8 @@ where
                 Err(rejection) => return reject(&rejection),
             };
             (
-                Request::from_parts(parts, Either::Right(Full::new(bytes))),
                 presented,
+                Request::from_parts(parts, Either::Right(Full::new(bytes))),
             )
         }
     };
@@ -234,21 +244,38 @@ where
         .cached(&presented.lookup, shared.verifier.manager().now())
     {
         Cached::Known(cached) => cached,
-        Cached::Unknown => return reject(&refusal(&keyward_core::VerifyError::Unknown, None)),
+        Cached::Unknown => return reject(&refusal(&VerifyError::Unknown, None)),
         Cached::Miss => match shared.verifier.load(presented.lookup).await {
             Ok(Some(cached)) => cached,
-            Ok(None) => return reject(&refusal(&keyward_core::VerifyError::Unknown, None)),
+            Ok(None) => return reject(&refusal(&VerifyError::Unknown, None)),
             Err(error) => return reject(&refusal(&error, None)),
         },
     };
     if let Err(rejection) = shared.admit(&cached, &presented, &route, shared.verifier.manager().now()) {
         return reject(&rejection);
     }
+    authorized(&shared, inner, request, request_id, &route, cached, None).await
+}
+
+/// The rest of the path for an admitted key: the tenant gate, the rate limit (`check` when one was
+/// already started), then the inner service.
+async fn authorized<S, ReqBody, ResBody>(
+    shared: &Arc<Shared>,
+    mut inner: S,
+    mut request: Request<Inbound<ReqBody>>,
+    request_id: HeaderValue,
+    route: &RouteClass,
+    cached: Arc<CachedKey>,
+    check: Option<Check>,
+) -> Result<Response<ResponseBody<ResBody>>, S::Error>
+where
+    S: Service<Request<Inbound<ReqBody>>, Response = Response<ResBody>>,
+{
     if let Err(rejection) = shared.gate(&cached).await {
         tracing::debug!(target: "keyward::rejection", reason = "tenant_gate", fingerprint = %cached.fingerprint, "request refused");
-        return reject(&rejection);
+        return Ok(shared.reject(&rejection, &request_id, None));
     }
-    let decision = match shared.rate_check(&cached, &route) {
+    let decision = match check.or_else(|| shared.rate_check(&cached, route)) {
         None => None,
         Some(check) => match shared.rate_outcome(&cached, check.decide().await) {
             Ok(decision) => Some(decision),
@@ -257,13 +284,7 @@ where
             }
         },
     };
-    let post = shared.post(&request, request_id.clone(), cached.clone(), decision);
-    request.extensions_mut().insert(VerifiedKey {
-        cached,
-        decision,
-        request_id,
-        shared: shared.clone(),
-    });
+    let post = shared.authenticated(&mut request, request_id, cached, decision);
     let response = inner.call(request).await?;
     Ok(post.finish(response))
 }

@@ -17,7 +17,7 @@ use crate::policy::{RouteClass, RouteRules, TenantGate};
 use crate::rate_limit::{Check, RateDecision, RateLimitError, RateLimiter};
 use crate::render::RenderRejection;
 use crate::verify::{CachedKey, Verifier};
-use crate::{CredentialSources, KillSwitch, Rejection, headers};
+use crate::{CredentialSources, KillSwitch, Rejection, VerifiedKey, headers};
 
 /// A function that finds the client's address in a request.
 pub(crate) type ClientIp = dyn Fn(&http::Extensions, &HeaderMap) -> Option<IpAddr> + Send + Sync;
@@ -147,10 +147,11 @@ impl Shared {
         }
     }
 
-    /// What the response path needs: the audit record is prepared only when audit is on.
-    pub(crate) fn post<B>(
+    /// Hands an authenticated request on: puts its [`VerifiedKey`] into the request's extensions
+    /// and returns what the response path needs (the audit record only when audit is on).
+    pub(crate) fn authenticated<B>(
         self: &Arc<Self>,
-        request: &Request<B>,
+        request: &mut Request<B>,
         request_id: HeaderValue,
         cached: Arc<CachedKey>,
         decision: Option<RateDecision>,
@@ -158,7 +159,7 @@ impl Shared {
         let audit = self.audit.as_ref().map(|audit| {
             let details = audit.wants_details();
             let record = Record {
-                key: cached,
+                key: cached.clone(),
                 at: keyward_core::time::Timestamp::from_millis(0),
                 status: 0,
                 method: if details {
@@ -187,6 +188,12 @@ impl Shared {
             };
             (self.clone(), record)
         });
+        request.extensions_mut().insert(VerifiedKey {
+            cached,
+            decision,
+            request_id: request_id.clone(),
+            shared: self.clone(),
+        });
         Post {
             request_id,
             decision,
@@ -214,6 +221,16 @@ impl Shared {
 }
 
 impl Post {
+    /// For a request that needs no key: the request id only.
+    pub(crate) fn bare(request_id: HeaderValue) -> Self {
+        Self {
+            request_id,
+            decision: None,
+            ietf: false,
+            audit: None,
+        }
+    }
+
     /// Adds the headers to an inner response and hands the audit record over.
     pub(crate) fn finish<B>(self, response: Response<B>) -> Response<Either<B, Full<Bytes>>> {
         let mut response = response.map(Either::Left);
