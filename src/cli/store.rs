@@ -60,35 +60,38 @@ pub(crate) async fn migrate<O: Write, E: Write>(
 }
 
 /// The URL with any password replaced by `***`, fit for messages and logs.
+///
+/// The user information ends at the last `@`, not at the first `/`, `?` or `#`: a password may hold
+/// those unencoded, and such a URL does not parse, so it is exactly the one an error message
+/// quotes. When an `@` in the query is taken for the end of the user information, more is hidden
+/// than needed, never less. `password` parameters are hidden wherever they stand.
 pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
+    let rest = match rest.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
             Some((user, _password)) => format!("{user}:***@{host}"),
-            None => authority.to_owned(),
+            None => rest.to_owned(),
         },
-        None => authority.to_owned(),
+        None => rest.to_owned(),
     };
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let params: Vec<String> = query
-                .split('&')
-                .map(|param| match param.split_once('=') {
-                    Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
-                        format!("{name}=***")
-                    }
-                    _ => param.to_owned(),
-                })
-                .collect();
-            format!("{path}?{}", params.join("&"))
+    let mut redacted = format!("{scheme}://");
+    for part in rest.split_inclusive(['?', '&']) {
+        let (param, separator) = match part.strip_suffix(['?', '&']) {
+            Some(param) => (param, &part[param.len()..]),
+            None => (part, ""),
+        };
+        match param.split_once('=') {
+            Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
+                redacted.push_str(name);
+                redacted.push_str("=***");
+            }
+            _ => redacted.push_str(param),
         }
-        None => tail.to_owned(),
-    };
-    format!("{scheme}://{authority}{tail}")
+        redacted.push_str(separator);
+    }
+    redacted
 }
 
 #[cfg(test)]
@@ -110,6 +113,16 @@ mod tests {
             ),
             ("postgres://u:s3cret@db:5432/k", "postgres://u:***@db:5432/k"),
             ("postgres://u:p@ss:w@db/k", "postgres://u:***@db/k"),
+            ("postgres://u:pa#ss@db/k", "postgres://u:***@db/k"),
+            ("postgres://u:pa/ss?x@db/k", "postgres://u:***@db/k"),
+            (
+                "postgres://db:5432/k?user=me@corp&password=s3cret",
+                "postgres://db:***@corp&password=***",
+            ),
+            (
+                "postgres://db/k?password=s3cret&user=me@corp",
+                "postgres://db/k?password=***&user=me@corp",
+            ),
             (
                 "postgres://db/k?user=u&password=s3cret&sslmode=require",
                 "postgres://db/k?user=u&password=***&sslmode=require",
