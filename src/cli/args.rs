@@ -3,18 +3,20 @@
 //! Values are validated here, while parsing, so a bad tenant, scope, tier, key id or duration is a
 //! usage error (exit code 2) reported before any store is opened.
 
+use std::fmt;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use keyward_core::{Environment, KeyId, KeyKind, Rotation, ScopeSet, TenantId, Tier};
 
 use super::error::EXIT_CODES_HELP;
+use super::store::redact;
 
 /// Manage keyward API keys in a key store.
 ///
 /// Tokens are printed once, by `keys create` and `keys rotate`, and never again: the store keeps
 /// only their hash.
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 // A missing command is a usage error like any other (one `error:` line, exit code 2), not a help page.
 #[command(name = "keyward", version, after_help = EXIT_CODES_HELP, arg_required_else_help = false)]
 pub(crate) struct Cli {
@@ -36,6 +38,17 @@ pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+impl fmt::Debug for Cli {
+    /// Shows the store URL with its password redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cli")
+            .field("store", &redact(&self.store))
+            .field("json", &self.json)
+            .field("command", &self.command)
+            .finish()
+    }
 }
 
 /// The top-level commands.
@@ -227,6 +240,14 @@ mod tests {
     #[test]
     fn the_grammar_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn debug_hides_the_store_password() {
+        let cli = parse(&["--store", "postgres://u:s3cret@db/k", "migrate"]).expect("valid arguments");
+        let debug = format!("{cli:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(debug.contains("postgres://u:***@db/k"), "{debug}");
     }
 
     #[test]
