@@ -51,8 +51,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let demo = manager.create(demo).await?;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("listening on http://127.0.0.1:{}", listener.local_addr()?.port());
     println!("key demo: {}", demo.token.expose());
+    println!("listening on http://127.0.0.1:{}", listener.local_addr()?.port());
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
