@@ -130,10 +130,13 @@ pub fn sha256_hex(text: &str) -> String {
 }
 
 /// An example's own binary, started with `PORT=0` and a fresh store, read until it prints
-/// `listening on …`; killed when dropped.
+/// `listening on …`; killed when dropped, and its temporary files removed.
 #[derive(Debug)]
 pub struct ExampleProcess {
     child: std::process::Child,
+    /// The example's `TMPDIR`: a killed process cannot remove the temporary store it made, so
+    /// the test removes the directory it was made in, after the kill.
+    _tmp: tempfile::TempDir,
     /// Where it listens.
     pub address: SocketAddr,
     /// The keys it printed, by label.
@@ -158,6 +161,7 @@ impl ExampleProcess {
             .and_then(|exe| Some(exe.parent()?.parent()?.join("examples")))
             .map(|dir| dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
             .expect("the test binary's directory");
+        let tmp = tempfile::tempdir().expect("a temporary directory for the example");
         assert!(
             path.exists(),
             "{} is missing: build the examples first (`cargo build --all-features --examples`)",
@@ -166,6 +170,7 @@ impl ExampleProcess {
         let mut child = Command::new(&path)
             .env("PORT", "0")
             .env_remove("KEYWARD_STORE")
+            .env("TMPDIR", tmp.path())
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -196,6 +201,7 @@ impl ExampleProcess {
         std::thread::spawn(move || lines.for_each(drop));
         Self {
             child,
+            _tmp: tmp,
             address,
             keys,
             output,
