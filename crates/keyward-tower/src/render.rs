@@ -1,9 +1,14 @@
-//! Rendering rejections: the default JSON envelope, and the shapes other APIs use.
+//! Rendering rejections: the response with its status and headers ([`render`]), the default JSON
+//! envelope, and the shapes other APIs use.
 
 use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderValue, Response};
+use http_body_util::Full;
 use serde::Serialize;
 
-use crate::Rejection;
+use crate::rate_limit::RateDecision;
+use crate::{Rejection, headers};
 
 /// Turns a [`Rejection`] into a JSON body. Status, `Content-Type`, `WWW-Authenticate`,
 /// `Retry-After` and `X-Request-Id` are set by the layer.
@@ -21,6 +26,37 @@ where
     fn render(&self, rejection: &Rejection, request_id: &str) -> Bytes {
         self(rejection, request_id)
     }
+}
+
+/// Renders a rejection with its status and headers.
+pub fn render(
+    renderer: &dyn RenderRejection,
+    rejection: &Rejection,
+    request_id: &HeaderValue,
+    decision: Option<&RateDecision>,
+    ietf_headers: bool,
+) -> Response<Full<Bytes>> {
+    let body = renderer.render(rejection, request_id.to_str().unwrap_or_default());
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = rejection.status();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(challenge) = rejection.www_authenticate() {
+        headers.insert(WWW_AUTHENTICATE, challenge);
+    }
+    headers::request_id(headers, request_id);
+    match (rejection, decision) {
+        (_, Some(decision)) => headers::rate_limit(headers, decision, ietf_headers),
+        (Rejection::RateLimited { retry_after }, None) => {
+            headers.insert(
+                RETRY_AFTER,
+                headers::number(headers::ceil_secs(*retry_after).max(1)),
+            );
+        }
+        _ => {}
+    }
+    response
 }
 
 /// `{"error":{"code":"…","message":"…","status":N,"request_id":"req_…"}}`: the default.

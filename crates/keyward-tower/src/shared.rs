@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, USER_AGENT, WWW_AUTHENTICATE};
+use http::header::USER_AGENT;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
 use http_body_util::{Either, Full};
 use keyward_core::time::Timestamp;
@@ -15,7 +15,7 @@ use keyward_core::{Presented, VerifyError};
 use crate::audit::{AuditHandle, Record};
 use crate::policy::{RouteClass, RouteRules, TenantGate};
 use crate::rate_limit::{Check, RateDecision, RateLimitError, RateLimiter};
-use crate::render::RenderRejection;
+use crate::render::{RenderRejection, render};
 use crate::verify::{CachedKey, Verifier};
 use crate::{CredentialSources, KillSwitch, Rejection, VerifiedKey, headers};
 
@@ -276,35 +276,4 @@ pub(crate) fn refusal(error: &VerifyError, cached: Option<&CachedKey>) -> Reject
             Rejection::InvalidToken
         }
     }
-}
-
-/// Renders a rejection with its status and headers.
-pub fn render(
-    renderer: &dyn RenderRejection,
-    rejection: &Rejection,
-    request_id: &HeaderValue,
-    decision: Option<&RateDecision>,
-    ietf_headers: bool,
-) -> Response<Full<Bytes>> {
-    let body = renderer.render(rejection, request_id.to_str().unwrap_or_default());
-    let mut response = Response::new(Full::new(body));
-    *response.status_mut() = rejection.status();
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(challenge) = rejection.www_authenticate() {
-        headers.insert(WWW_AUTHENTICATE, challenge);
-    }
-    headers::request_id(headers, request_id);
-    match (rejection, decision) {
-        (_, Some(decision)) => headers::rate_limit(headers, decision, ietf_headers),
-        (Rejection::RateLimited { retry_after }, None) => {
-            headers.insert(
-                http::header::RETRY_AFTER,
-                headers::number(headers::ceil_secs(*retry_after).max(1)),
-            );
-        }
-        _ => {}
-    }
-    response
 }

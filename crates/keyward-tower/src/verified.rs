@@ -12,7 +12,8 @@ use keyward_core::hash::Fingerprint;
 
 use crate::Rejection;
 use crate::rate_limit::{Check, RateDecision};
-use crate::shared::{Shared, render};
+use crate::render::render;
+use crate::shared::Shared;
 use crate::verify::CachedKey;
 
 /// The key that authenticated this request, with its rate-limit state and request id.
