@@ -52,13 +52,20 @@ pub fn is_well_formed(value: &HeaderValue) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
 }
 
-/// The request's id: the incoming one when there is exactly one and it is well formed, else a new
-/// one, which is written into the request so that handlers and later layers see it.
+/// The incoming id that may be kept: the request's `X-Request-Id` when there is exactly one and it
+/// is well formed.
+pub fn incoming(headers: &HeaderMap) -> Option<&HeaderValue> {
+    let mut values = headers.get_all(&X_REQUEST_ID).iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) if is_well_formed(value) => Some(value),
+        _ => None,
+    }
+}
+
+/// The request's id: the [`incoming`] one, else a new one, which is written into the request so
+/// that handlers and later layers see it.
 pub(crate) fn resolve(headers: &mut HeaderMap) -> HeaderValue {
-    let mut incoming = headers.get_all(&X_REQUEST_ID).iter();
-    if let (Some(value), None) = (incoming.next(), incoming.next())
-        && is_well_formed(value)
-    {
+    if let Some(value) = incoming(headers) {
         return value.clone();
     }
     let id = mint();

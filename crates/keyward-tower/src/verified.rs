@@ -49,6 +49,11 @@ impl VerifiedKey {
         self.request_id.to_str().unwrap_or_default()
     }
 
+    /// The request id as the header value the layer sends in `X-Request-Id`.
+    pub fn request_id_value(&self) -> &HeaderValue {
+        &self.request_id
+    }
+
     /// A response for `rejection`, rendered as the layer renders its own.
     pub fn reject(&self, rejection: &Rejection) -> Response<Full<Bytes>> {
         render(

@@ -16,7 +16,7 @@ pub(super) fn missing_layer<B, F, E>(request: &Request<B>) -> GuardFuture<F, E> 
 
 /// The response refusing `key` for `rejection`.
 pub(super) fn refused(key: &VerifiedKey, rejection: Rejection) -> Response {
-    KeyRejection::refused(key.clone(), rejection).into_response()
+    key.reject(&rejection).into_response()
 }
 
 /// `get_ref`, `get_mut` and `into_inner` for a guard service whose field `inner` is the wrapped

@@ -6,7 +6,6 @@ use keyward_core::{ManagerError, StoreError};
 use keyward_tower::{Rejection, VerifiedKey};
 
 use crate::ApiError;
-use crate::rejection::KeyRejection;
 
 /// A management call's error: a refusal the layer knows how to render, or an [`ApiError`].
 #[derive(Debug)]
@@ -19,9 +18,9 @@ impl Failure {
     /// The answer for the request of `key`, with its request id.
     pub(crate) fn respond(self, key: &VerifiedKey) -> Response {
         match self {
-            Self::Refused(rejection) => KeyRejection::refused(key.clone(), rejection).into_response(),
+            Self::Refused(rejection) => key.reject(&rejection).into_response(),
             Self::Api(error) => error
-                .with_request_id(crate::rejection::request_id_of(key))
+                .with_request_id(key.request_id_value().clone())
                 .into_response(),
         }
     }

@@ -180,9 +180,7 @@ pub(super) async fn audit(
 /// Paths under the router that name nothing: the same 404 as an unknown key.
 pub(super) async fn fallback(request: Request) -> Response {
     let error = match request.extensions().get::<VerifiedKey>() {
-        Some(key) => {
-            ApiError::not_found("No such endpoint").with_request_id(crate::rejection::request_id_of(key))
-        }
+        Some(key) => ApiError::not_found("No such endpoint").with_request_id(key.request_id_value().clone()),
         None => ApiError::not_found("No such endpoint"),
     };
     error.into_response()

@@ -4,7 +4,7 @@ use std::fmt;
 
 use axum::response::{IntoResponse, Response};
 use http::{Extensions, HeaderMap, HeaderValue, StatusCode, Uri};
-use keyward_tower::request_id::{self, X_REQUEST_ID};
+use keyward_tower::request_id;
 use keyward_tower::{Rejection, VerifiedKey};
 
 use super::ApiError;
@@ -54,11 +54,9 @@ impl KeyRejection {
              on the layer. Add the layer with Router::layer after the routes that use AuthedKey or \
              keyward-axum guards, and do not declare those routes public"
         );
-        let mut incoming = headers.get_all(&X_REQUEST_ID).iter();
-        let request_id = match (incoming.next(), incoming.next()) {
-            (Some(id), None) if request_id::is_well_formed(id) => id.clone(),
-            _ => request_id::mint(),
-        };
+        let request_id = request_id::incoming(headers)
+            .cloned()
+            .unwrap_or_else(request_id::mint);
         Self {
             reason: Box::new(Reason::MissingLayer { request_id }),
         }
@@ -94,11 +92,6 @@ impl KeyRejection {
     }
 }
 
-/// The request id of a verified key, as a header value.
-pub(crate) fn request_id_of(key: &VerifiedKey) -> HeaderValue {
-    HeaderValue::from_str(key.request_id()).unwrap_or_else(|_| request_id::mint())
-}
-
 /// The verified key of a request, or the missing-layer rejection.
 pub(crate) fn verified_key(
     extensions: &Extensions,
@@ -116,7 +109,7 @@ impl IntoResponse for KeyRejection {
         match *self.reason {
             Reason::Refused { rejection, key } => key.reject(&rejection).into_response(),
             Reason::Conversion { key } => ApiError::internal()
-                .with_request_id(request_id_of(&key))
+                .with_request_id(key.request_id_value().clone())
                 .into_response(),
             Reason::MissingLayer { request_id } => {
                 ApiError::internal().with_request_id(request_id).into_response()
