@@ -172,36 +172,23 @@ impl KeyManager {
             .scopes
             .unwrap_or_else(|| self.inner.policy.default_scopes.clone());
         let tier = new.tier.unwrap_or_else(|| self.inner.policy.default_tier.clone());
-        for _ in 0..MINT_ATTEMPTS {
-            let id = KeyId::generate();
-            let (token, key) = self.mint(Template {
-                id: id.clone(),
-                tenant: new.tenant.clone(),
-                name: new.name.clone(),
-                scopes: scopes.clone(),
-                tier: tier.clone(),
-                kind: new.kind,
-                environment: new.environment,
-                created_at: now,
-                expires_at,
-                lineage: id,
-                rotated_from: None,
-            });
-            match self
-                .inner
-                .store
-                .insert(&key, self.inner.policy.max_active_keys, now)
-                .await
-            {
-                Ok(()) => {
-                    tracing::info!(target: "keyward::lifecycle", key_id = %key.id, tenant = %key.tenant, fingerprint = %key.fingerprint(), "key created");
-                    return Ok(CreatedKey { token, key });
-                }
-                Err(StoreError::Duplicate) => continue,
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Err(StoreError::Duplicate.into())
+        let template = |id: KeyId| Template {
+            id: id.clone(),
+            tenant: new.tenant.clone(),
+            name: new.name.clone(),
+            scopes: scopes.clone(),
+            tier: tier.clone(),
+            kind: new.kind,
+            environment: new.environment,
+            created_at: now,
+            expires_at,
+            lineage: id,
+            rotated_from: None,
+        };
+        let created = self.mint_and_store(template, Write::Insert, now).await?;
+        let key = &created.key;
+        tracing::info!(target: "keyward::lifecycle", key_id = %key.id, tenant = %key.tenant, fingerprint = %key.fingerprint(), "key created");
+        Ok(created)
     }
 
     /// Revokes a key of `tenant` at once; caches listening to the store drop it.
@@ -258,30 +245,25 @@ impl KeyManager {
             Some(lifetime) => Some(now.plus(lifetime)),
             None => old.expires_at,
         };
-        for _ in 0..MINT_ATTEMPTS {
-            let (token, key) = self.mint(Template {
-                id: KeyId::generate(),
-                tenant: old.tenant.clone(),
-                name: old.name.clone(),
-                scopes: old.scopes.clone(),
-                tier: old.tier.clone(),
-                kind: old.kind,
-                environment: old.environment,
-                created_at: now,
-                expires_at,
-                lineage: old.lineage.clone(),
-                rotated_from: Some(old.id.clone()),
-            });
-            match self.inner.store.rotate(tenant, id, &key, fate, now).await {
-                Ok(_) => {
-                    tracing::info!(target: "keyward::lifecycle", key_id = %key.id, rotated_from = %old.id, tenant = %key.tenant, ?rotation, "key rotated");
-                    return Ok(CreatedKey { token, key });
-                }
-                Err(StoreError::Duplicate) => continue,
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Err(StoreError::Duplicate.into())
+        let template = |id: KeyId| Template {
+            id,
+            tenant: old.tenant.clone(),
+            name: old.name.clone(),
+            scopes: old.scopes.clone(),
+            tier: old.tier.clone(),
+            kind: old.kind,
+            environment: old.environment,
+            created_at: now,
+            expires_at,
+            lineage: old.lineage.clone(),
+            rotated_from: Some(old.id.clone()),
+        };
+        let created = self
+            .mint_and_store(template, Write::Rotate { tenant, id, fate }, now)
+            .await?;
+        let key = &created.key;
+        tracing::info!(target: "keyward::lifecycle", key_id = %key.id, rotated_from = %old.id, tenant = %key.tenant, ?rotation, "key rotated");
+        Ok(created)
     }
 
     /// The key `id` if it belongs to `tenant`.
@@ -323,6 +305,32 @@ impl KeyManager {
         Ok(at)
     }
 
+    /// Mints a key from `template` (given a fresh id) and writes it as `write` says, minting again
+    /// while the store answers [`StoreError::Duplicate`], at most [`MINT_ATTEMPTS`] times.
+    async fn mint_and_store(
+        &self,
+        template: impl Fn(KeyId) -> Template,
+        write: Write<'_>,
+        now: Timestamp,
+    ) -> Result<CreatedKey, ManagerError> {
+        let store = &self.inner.store;
+        for _ in 0..MINT_ATTEMPTS {
+            let (token, key) = self.mint(template(KeyId::generate()));
+            let written = match write {
+                Write::Insert => store.insert(&key, self.inner.policy.max_active_keys, now).await,
+                Write::Rotate { tenant, id, fate } => {
+                    store.rotate(tenant, id, &key, fate, now).await.map(drop)
+                }
+            };
+            match written {
+                Ok(()) => return Ok(CreatedKey { token, key }),
+                Err(StoreError::Duplicate) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(StoreError::Duplicate.into())
+    }
+
     fn mint(&self, t: Template) -> (crate::token::PlaintextToken, ApiKey) {
         let token = self.inner.format.mint(t.environment, t.kind);
         let parsed = self
@@ -353,6 +361,19 @@ impl KeyManager {
         };
         (token, key)
     }
+}
+
+/// How [`KeyManager::mint_and_store`] writes a new key.
+#[derive(Clone, Copy)]
+enum Write<'a> {
+    /// As a new lineage, within the policy's limit of active keys.
+    Insert,
+    /// As the successor of the key `id` of `tenant`, which meets `fate`.
+    Rotate {
+        tenant: &'a TenantId,
+        id: &'a KeyId,
+        fate: OldKey,
+    },
 }
 
 struct Template {
@@ -469,5 +490,30 @@ impl KeyManagerBuilder {
                 policy: self.policy,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MemoryStore, NewKey};
+
+    fn send<T: Send>(value: T) -> T {
+        value
+    }
+
+    /// Web frameworks run handlers on work-stealing runtimes: the lifecycle futures must be `Send`.
+    #[tokio::test]
+    async fn lifecycle_futures_are_send() {
+        let manager = KeyManager::new(MemoryStore::new());
+        let tenant = TenantId::new("site_1").expect("valid tenant");
+        let created = send(manager.create(NewKey::new(tenant.clone())))
+            .await
+            .expect("created");
+        let rotated = send(manager.rotate(&tenant, &created.key.id))
+            .await
+            .expect("rotated");
+        assert_eq!(rotated.key.rotated_from.as_ref(), Some(&created.key.id));
+        assert_eq!(rotated.key.lineage, created.key.id);
     }
 }
