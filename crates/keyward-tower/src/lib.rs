@@ -5,7 +5,8 @@
 //! 1. request id: a well-formed incoming `X-Request-Id` is kept, else `req_<random>` is minted; it
 //!    is on every response and in every error body;
 //! 2. kill switch: 503 `api_disabled` while the API is off;
-//! 3. public routes pass through;
+//! 3. the headers that may carry a key are marked sensitive (so that `Debug` and tracing layers
+//!    behind this one print `Sensitive`); public routes pass through;
 //! 4. the credential: `Authorization: Bearer`, `X-API-Key`, or (opt-in) a JSON body field;
 //!    duplicated, conflicting, oversized or non-UTF-8 credentials get 400;
 //! 5. the token is parsed and checksummed (garbage never reaches the store), then verified through

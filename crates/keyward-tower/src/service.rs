@@ -85,12 +85,14 @@ where
         if shared.kill_switch.as_ref().is_some_and(|s| !s.is_enabled()) {
             return ResponseFuture::reject(shared.reject(&Rejection::ApiDisabled, &request_id, None));
         }
+        // Public routes too: a client may send its key everywhere, and what is behind the layer may
+        // print headers.
+        shared.credentials.mark_sensitive(request.headers_mut());
         let route = shared.routes.classify(request.uri().path());
         if shared.is_public(&request, &route) {
             let post = Post::bare(request_id);
             return ResponseFuture::forward(self.inner.call(request.map(Either::Left)), post);
         }
-        shared.credentials.mark_sensitive(request.headers_mut());
         let start = match shared.credentials.find_in_headers(request.headers()) {
             Err(rejection) => return ResponseFuture::reject(shared.reject(&rejection, &request_id, None)),
             Ok(Some(token)) => match shared.present(token) {
