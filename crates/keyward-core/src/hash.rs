@@ -131,32 +131,36 @@ impl serde::Serialize for Fingerprint {
 
 /// Turns tokens into [`SecretHash`]es: plain SHA-256, or HMAC-SHA256 keyed with a server pepper so
 /// that a stolen database alone cannot be used to test guesses.
+///
+/// The HMAC is keyed once, when the hasher is built: each hash starts from a copy of the keyed
+/// state instead of hashing the pepper again. The pepper itself is zeroed once keyed.
 #[derive(Clone, Default)]
 pub struct Hasher {
-    pepper: Option<Arc<Zeroizing<Vec<u8>>>>,
+    keyed: Option<Arc<Hmac<Sha256>>>,
 }
 
 impl Hasher {
     /// Plain SHA-256 (what Atribu and Toksta document).
     pub fn sha256() -> Self {
-        Self { pepper: None }
+        Self { keyed: None }
     }
 
     /// HMAC-SHA256 keyed with `pepper`, a server secret kept outside the store.
     pub fn hmac_sha256(pepper: impl Into<Vec<u8>>) -> Self {
+        let pepper = Zeroizing::new(pepper.into());
+        let keyed = <Hmac<Sha256> as Mac>::new_from_slice(&pepper).expect("HMAC accepts keys of any length");
         Self {
-            pepper: Some(Arc::new(Zeroizing::new(pepper.into()))),
+            keyed: Some(Arc::new(keyed)),
         }
     }
 
     /// Hashes a whole token.
     #[inline]
     pub fn hash(&self, token: &str) -> SecretHash {
-        let bytes: [u8; 32] = match &self.pepper {
+        let bytes: [u8; 32] = match &self.keyed {
             None => Sha256::digest(token.as_bytes()).into(),
-            Some(pepper) => {
-                let mut mac =
-                    <Hmac<Sha256> as Mac>::new_from_slice(pepper).expect("HMAC accepts keys of any length");
+            Some(keyed) => {
+                let mut mac = Hmac::<Sha256>::clone(keyed);
                 mac.update(token.as_bytes());
                 mac.finalize().into_bytes().into()
             }
@@ -167,7 +171,7 @@ impl Hasher {
 
 impl fmt::Debug for Hasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let algorithm = if self.pepper.is_some() {
+        let algorithm = if self.keyed.is_some() {
             "hmac-sha256"
         } else {
             "sha256"
@@ -189,6 +193,15 @@ mod tests {
         );
         assert_eq!(SecretHash::from_hex(&hash.to_hex()).unwrap(), hash);
         assert!(SecretHash::from_hex("zz").is_err());
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231_and_is_stable_across_calls() {
+        let hasher = Hasher::hmac_sha256(b"Jefe".to_vec());
+        let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+        for _ in 0..2 {
+            assert_eq!(hasher.hash("what do ya want for nothing?").to_hex(), expected);
+        }
     }
 
     #[test]
