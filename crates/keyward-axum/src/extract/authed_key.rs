@@ -11,7 +11,7 @@ use keyward_core::{ApiKey, KeyId, TenantId};
 use keyward_tower::{Rejection, VerifiedKey};
 
 use super::{FromTenant, FromTier};
-use crate::rejection::{KeyRejection, verified_key};
+use crate::rejection::{KeyRejection, insufficient_scope, verified_key};
 use crate::scope::ScopeList;
 
 /// The key that [`ApiKeyLayer`](keyward_tower::ApiKeyLayer) verified for this request, its tenant
@@ -126,12 +126,8 @@ where
         let record = key.key();
         let missing = record.scopes.missing(Scopes::SCOPES);
         if !missing.is_empty() {
-            tracing::debug!(target: "keyward::rejection", reason = "insufficient_scope", fingerprint = %key.fingerprint(), ?missing, "API key refused");
-            let missing = missing.into_iter().map(str::to_owned).collect();
-            return Err(KeyRejection::refused(
-                key,
-                Rejection::InsufficientScope { missing },
-            ));
+            let rejection = insufficient_scope(&key, missing.into_iter().map(str::to_owned).collect());
+            return Err(KeyRejection::refused(key, rejection));
         }
         let tenant = match Tenant::from_tenant(&record.tenant) {
             Ok(tenant) => tenant,

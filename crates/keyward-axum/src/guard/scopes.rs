@@ -8,11 +8,12 @@ use axum::response::{IntoResponse, Response};
 use http::Request;
 use keyward_core::Scope;
 use keyward_core::scope::InvalidScope;
-use keyward_tower::{Rejection, VerifiedKey};
+use keyward_tower::VerifiedKey;
 use tower::{Layer, Service};
 
 use super::GuardFuture;
 use super::shared::{inner_accessors, missing_layer, refused};
+use crate::rejection::insufficient_scope;
 
 /// Refuses keys that lack any of these scopes: 403 `insufficient_scope`, naming the missing ones.
 ///
@@ -140,8 +141,6 @@ where
         if missing.is_empty() {
             return GuardFuture::forward(self.inner.call(request), None);
         }
-        tracing::debug!(target: "keyward::rejection", reason = "insufficient_scope", fingerprint = %key.fingerprint(), ?missing, "API key refused");
-        let rejection = Rejection::InsufficientScope { missing };
-        GuardFuture::ready(refused(key, rejection))
+        GuardFuture::ready(refused(key, insufficient_scope(key, missing)))
     }
 }

@@ -92,6 +92,13 @@ impl KeyRejection {
     }
 }
 
+/// The refusal of `key` for lacking the `missing` scopes, logged the same way for the extractor and
+/// the guard.
+pub(crate) fn insufficient_scope(key: &VerifiedKey, missing: Vec<String>) -> Rejection {
+    tracing::debug!(target: "keyward::rejection", reason = "insufficient_scope", fingerprint = %key.fingerprint(), ?missing, "API key refused");
+    Rejection::InsufficientScope { missing }
+}
+
 /// The verified key of a request, or the missing-layer rejection.
 pub(crate) fn verified_key(
     extensions: &Extensions,

@@ -23,4 +23,4 @@ mod key_rejection;
 
 pub use api_error::ApiError;
 pub use key_rejection::KeyRejection;
-pub(crate) use key_rejection::verified_key;
+pub(crate) use key_rejection::{insufficient_scope, verified_key};
