@@ -10,7 +10,7 @@ mod tolinku;
 
 use keyward_core::{KeyKind, NewKey, TenantId};
 use serde_json::json;
-use support::{Client, ExampleProcess, send};
+use support::{Client, ExampleProcess, Reply, send};
 use tempfile::TempDir;
 
 use tolinku::common::{self, App, Served};
@@ -27,6 +27,11 @@ struct Fixture {
 impl Fixture {
     fn token(&self, label: &str) -> &str {
         self.app.key(label).expect("a demo key").token.expose()
+    }
+
+    /// `GET path` with `token` in `X-API-Key`.
+    async fn get(&self, path: &str, token: &str) -> Reply {
+        send(self.client.get(path).header("x-api-key", token)).await
     }
 }
 
@@ -54,22 +59,12 @@ async fn key_types_and_prefixes() {
     let missing = send(f.client.get("/v1/api/banners")).await;
     assert_eq!(missing.status, 401);
     assert_eq!(missing.json, json!({ "error": "Missing API key" }));
-    let invalid = send(
-        f.client
-            .get("/v1/api/banners")
-            .header("x-api-key", "tolk_sec_nope"),
-    )
-    .await;
+    let invalid = f.get("/v1/api/banners", "tolk_sec_nope").await;
     assert_eq!(invalid.status, 401);
     assert_eq!(invalid.json, json!({ "error": "Invalid or expired API key" }));
     // A publishable-looking token whose kind segment was edited is not a secret key.
     let forged = f.token("publishable").replacen("tolk_pub_", "tolk_sec_", 1);
-    let forged = send(
-        f.client
-            .get("/v1/api/analytics/overview")
-            .header("x-api-key", forged),
-    )
-    .await;
+    let forged = f.get("/v1/api/analytics/overview", &forged).await;
     assert_eq!(forged.status, 401);
 }
 
@@ -111,17 +106,12 @@ async fn publishable_keys_reach_tracking_and_banners_only() {
     assert_eq!(track.status, 202, "{}", track.text);
     assert_eq!(track.json["tracked"], "custom.signup");
     // "GET /v1/api/banners (fetch smart banners)"
-    let banners = send(f.client.get("/v1/api/banners").header("x-api-key", token)).await;
+    let banners = f.get("/v1/api/banners", token).await;
     assert_eq!(banners.status, 200);
 
     // "If a publishable key attempts to access a secret-only endpoint, the API returns: HTTP 403"
     // with exactly Tolinku's body.
-    let overview = send(
-        f.client
-            .get("/v1/api/analytics/overview")
-            .header("x-api-key", token),
-    )
-    .await;
+    let overview = f.get("/v1/api/analytics/overview", token).await;
     assert_eq!(overview.status, 403);
     assert_eq!(overview.json, json!({ "error": SECRET_ONLY }));
     let bearer = send(f.client.get("/v1/api/analytics/overview").bearer_auth(token)).await;
@@ -141,14 +131,9 @@ async fn secret_keys_reach_everything() {
     )
     .await;
     assert_eq!(track.status, 202);
-    let banners = send(f.client.get("/v1/api/banners").header("x-api-key", token)).await;
+    let banners = f.get("/v1/api/banners", token).await;
     assert_eq!(banners.status, 200);
-    let overview = send(
-        f.client
-            .get("/v1/api/analytics/overview")
-            .header("x-api-key", token),
-    )
-    .await;
+    let overview = f.get("/v1/api/analytics/overview", token).await;
     assert_eq!(overview.status, 200);
 }
 
@@ -218,38 +203,25 @@ async fn multiple_keys_of_each_type_and_instant_revocation() {
         }
     }
     for key in &keys {
-        let reply = send(
-            f.client
-                .get("/v1/api/banners")
-                .header("x-api-key", key.token.expose()),
-        )
-        .await;
+        let reply = f.get("/v1/api/banners", key.token.expose()).await;
         assert_eq!(reply.status, 200);
     }
 
     // "Revoke keys instantly (revoked keys stop working immediately)"
     let secret = f.app.key("secret").expect("secret key");
     let path = "/v1/api/analytics/overview";
-    assert_eq!(
-        send(f.client.get(path).header("x-api-key", f.token("secret")))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(f.get(path, f.token("secret")).await.status, 200);
     f.app
         .manager
         .revoke(&appspace, &secret.key.id)
         .await
         .expect("revoke");
-    let revoked = send(f.client.get(path).header("x-api-key", f.token("secret"))).await;
+    let revoked = f.get(path, f.token("secret")).await;
     assert_eq!(revoked.status, 401);
     // "Rotate keys periodically. Create a new key, update your integration, then revoke the old
     // key": the other keys are unaffected.
     let other = keys.last().expect("a secret key").token.expose();
-    assert_eq!(
-        send(f.client.get(path).header("x-api-key", other)).await.status,
-        200
-    );
+    assert_eq!(f.get(path, other).await.status, 200);
 }
 
 #[tokio::test]
