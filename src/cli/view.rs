@@ -67,12 +67,7 @@ impl KeyView {
 
     /// The status as its JSON name (`active`, `revoked`, `expired`, `grace_over`).
     pub(crate) fn status_text(&self) -> &'static str {
-        match self.status {
-            KeyStatus::Active => "active",
-            KeyStatus::Revoked => "revoked",
-            KeyStatus::Expired => "expired",
-            KeyStatus::GraceOver => "grace_over",
-        }
+        self.status.as_str()
     }
 
     /// `field: value` pairs in the order `show` prints them; absent values are `-`.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hash::{Fingerprint, SecretHash};
 use crate::time::Timestamp;
+use crate::token::Alphabet;
 use crate::{Environment, KeyKind, LookupKey, ScopeSet, Tier, VerifyError};
 
 /// A key's id: `key_` and 20 base62 characters. Public: it names the key in the management API.
@@ -23,12 +24,12 @@ impl KeyId {
     ///
     /// If the operating system's random number generator fails.
     pub fn generate() -> Self {
-        const CHARS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let chars = Alphabet::Base62.chars();
         let mut rng = OsRng.unwrap_err();
         let mut id = String::with_capacity(24);
         id.push_str("key_");
         for _ in 0..20 {
-            id.push(CHARS[rng.random_range(0..CHARS.len())] as char);
+            id.push(char::from(chars[rng.random_range(0..chars.len())]));
         }
         Self(id)
     }
@@ -195,6 +196,18 @@ pub struct ApiKey {
     pub grace_until: Option<Timestamp>,
 }
 
+impl KeyStatus {
+    /// `"active"`, `"revoked"`, `"expired"` or `"grace_over"`, as it is serialized.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+            Self::GraceOver => "grace_over",
+        }
+    }
+}
+
 impl ApiKey {
     /// Its status at `now`.
     pub fn status(&self, now: Timestamp) -> KeyStatus {
@@ -234,5 +247,30 @@ impl ApiKey {
     /// The key's fingerprint, for logs and audit.
     pub fn fingerprint(&self) -> Fingerprint {
         self.secret_hash.fingerprint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_are_their_serialized_form() {
+        for status in [
+            KeyStatus::Active,
+            KeyStatus::Revoked,
+            KeyStatus::Expired,
+            KeyStatus::GraceOver,
+        ] {
+            let json = serde_json::to_string(&status).expect("serializable");
+            assert_eq!(json, format!("\"{}\"", status.as_str()));
+        }
+    }
+
+    #[test]
+    fn generated_ids_parse() {
+        let id = KeyId::generate();
+        assert_eq!(id.as_str().len(), 24);
+        assert_eq!(id.as_str().parse::<KeyId>(), Ok(id));
     }
 }
