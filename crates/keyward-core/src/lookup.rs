@@ -15,7 +15,9 @@ use std::str::FromStr;
 
 use crate::hash::SecretHash;
 
-const MAX_PREFIX: usize = 32;
+/// The longest public prefix, in bytes; token formats refuse a longer one when built, so every
+/// well-formed token's prefix fits a [`PublicPrefix`].
+pub(crate) const MAX_PREFIX: usize = 32;
 
 /// A token's public prefix, held inline (at most 32 bytes), so building a lookup key allocates nothing.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -50,7 +52,7 @@ impl PublicPrefix {
 impl std::hash::Hash for PublicPrefix {
     /// Hashes the prefix's characters only, not the unused rest of the buffer.
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write(self.as_str().as_bytes());
+        state.write(&self.bytes[..usize::from(self.len)]);
     }
 }
 

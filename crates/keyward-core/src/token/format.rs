@@ -7,9 +7,9 @@ use rand::{Rng, TryRngCore};
 
 use super::alphabet::{CHECKSUM_LEN, checksum_chars};
 use super::{Alphabet, FormatError, ParsedToken, PlaintextToken, TokenError};
+use crate::lookup::MAX_PREFIX;
 use crate::{Environment, KeyKind};
 
-const MAX_PREFIX: usize = 32;
 const MAX_SECRET: usize = 128;
 const MIN_SECRET_BITS: f64 = 128.0;
 
