@@ -6,7 +6,7 @@
 //! string) in process with `oneshot` on a current-thread tokio runtime, and builds its request the
 //! same way inside the measured closure, so request construction cancels out of the differences.
 //!
-//! Run with `cargo bench --bench request_path`; a whole run takes about a minute.
+//! Run with `cargo bench --bench request_path`; a whole run takes about two minutes once built.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
