@@ -534,19 +534,33 @@ async fn bearer_only_refuses_x_api_key() {
     );
 }
 
+/// The layer reading `apiKey` from JSON bodies of up to `cap` bytes, in front of [`echo_body`].
+fn body_field_service(
+    h: &Harness,
+    cap: usize,
+) -> impl tower::Service<
+    Request<Body>,
+    Response = Response<keyward_tower::ResponseBody<Full<Bytes>>>,
+    Error = Infallible,
+    Future: Send + 'static,
+> + Clone
++ use<> {
+    let layer = ApiKeyLayer::builder(h.manager.clone())
+        .credentials(CredentialSources::default().body_field("apiKey", cap))
+        .build()
+        .expect("a valid layer");
+    ServiceBuilder::new()
+        .layer(layer)
+        .service(service_fn(echo_body::<Inbound>))
+}
+
 #[tokio::test]
 async fn a_json_body_field_authenticates_and_the_handler_gets_the_body_intact() {
     let h = Harness::new();
     let key = h.key("site_1").await;
     let token = key.token.expose();
     let cap = 1024;
-    let layer = ApiKeyLayer::builder(h.manager.clone())
-        .credentials(CredentialSources::default().body_field("apiKey", cap))
-        .build()
-        .expect("a valid layer");
-    let svc = ServiceBuilder::new()
-        .layer(layer)
-        .service(service_fn(echo_body::<Inbound>));
+    let svc = body_field_service(&h, cap);
 
     let beacon = format!(r#"{{"apiKey":"{token}","event":"click","props":{{"x":[1,2,3]}}}}"#);
     // A body of exactly `cap` bytes: the padding field makes up the difference.
@@ -599,13 +613,7 @@ async fn json_body_field_errors() {
     let key = h.key("site_1").await;
     let token = key.token.expose();
     let cap = 1024;
-    let layer = ApiKeyLayer::builder(h.manager.clone())
-        .credentials(CredentialSources::default().body_field("apiKey", cap))
-        .build()
-        .expect("a valid layer");
-    let svc = ServiceBuilder::new()
-        .layer(layer)
-        .service(service_fn(echo_body::<Inbound>));
+    let svc = body_field_service(&h, cap);
     let over = format!(r#"{{"apiKey":"{token}","pad":"{}"}}"#, "p".repeat(cap));
     // (what it checks, content type, body, status, code)
     let cases = [
