@@ -266,8 +266,11 @@ fn bench_request_path(c: &mut Criterion) {
     let fx = Fixture::new();
     let mut group = c.benchmark_group("request_path");
 
+    // `with_state(())` turns each route's handler (and the layers over it) into a ready service
+    // once, as `axum::serve` does through `into_make_service`; a `Router` called without it
+    // rebuilds them on every request, a cost no server pays.
     let mut measure = |name: &str, router: Router, credential: &HeaderValue, expect: StatusCode| {
-        measure_service(&mut group, &fx, name, router, credential, expect);
+        measure_service(&mut group, &fx, name, router.with_state(()), credential, expect);
     };
 
     measure("bare_axum", app(), &fx.credential, StatusCode::OK);
@@ -345,7 +348,9 @@ fn bench_request_path(c: &mut Criterion) {
     // The same layer wrapping the whole router as a tower service (`ServiceBuilder`), instead of
     // `Router::layer`, which wraps every route and boxes each route's service clone and future.
     let (_, layer) = fx.keyward(|layer| layer);
-    let wrapped = tower::ServiceBuilder::new().layer(layer).service(app());
+    let wrapped = tower::ServiceBuilder::new()
+        .layer(layer)
+        .service(app().with_state(()));
     measure_service(
         &mut group,
         &fx,

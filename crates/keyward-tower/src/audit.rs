@@ -1,10 +1,12 @@
 //! Last-used times, request counts and audit events, recorded off the request path: the request
-//! hands a record to a bounded channel and never waits; a background task batches records into the
-//! store. A full channel drops the record and counts it; dropping the layer, or
+//! hands a record to a bounded queue and never waits; a background task batches records into the
+//! store. A full queue drops the record and counts it; dropping the layer, or
 //! [`AuditHandle::flush`], writes what is pending.
 //!
-//! The writer does not wait on the channel between batches: it sleeps for the batch interval (or
-//! until the channel is half full, or a flush), so handing a record over never wakes a thread.
+//! The queue is a preallocated ring (crossbeam's `ArrayQueue`): handing a record over is one
+//! compare-and-swap and a copy, with no allocation. The writer does not wait on it between
+//! batches: it sleeps for the batch interval (or until the queue is half full, a flush, or the
+//! last handle is gone), so handing a record over never wakes a thread.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -12,7 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use http::{HeaderValue, Method, Uri};
+use crossbeam_queue::ArrayQueue;
+use http::uri::PathAndQuery;
+use http::{HeaderValue, Method};
 use keyward_core::audit::{AuditEvent, KeyUsage};
 use keyward_core::time::Timestamp;
 use keyward_core::{KeyId, KeyStore};
@@ -23,7 +27,8 @@ use crate::verify::CachedKey;
 /// How records are batched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AuditConfig {
-    /// Records the channel holds before new ones are dropped (and counted). Default 16 384.
+    /// Records the queue holds before new ones are dropped (and counted); the queue is allocated
+    /// whole when the layer is built. Default 16 384.
     pub capacity: usize,
     /// Most records written in one batch. Default 1 024.
     pub batch: usize,
@@ -56,59 +61,48 @@ pub(crate) struct Record {
     pub(crate) at: Timestamp,
     pub(crate) status: u16,
     pub(crate) method: Method,
-    pub(crate) uri: Uri,
+    pub(crate) path: Option<PathAndQuery>,
     pub(crate) request_id: HeaderValue,
     pub(crate) user_agent: Option<HeaderValue>,
     pub(crate) client_ip: Option<IpAddr>,
 }
 
-// Records are nearly every message: boxing them would allocate on every request.
-#[allow(clippy::large_enum_variant)]
-enum Message {
-    Record(Record),
-    Flush(oneshot::Sender<()>),
-}
-
-/// The request path's end of the audit channel, and a handle to flush it.
+/// The request path's end of the audit queue, and a handle to flush it.
 #[derive(Clone, Debug)]
 pub struct AuditHandle {
-    tx: mpsc::Sender<Message>,
+    records: Arc<ArrayQueue<Record>>,
+    /// Flush requests; the writer also learns from it that every handle is gone.
+    flushes: mpsc::UnboundedSender<oneshot::Sender<()>>,
     dropped: Arc<AtomicU64>,
     wake: Arc<Notify>,
     half: usize,
     events: bool,
 }
 
-impl std::fmt::Debug for Message {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Record(_) => f.write_str("Record"),
-            Self::Flush(_) => f.write_str("Flush"),
-        }
-    }
-}
-
 impl AuditHandle {
     /// Starts the background task on the current tokio runtime.
     pub(crate) fn spawn(store: Arc<dyn KeyStore>, config: AuditConfig) -> Self {
         let capacity = config.capacity.max(1);
-        let (tx, rx) = mpsc::channel(capacity);
+        let records = Arc::new(ArrayQueue::new(capacity));
+        let (flushes, requests) = mpsc::unbounded_channel();
         let dropped = Arc::new(AtomicU64::new(0));
         let wake = Arc::new(Notify::new());
-        tokio::spawn(Writer::new(store, config, dropped.clone()).run(rx, wake.clone()));
+        let writer = Writer::new(store, config, dropped.clone());
+        tokio::spawn(writer.run(records.clone(), requests, wake.clone()));
         Self {
-            tx,
+            records,
+            flushes,
             dropped,
             wake,
-            half: capacity / 2,
+            half: capacity.div_ceil(2),
             events: config.events,
         }
     }
 
     #[inline]
     pub(crate) fn record(&self, record: Record) {
-        match self.tx.try_send(Message::Record(record)) {
-            Ok(()) if self.tx.capacity() < self.half => self.wake.notify_one(),
+        match self.records.push(record) {
+            Ok(()) if self.records.len() >= self.half => self.wake.notify_one(),
             Ok(()) => {}
             Err(_) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -116,7 +110,7 @@ impl AuditHandle {
         }
     }
 
-    /// Asks the writer to look at the channel now (the layer is going away).
+    /// Asks the writer to look at the queue now (the layer is going away).
     pub(crate) fn wake(&self) {
         self.wake.notify_one();
     }
@@ -126,7 +120,7 @@ impl AuditHandle {
         self.events
     }
 
-    /// Records dropped so far because the channel was full or the backlog over its bound.
+    /// Records dropped so far because the queue was full or the backlog over its bound.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
@@ -134,7 +128,7 @@ impl AuditHandle {
     /// Writes everything handed over so far (retrying while the store is down) and returns.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Message::Flush(done)).await.is_ok() {
+        if self.flushes.send(done).is_ok() {
             self.wake.notify_one();
             let _ = wait.await;
         }
@@ -160,115 +154,145 @@ impl Writer {
         }
     }
 
-    async fn run(mut self, mut rx: mpsc::Receiver<Message>, wake: Arc<Notify>) {
+    async fn run(
+        mut self,
+        records: Arc<ArrayQueue<Record>>,
+        mut flushes: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+        wake: Arc<Notify>,
+    ) {
         let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
         loop {
-            // Sleep without polling the channel: senders find no waker to wake.
-            let _ = tokio::time::timeout(self.config.interval, wake.notified()).await;
+            // Sleep without polling the queue: senders find no waker to wake. A flush request, or
+            // the last handle going, ends the sleep.
+            let mut closed = false;
+            tokio::select! {
+                () = tokio::time::sleep(self.config.interval) => {}
+                () = wake.notified() => {}
+                request = flushes.recv() => match request {
+                    Some(done) => waiting.push(done),
+                    None => closed = true,
+                },
+            }
             loop {
-                let closed = self.drain(&mut rx, &mut waiting);
-                let must = closed || !waiting.is_empty();
-                let full = self.events.len() + self.usage.len() >= self.config.batch;
-                if must || !self.is_empty() {
-                    self.write(&mut waiting, must).await;
+                match flushes.try_recv() {
+                    Ok(done) => waiting.push(done),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        closed = true;
+                        break;
+                    }
                 }
-                if closed {
-                    return;
-                }
-                if !full {
+            }
+            // What a flush owes is what was queued before it was asked for: everything queued
+            // now. Records that keep arriving wait for the next round.
+            let must = closed || !waiting.is_empty();
+            let mut owed = records.len();
+            loop {
+                owed -= self.take(&records, owed.min(self.config.batch.max(1)));
+                if self.is_empty() {
                     break;
                 }
+                if !self.write(must).await {
+                    // The store is down: keep what is queued in memory (usage whole, events up to
+                    // the backlog) so the queue has room, and try again next round.
+                    self.take(&records, owed);
+                    break;
+                }
+                if owed == 0 {
+                    break;
+                }
+            }
+            for done in waiting.drain(..) {
+                let _ = done.send(());
+            }
+            if closed {
+                return;
             }
         }
     }
 
-    /// Takes messages until the batch is full or the channel is empty; whether the channel is
-    /// closed (every sender gone).
-    fn drain(&mut self, rx: &mut mpsc::Receiver<Message>, waiting: &mut Vec<oneshot::Sender<()>>) -> bool {
-        while self.events.len() + self.usage.len() < self.config.batch {
-            match rx.try_recv() {
-                Ok(message) => self.take(message, waiting),
-                Err(mpsc::error::TryRecvError::Empty) => return false,
-                Err(mpsc::error::TryRecvError::Disconnected) => return true,
+    /// Takes up to `limit` records from the queue: each counts towards its key's usage and, when
+    /// events are on, becomes an event (dropped and counted beyond the backlog). How many were taken.
+    fn take(&mut self, records: &ArrayQueue<Record>, limit: usize) -> usize {
+        let mut taken = 0;
+        while taken < limit {
+            let Some(record) = records.pop() else { break };
+            taken += 1;
+            let key = &record.key.key;
+            let usage = self.usage.entry(key.id.clone()).or_insert_with(|| KeyUsage {
+                key_id: key.id.clone(),
+                last_used_at: record.at,
+                requests: 0,
+            });
+            usage.last_used_at = usage.last_used_at.max(record.at);
+            usage.requests += 1;
+            if !self.config.events {
+                continue;
             }
+            if self.events.len() >= self.config.backlog {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            self.events.push(AuditEvent {
+                at: record.at,
+                request_id: record.request_id.to_str().unwrap_or_default().to_owned(),
+                key_id: key.id.clone(),
+                tenant: key.tenant.clone(),
+                fingerprint: record.key.fingerprint,
+                method: record.method.to_string(),
+                path: record.path.as_ref().map_or("/", PathAndQuery::path).to_owned(),
+                status: record.status,
+                client_ip: record.client_ip.map(|ip| ip.to_string()),
+                user_agent: record
+                    .user_agent
+                    .as_ref()
+                    .and_then(|ua| ua.to_str().ok())
+                    .map(|ua| ua.chars().take(512).collect()),
+            });
         }
-        false
+        taken
     }
 
     fn is_empty(&self) -> bool {
         self.usage.is_empty() && self.events.is_empty()
     }
 
-    fn take(&mut self, message: Message, waiting: &mut Vec<oneshot::Sender<()>>) {
-        let record = match message {
-            Message::Flush(done) => return waiting.push(done),
-            Message::Record(record) => record,
-        };
-        let key = &record.key.key;
-        let usage = self.usage.entry(key.id.clone()).or_insert_with(|| KeyUsage {
-            key_id: key.id.clone(),
-            last_used_at: record.at,
-            requests: 0,
-        });
-        usage.last_used_at = usage.last_used_at.max(record.at);
-        usage.requests += 1;
-        if !self.config.events {
-            return;
-        }
-        if self.events.len() >= self.config.backlog {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        self.events.push(AuditEvent {
-            at: record.at,
-            request_id: record.request_id.to_str().unwrap_or_default().to_owned(),
-            key_id: key.id.clone(),
-            tenant: key.tenant.clone(),
-            fingerprint: record.key.fingerprint,
-            method: record.method.to_string(),
-            path: record.uri.path().to_owned(),
-            status: record.status,
-            client_ip: record.client_ip.map(|ip| ip.to_string()),
-            user_agent: record
-                .user_agent
-                .as_ref()
-                .and_then(|ua| ua.to_str().ok())
-                .map(|ua| ua.chars().take(512).collect()),
-        });
-    }
-
-    /// Writes the pending batch; retries with back-off while the store is down when `must` (a
-    /// flush or shutdown), else keeps the batch for the next round.
-    async fn write(&mut self, waiting: &mut Vec<oneshot::Sender<()>>, must: bool) {
+    /// Writes what is pending; whether it was written. While the store is down it retries with
+    /// back-off when `must` (a flush or shutdown), else gives up for this round and keeps it all.
+    async fn write(&mut self, must: bool) -> bool {
         let mut backoff = Duration::from_millis(50);
         loop {
             match self.try_write().await {
-                Ok(()) => break,
+                Ok(()) => return true,
                 Err(error) => {
                     tracing::warn!(target: "keyward::audit", %error, pending_events = self.events.len(), "could not write usage and audit records; will retry");
                     if !must {
-                        return;
+                        return false;
                     }
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
         }
-        for done in waiting.drain(..) {
-            let _ = done.send(());
-        }
     }
 
+    /// Usage first, then events in chunks of a batch; what was written is not written again.
     async fn try_write(&mut self) -> Result<(), keyward_core::StoreError> {
         if !self.usage.is_empty() {
             let usage: Vec<KeyUsage> = self.usage.values().cloned().collect();
             self.store.record_usage(&usage).await?;
             self.usage.clear();
         }
-        if !self.events.is_empty() {
-            self.store.append_audit(&self.events).await?;
-            self.events.clear();
+        let mut written = 0;
+        let result = async {
+            for chunk in self.events.chunks(self.config.batch.max(1)) {
+                self.store.append_audit(chunk).await?;
+                written += chunk.len();
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        self.events.drain(..written);
+        result
     }
 }

@@ -6,6 +6,7 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
 use http::{HeaderMap, HeaderValue};
 
 use crate::Rejection;
+use crate::request_id::{self, X_REQUEST_ID};
 
 /// The longest credential accepted, in bytes; longer ones get 400 before any other work.
 pub const MAX_CREDENTIAL_LEN: usize = 512;
@@ -87,34 +88,41 @@ impl CredentialSources {
         self.body.as_ref()
     }
 
-    /// Marks the headers that may carry a key as sensitive, so that later layers and handlers
-    /// that print headers (tower-http's `TraceLayer`, `Debug`) show `Sensitive` instead.
-    #[inline]
-    pub(crate) fn mark_sensitive(&self, headers: &mut HeaderMap) {
-        let names = [self.bearer.then_some(&AUTHORIZATION), self.header.as_ref()];
-        for name in names.into_iter().flatten() {
-            if let http::header::Entry::Occupied(mut entry) = headers.entry(name) {
-                for value in entry.iter_mut() {
-                    value.set_sensitive(true);
-                }
+    /// One pass over a request's headers, with no header-name hashing: marks `Authorization` and
+    /// the API-key header sensitive (so that later layers and handlers that print headers, such as
+    /// tower-http's `TraceLayer` or `Debug`, show `Sensitive`), and finds the key and the incoming
+    /// request id.
+    pub(crate) fn scan<'a>(&self, headers: &'a mut HeaderMap) -> Scanned<'a> {
+        let mut bearer = Seen::default();
+        let mut header = Seen::default();
+        let mut request_id = Seen::default();
+        for (name, value) in headers.iter_mut() {
+            if *name == AUTHORIZATION {
+                value.set_sensitive(true);
+                bearer.add(value);
+            } else if self.header.as_ref() == Some(name) {
+                value.set_sensitive(true);
+                header.add(value);
+            } else if *name == X_REQUEST_ID {
+                request_id.add(value);
             }
+        }
+        Scanned {
+            credential: self.credential(bearer, header),
+            request_id: request_id.single().filter(|id| request_id::is_well_formed(id)),
         }
     }
 
-    /// The key in the headers, if any.
-    ///
-    /// Refuses duplicated headers, non-visible-ASCII values, oversized credentials, and two
-    /// sources that disagree.
-    pub(crate) fn find_in_headers<'a>(&self, headers: &'a HeaderMap) -> Result<Option<&'a str>, Rejection> {
+    /// The key in the credential headers, if any. Refuses duplicated headers, non-visible-ASCII
+    /// values, oversized credentials, and two sources that disagree.
+    fn credential<'a>(&self, bearer: Seen<'a>, header: Seen<'a>) -> Result<Option<&'a str>, Rejection> {
         let bearer = if self.bearer {
-            single(headers, &AUTHORIZATION)?
-                .and_then(bearer_token)
-                .transpose()?
+            bearer.only(&AUTHORIZATION)?.and_then(bearer_token).transpose()?
         } else {
             None
         };
         let header = match &self.header {
-            Some(name) => single(headers, name)?.map(credential_text).transpose()?,
+            Some(name) => header.only(name)?.map(credential_text).transpose()?,
             None => None,
         };
         match (bearer, header) {
@@ -127,15 +135,43 @@ impl CredentialSources {
     }
 }
 
-fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a HeaderValue>, Rejection> {
-    let mut values = headers.get_all(name).iter();
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(Rejection::BadRequest(
-            format!("The {name} header was sent more than once").into(),
-        ));
+/// What [`CredentialSources::scan`] found in a request's headers.
+pub(crate) struct Scanned<'a> {
+    /// The key, none, or why the credential headers are refused.
+    pub(crate) credential: Result<Option<&'a str>, Rejection>,
+    /// The incoming `X-Request-Id`, when exactly one well-formed value was sent.
+    pub(crate) request_id: Option<&'a HeaderValue>,
+}
+
+/// The values of one header name met during a scan: the first, and whether there were more.
+#[derive(Default)]
+struct Seen<'a> {
+    first: Option<&'a HeaderValue>,
+    repeated: bool,
+}
+
+impl<'a> Seen<'a> {
+    fn add(&mut self, value: &'a HeaderValue) {
+        if self.first.is_some() {
+            self.repeated = true;
+        } else {
+            self.first = Some(value);
+        }
     }
-    Ok(first)
+
+    fn single(&self) -> Option<&'a HeaderValue> {
+        self.first.filter(|_| !self.repeated)
+    }
+
+    /// The value, refusing a header sent more than once.
+    fn only(&self, name: &HeaderName) -> Result<Option<&'a HeaderValue>, Rejection> {
+        if self.repeated {
+            return Err(Rejection::BadRequest(
+                format!("The {name} header was sent more than once").into(),
+            ));
+        }
+        Ok(self.first)
+    }
 }
 
 fn credential_text(value: &HeaderValue) -> Result<&str, Rejection> {
@@ -289,21 +325,59 @@ mod tests {
                 Err(400),
             ),
         ];
-        for (what, map, expected) in cases {
-            let got = sources.find_in_headers(&map).map_err(|r| r.status().as_u16());
+        for (what, mut map, expected) in cases {
+            let got = sources.scan(&mut map).credential.map_err(|r| r.status().as_u16());
             assert_eq!(got, expected, "{what}");
         }
     }
 
     #[test]
     fn switched_off_sources_are_ignored() {
-        let map = headers(&[(&X_API_KEY, b"tok")]);
-        assert_eq!(CredentialSources::bearer_only().find_in_headers(&map), Ok(None));
-        let map = headers(&[(&AUTHORIZATION, b"Bearer tok")]);
+        let mut map = headers(&[(&X_API_KEY, b"tok")]);
         assert_eq!(
-            CredentialSources::default().bearer(false).find_in_headers(&map),
+            CredentialSources::bearer_only().scan(&mut map).credential,
             Ok(None)
         );
+        let mut map = headers(&[(&AUTHORIZATION, b"Bearer tok")]);
+        assert_eq!(
+            CredentialSources::default()
+                .bearer(false)
+                .scan(&mut map)
+                .credential,
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn scan_marks_credentials_sensitive_and_finds_the_request_id() {
+        let mut map = headers(&[
+            (&AUTHORIZATION, b"Bearer tok"),
+            (&X_API_KEY, b"tok"),
+            (&X_REQUEST_ID, b"abc-123"),
+            (&CONTENT_TYPE, b"text/plain"),
+        ]);
+        // Authorization is sensitive even when it is not a source.
+        let scanned = CredentialSources::default().bearer(false).scan(&mut map);
+        assert_eq!(scanned.credential, Ok(Some("tok")));
+        assert_eq!(
+            scanned.request_id.map(HeaderValue::as_bytes),
+            Some(&b"abc-123"[..])
+        );
+        assert!(map[AUTHORIZATION].is_sensitive());
+        assert!(map[&X_API_KEY].is_sensitive());
+        assert!(!map[&X_REQUEST_ID].is_sensitive());
+        assert!(!map[CONTENT_TYPE].is_sensitive());
+
+        let too_long = "a".repeat(129);
+        let refused: [&[&[u8]]; 3] = [&[b"has space"], &[too_long.as_bytes()], &[b"one", b"two"]];
+        for values in refused {
+            let mut map = HeaderMap::new();
+            for value in values {
+                map.append(X_REQUEST_ID.clone(), HeaderValue::from_bytes(value).unwrap());
+            }
+            let scanned = CredentialSources::default().scan(&mut map);
+            assert_eq!(scanned.request_id, None, "{values:?}");
+        }
     }
 
     #[test]

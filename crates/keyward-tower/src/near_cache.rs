@@ -23,8 +23,12 @@ const MAX_TTL: Duration = Duration::from_secs(1);
 
 static NEXT_OWNER: AtomicUsize = AtomicUsize::new(1);
 
+/// Keys are lookups of verified keys only (unknown tokens never get in), so the map uses
+/// foldhash's fast hasher (randomly seeded) rather than SipHash.
+type Entries = HashMap<(usize, LookupKey), Entry, foldhash::fast::RandomState>;
+
 thread_local! {
-    static ENTRIES: RefCell<HashMap<(usize, LookupKey), Entry>> = RefCell::new(HashMap::new());
+    static ENTRIES: RefCell<Entries> = RefCell::new(Entries::default());
 }
 
 struct Entry {

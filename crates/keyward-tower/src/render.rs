@@ -45,7 +45,7 @@ pub fn render(
     if let Some(challenge) = rejection.www_authenticate() {
         headers.insert(WWW_AUTHENTICATE, challenge);
     }
-    headers::request_id(headers, request_id);
+    headers::request_id(headers, request_id.clone());
     match (rejection, decision) {
         (_, Some(decision)) => headers::rate_limit(headers, decision, ietf_headers),
         (Rejection::RateLimited { retry_after }, None) => {

@@ -3,6 +3,9 @@
 //! [`KeywardRequestId`] also implements tower-http's [`MakeRequestId`], so the same ids can be made
 //! by `SetRequestIdLayer` in front of other services.
 
+use std::cell::RefCell;
+
+use bytes::Bytes;
 use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue, Request};
 use rand::RngCore;
@@ -26,21 +29,55 @@ impl MakeRequestId for KeywardRequestId {
 }
 
 /// A new `req_…` id: 20 base62 characters (about 119 random bits) from the thread's CSPRNG.
+///
+/// Ids are minted 64 at a time into one buffer per thread, and each id is a slice of it: minting
+/// one allocates nothing, and copies of it share the buffer.
 pub fn mint() -> HeaderValue {
-    let mut rng = rand::rng();
-    let mut id = [0u8; 4 + MINTED_LEN];
-    id[..4].copy_from_slice(b"req_");
-    // Ten characters from each 64-bit draw: multiply by 62 and take the high word as the
-    // character, the low word as what is left of the draw.
-    for half in id[4..].chunks_mut(MINTED_LEN / 2) {
-        let mut draw = rng.next_u64();
-        for byte in half {
-            let wide = u128::from(draw) * CHARS.len() as u128;
-            *byte = CHARS[(wide >> 64) as usize];
-            draw = wide as u64;
+    thread_local! {
+        static BATCH: RefCell<Batch> = RefCell::new(Batch::fill());
+    }
+    BATCH.with_borrow_mut(|batch| {
+        if batch.next == PER_BATCH {
+            *batch = Batch::fill();
+        }
+        let start = batch.next * ID_LEN;
+        batch.next += 1;
+        HeaderValue::from_maybe_shared(batch.ids.slice(start..start + ID_LEN))
+            .expect("ASCII alphanumerics are a valid header value")
+    })
+}
+
+const PER_BATCH: usize = 64;
+const ID_LEN: usize = 4 + MINTED_LEN;
+
+/// One thread's ids not handed out yet.
+struct Batch {
+    ids: Bytes,
+    next: usize,
+}
+
+impl Batch {
+    fn fill() -> Self {
+        let mut rng = rand::rng();
+        let mut ids = Vec::with_capacity(PER_BATCH * ID_LEN);
+        for _ in 0..PER_BATCH {
+            ids.extend_from_slice(b"req_");
+            // Ten characters from each 64-bit draw: multiply by 62 and take the high word as the
+            // character, the low word as what is left of the draw.
+            for _ in 0..MINTED_LEN / 10 {
+                let mut draw = rng.next_u64();
+                for _ in 0..10 {
+                    let wide = u128::from(draw) * CHARS.len() as u128;
+                    ids.push(CHARS[(wide >> 64) as usize]);
+                    draw = wide as u64;
+                }
+            }
+        }
+        Self {
+            ids: Bytes::from(ids),
+            next: 0,
         }
     }
-    HeaderValue::from_bytes(&id).expect("ASCII alphanumerics are a valid header value")
 }
 
 /// Whether an incoming id may be kept: 1 to 128 of `A-Z a-z 0-9 . _ - :`.
@@ -62,44 +99,39 @@ pub fn incoming(headers: &HeaderMap) -> Option<&HeaderValue> {
     }
 }
 
-/// The request's id: the [`incoming`] one, else a new one, which is written into the request so
-/// that handlers and later layers see it.
-pub(crate) fn resolve(headers: &mut HeaderMap) -> HeaderValue {
-    if let Some(value) = incoming(headers) {
-        return value.clone();
-    }
-    let id = mint();
-    headers.insert(X_REQUEST_ID.clone(), id.clone());
-    id
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn keeps_a_good_id_and_replaces_bad_or_repeated_ones() {
-        let mut headers = HeaderMap::new();
-        headers.insert(X_REQUEST_ID.clone(), HeaderValue::from_static("abc-123"));
-        assert_eq!(resolve(&mut headers), "abc-123");
-
+    fn keeps_a_single_well_formed_id() {
         let too_long = "a".repeat(129);
-        let cases: [&[&str]; 4] = [&[], &["has space"], &[too_long.as_str()], &["one", "two"]];
-        for values in cases {
+        let cases: [(&[&str], bool); 6] = [
+            (&["abc-123"], true),
+            (&["A.b_c-1:2"], true),
+            (&[], false),
+            (&["has space"], false),
+            (&[too_long.as_str()], false),
+            (&["one", "two"], false),
+        ];
+        for (values, kept) in cases {
             let mut headers = HeaderMap::new();
             for v in values {
                 headers.append(X_REQUEST_ID.clone(), HeaderValue::from_str(v).unwrap());
             }
-            let id = resolve(&mut headers);
-            assert!(id.to_str().unwrap().starts_with("req_"), "{values:?}");
-            assert_eq!(id.len(), 24);
-            assert_eq!(headers.get_all(&X_REQUEST_ID).iter().count(), 1, "{values:?}");
-            assert_eq!(headers[&X_REQUEST_ID], id);
+            assert_eq!(incoming(&headers).is_some(), kept, "{values:?}");
         }
     }
 
     #[test]
-    fn minted_ids_differ() {
-        assert_ne!(mint(), mint());
+    fn minted_ids_are_well_formed_and_differ_across_batches() {
+        let ids: std::collections::HashSet<HeaderValue> = (0..3 * PER_BATCH).map(|_| mint()).collect();
+        assert_eq!(ids.len(), 3 * PER_BATCH);
+        for id in &ids {
+            let text = id.to_str().unwrap();
+            assert!(text.starts_with("req_") && text.len() == ID_LEN, "{text}");
+            assert!(text[4..].bytes().all(|b| b.is_ascii_alphanumeric()), "{text}");
+            assert!(is_well_formed(id));
+        }
     }
 }

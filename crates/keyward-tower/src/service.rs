@@ -81,41 +81,44 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
-        let request_id = request_id::resolve(request.headers_mut());
+        let route = shared.routes.classify(request.uri().path());
+        let public = shared.is_public(&request, &route);
+        // Public routes too: a client may send its key everywhere, and what is behind the layer may
+        // print headers.
+        let scanned = shared.credentials.scan(request.headers_mut());
+        let (request_id, minted) = match scanned.request_id {
+            Some(incoming) => (incoming.clone(), false),
+            None => (request_id::mint(), true),
+        };
         if shared.kill_switch.as_ref().is_some_and(|s| !s.is_enabled()) {
             return ResponseFuture::reject(shared.reject(&Rejection::ApiDisabled, &request_id, None));
         }
-        // Public routes too: a client may send its key everywhere, and what is behind the layer may
-        // print headers.
-        shared.credentials.mark_sensitive(request.headers_mut());
-        let route = shared.routes.classify(request.uri().path());
-        if shared.is_public(&request, &route) {
+        if public {
+            pass_on_request_id(&mut request, &request_id, minted);
             let post = Post::bare(request_id);
             return ResponseFuture::forward(self.inner.call(request.map(Either::Left)), post);
         }
-        let start = match shared.credentials.find_in_headers(request.headers()) {
+        let token = match scanned.credential {
+            Ok(token) => token,
             Err(rejection) => return ResponseFuture::reject(shared.reject(&rejection, &request_id, None)),
-            Ok(Some(token)) => match shared.present(token) {
+        };
+        let start = if let Some(token) = token {
+            match shared.present(token) {
                 Ok(presented) => Start::Presented(presented),
                 Err(rejection) => {
                     return ResponseFuture::reject(shared.reject(&rejection, &request_id, None));
                 }
-            },
-            Ok(None) if shared.credentials.body().is_some() && credential::is_json(request.headers()) => {
-                Start::Body
             }
-            Ok(None) => {
-                return ResponseFuture::reject(shared.reject(
-                    &Rejection::MissingCredential,
-                    &request_id,
-                    None,
-                ));
-            }
+        } else if shared.credentials.body().is_some() && credential::is_json(request.headers()) {
+            Start::Body
+        } else {
+            return ResponseFuture::reject(shared.reject(&Rejection::MissingCredential, &request_id, None));
         };
+        pass_on_request_id(&mut request, &request_id, minted);
         let Start::Presented(presented) = &start else {
             return self.slow(request, request_id, route, start);
         };
-        // One clock read serves the front cache and the key's status.
+        // One clock read serves the front cache, the key's status and the audit record.
         let now = shared.verifier.manager().now();
         let cached = match shared.verifier.cached(&presented.lookup, now) {
             Cached::Known(cached) => cached,
@@ -152,8 +155,19 @@ where
                 return self.slow(request, request_id, route, start);
             }
         };
-        let post = shared.authenticated(&mut request, request_id, cached, decision);
+        let post = shared.authenticated(&mut request, request_id, cached, decision, now);
         ResponseFuture::forward(self.inner.call(request.map(Either::Left)), post)
+    }
+}
+
+/// Writes a minted request id into the request (replacing malformed or repeated ones), so that
+/// handlers and later layers see it.
+#[inline]
+fn pass_on_request_id<B>(request: &mut Request<B>, request_id: &HeaderValue, minted: bool) {
+    if minted {
+        request
+            .headers_mut()
+            .insert(request_id::X_REQUEST_ID.clone(), request_id.clone());
     }
 }
 
@@ -241,10 +255,8 @@ where
             )
         }
     };
-    let cached = match shared
-        .verifier
-        .cached(&presented.lookup, shared.verifier.manager().now())
-    {
+    let now = shared.verifier.manager().now();
+    let cached = match shared.verifier.cached(&presented.lookup, now) {
         Cached::Known(cached) => cached,
         Cached::Unknown => return reject(&refusal(&VerifyError::Unknown, None)),
         Cached::Miss => match shared.verifier.load(presented.lookup).await {
@@ -253,7 +265,7 @@ where
             Err(error) => return reject(&refusal(&error, None)),
         },
     };
-    if let Err(rejection) = shared.admit(&cached, &presented, &route, shared.verifier.manager().now()) {
+    if let Err(rejection) = shared.admit(&cached, &presented, &route, now) {
         return reject(&rejection);
     }
     authorized(&shared, inner, request, request_id, &route, cached, None).await
@@ -286,7 +298,13 @@ where
             }
         },
     };
-    let post = shared.authenticated(&mut request, request_id, cached, decision);
+    let post = shared.authenticated(
+        &mut request,
+        request_id,
+        cached,
+        decision,
+        shared.verifier.manager().now(),
+    );
     let response = inner.call(request).await?;
     Ok(post.finish(response))
 }

@@ -155,22 +155,23 @@ impl Shared {
         request_id: HeaderValue,
         cached: Arc<CachedKey>,
         decision: Option<RateDecision>,
+        now: Timestamp,
     ) -> Post {
         let audit = self.audit.as_ref().map(|audit| {
             let details = audit.wants_details();
             let record = Record {
                 key: cached.clone(),
-                at: keyward_core::time::Timestamp::from_millis(0),
+                at: now,
                 status: 0,
                 method: if details {
                     request.method().clone()
                 } else {
                     Method::GET
                 },
-                uri: if details {
-                    request.uri().clone()
+                path: if details {
+                    request.uri().path_and_query().cloned()
                 } else {
-                    Uri::default()
+                    None
                 },
                 request_id: request_id.clone(),
                 user_agent: if details {
@@ -242,14 +243,13 @@ impl Post {
             .or(self.decision);
         let headers = response.headers_mut();
         headers.reserve(4);
-        headers::request_id(headers, &self.request_id);
+        headers::request_id(headers, self.request_id);
         if let Some(decision) = &decision {
             headers::rate_limit(headers, decision, self.ietf);
         }
         if let Some((shared, mut record)) = self.audit
             && let Some(audit) = &shared.audit
         {
-            record.at = shared.verifier.manager().now();
             record.status = response.status().as_u16();
             audit.record(record);
         }

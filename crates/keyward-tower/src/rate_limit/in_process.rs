@@ -12,8 +12,14 @@ use keyward_core::KeyId;
 
 use super::{Check, Quota, RateDecision, RateLimiter, RateLimits};
 
-type Keyed =
-    governor::RateLimiter<KeyId, DefaultKeyedStateStore<KeyId>, DefaultClock, StateInformationMiddleware>;
+/// Budgets by lineage. Lineages are ids this process's store handed out, not client input, so
+/// the map uses foldhash's fast hasher (randomly seeded) rather than SipHash.
+type Keyed = governor::RateLimiter<
+    KeyId,
+    DefaultKeyedStateStore<KeyId, foldhash::fast::RandomState>,
+    DefaultClock,
+    StateInformationMiddleware,
+>;
 
 /// The default [`RateLimiter`]: one governor keyed limiter per quota, keyed by lineage. A check is
 /// a few atomic operations; nothing is allocated after a lineage's first request.
@@ -53,7 +59,8 @@ fn keyed(quota: Quota) -> Keyed {
     let governor_quota = governor::Quota::with_period(quota.interval().max(Duration::from_nanos(1)))
         .expect("the interval is non-zero")
         .allow_burst(limit);
-    governor::RateLimiter::keyed(governor_quota).with_middleware::<StateInformationMiddleware>()
+    governor::RateLimiter::dashmap_with_hasher(governor_quota, foldhash::fast::RandomState::default())
+        .with_middleware::<StateInformationMiddleware>()
 }
 
 impl InProcessLimiter {
