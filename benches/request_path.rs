@@ -445,6 +445,11 @@ fn bench_steps(c: &mut Criterion) {
         b.iter(keyward_tower::request_id::mint);
     });
 
+    // The request path's one clock read (the coarse wall clock on Linux).
+    group.bench_function("timestamp_now", |b| {
+        b.iter(keyward_core::time::Timestamp::now);
+    });
+
     group.finish();
 }
 

@@ -47,11 +47,28 @@ impl Timestamp {
     }
 
     /// The current wall-clock time.
+    ///
+    /// On Linux this reads `CLOCK_REALTIME_COARSE`: the time of the last clock tick (a few
+    /// milliseconds of resolution), a few nanoseconds to read where the full clock costs tens on
+    /// virtual machines. The request path reads it on every request, and nothing keyward does
+    /// with a time (expiry, grace periods, cache lifetimes, last-used times) needs a finer one.
     pub fn now() -> Self {
-        let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        });
-        Self::from_millis(millis)
+        #[cfg(target_os = "linux")]
+        {
+            let now = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+            Self::from_millis(
+                now.tv_sec
+                    .saturating_mul(1000)
+                    .saturating_add(now.tv_nsec / 1_000_000),
+            )
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| {
+                i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+            });
+            Self::from_millis(millis)
+        }
     }
 
     /// This timestamp moved `duration` later, saturating at [`MAX`](Self::MAX).
@@ -158,6 +175,19 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn now_follows_the_system_clock() {
+        let system = || {
+            let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970");
+            i64::try_from(elapsed.as_millis()).expect("before 2262")
+        };
+        let before = system();
+        let now = Timestamp::now().as_millis();
+        let after = system();
+        // The coarse clock lags by at most one tick (10 ms at the slowest kernel tick rate).
+        assert!(before - 20 <= now && now <= after, "{before} <= {now} <= {after}");
+    }
 
     #[test]
     fn rfc3339_round_trip() {

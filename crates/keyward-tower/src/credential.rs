@@ -190,14 +190,15 @@ fn visible(value: &HeaderValue) -> Result<&str, Rejection> {
 
 /// A credential without surrounding spaces: not empty, no inner space, not over the cap.
 fn token_text(text: &str) -> Result<&str, Rejection> {
-    let text = text.trim();
+    // Header values are ASCII here: `visible` refused anything else.
+    let text = text.trim_ascii();
     if text.is_empty() {
         return Err(Rejection::BadRequest("The API key is empty".into()));
     }
     if text.len() > MAX_CREDENTIAL_LEN {
         return Err(Rejection::BadRequest("The API key is too long".into()));
     }
-    if text.contains(' ') {
+    if text.as_bytes().contains(&b' ') {
         return Err(Rejection::BadRequest(
             "The API key contains invalid characters".into(),
         ));
