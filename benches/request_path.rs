@@ -6,13 +6,17 @@
 //! string) in process with `oneshot` on a current-thread tokio runtime, and builds its request the
 //! same way inside the measured closure, so request construction cancels out of the differences.
 //!
+//! Three groups: `request_path` (each variant's time per request), `added_over_bare_axum` (what a
+//! variant adds, measured in alternating blocks against bare axum, which holds still on a machine
+//! whose speed drifts), and `steps` (the parts of the path on their own).
+//!
 //! Run with `cargo bench --bench request_path`; a whole run takes about two minutes once built.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -386,6 +390,73 @@ fn measure_service<S, B>(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Added cost, measured in pairs.
+
+/// Requests sent to one service before switching to the other.
+const BLOCK: u64 = 32;
+
+/// What each variant adds to bare axum, measured in pairs: blocks of requests through the variant
+/// alternate with blocks through bare axum, and the measurement is the variant's time minus bare
+/// axum's. On a shared machine whose speed drifts over seconds, both halves of a pair see the same
+/// machine, so the difference holds still where two separate medians taken a minute apart do not.
+fn bench_added_cost(c: &mut Criterion) {
+    let fx = Fixture::new();
+    let mut group = c.benchmark_group("added_over_bare_axum");
+    let bare = app().with_state(());
+    let mut measure = |name: &str, router: Router| {
+        let variant = router.with_state(());
+        assert_eq!(fx.status(&variant, &fx.credential), StatusCode::OK, "{name}");
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| added(&fx, &variant, &bare, iters));
+        });
+    };
+    measure("pass_through_layer", app().layer(PassThrough));
+    measure(
+        "empty_from_fn",
+        app().layer(middleware::from_fn(|request: Request<Body>, next: Next| {
+            next.run(request)
+        })),
+    );
+    let (keyward, _layer) = fx.keyward(|layer| layer);
+    measure("keyward_cache_hit", keyward);
+    measure(
+        "keyward_cache_hit_no_audit",
+        fx.keyward(keyward_tower::ApiKeyLayerBuilder::no_audit).0,
+    );
+    measure("handwritten_stack", handwritten_stack(&fx.token));
+    group.finish();
+}
+
+/// `iters` requests through `variant`, less as many through `bare`, in alternating blocks (which
+/// goes first alternates too).
+fn added(fx: &Fixture, variant: &Router, bare: &Router, iters: u64) -> Duration {
+    let run = |service: &Router, n: u64| {
+        let start = Instant::now();
+        for _ in 0..n {
+            let Ok(response) = fx.rt.block_on(service.clone().oneshot(request(&fx.credential)));
+            black_box(response);
+        }
+        start.elapsed()
+    };
+    let (mut with, mut without) = (Duration::ZERO, Duration::ZERO);
+    let mut left = iters;
+    let mut variant_first = true;
+    while left > 0 {
+        let n = left.min(BLOCK);
+        left -= n;
+        if variant_first {
+            with += run(variant, n);
+            without += run(bare, n);
+        } else {
+            without += run(bare, n);
+            with += run(variant, n);
+        }
+        variant_first = !variant_first;
+    }
+    with.saturating_sub(without)
+}
+
+// ---------------------------------------------------------------------------------------------
 // The steps on their own.
 
 fn bench_steps(c: &mut Criterion) {
@@ -463,6 +534,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_request_path, bench_steps
+    targets = bench_request_path, bench_added_cost, bench_steps
 }
 criterion_main!(benches);

@@ -9,7 +9,7 @@ use crate::{KeyId, TenantId};
 /// One authenticated request, as the delivery log shows it. Never holds the token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AuditEvent {
-    /// When the response was sent.
+    /// When the request was authenticated.
     pub at: Timestamp,
     /// The request id (`X-Request-Id`).
     pub request_id: String,
