@@ -23,8 +23,8 @@ use keyward_core::{ApiKey, Expiry, KeyKind, NewKey, Rotation, Tier};
 use keyward_tower::credential::X_API_KEY;
 use keyward_tower::rate_limit::{Check, Quota, RateLimits};
 use keyward_tower::{
-    ApiKeyLayer, ConfigError, CredentialSources, FlatError, JsonEnvelope, KillSwitch, Rejection, TenantGate,
-    VerifiedKey,
+    ApiKeyLayer, AuditConfig, ConfigError, CredentialSources, FlatError, JsonEnvelope, KillSwitch, Rejection,
+    TenantGate, VerifiedKey,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -1667,6 +1667,80 @@ async fn the_verified_key_is_in_the_request_extensions() {
 }
 
 // ───────────────────────────── 9. audit, renderers, Debug, robustness ─────────────────────────────
+
+#[tokio::test]
+async fn usage_and_audit_records_wait_out_a_store_outage() {
+    let h = Harness::new();
+    let key = h.key("site_1").await;
+    let config = AuditConfig {
+        interval: Duration::from_millis(5),
+        ..AuditConfig::default()
+    };
+    let layer = ApiKeyLayer::builder(h.manager.clone())
+        .audit(config)
+        .build()
+        .expect("a valid layer");
+    let svc = service(&layer);
+    h.probe.set_writes_down(true);
+    for i in 0..3 {
+        assert_ok(
+            &send(&svc, bearer("/v1/events", key.token.expose())).await,
+            "site_1",
+            &format!("request {i} during the outage"),
+        );
+    }
+    // Let the writer try a few rounds against the refusing store.
+    while h.probe.refused_writes() < 3 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let tenant = tenant_id("site_1");
+    let events = h.manager.audit_log(&tenant, 10).await.expect("the store answers");
+    assert!(events.is_empty(), "nothing could be written yet");
+
+    h.probe.set_writes_down(false);
+    layer.audit().expect("recording is on").flush().await;
+    let events = h.manager.audit_log(&tenant, 10).await.expect("the store answers");
+    assert_eq!(events.len(), 3, "every event kept through the outage");
+    let stored = h
+        .manager
+        .get(&tenant, &key.key.id)
+        .await
+        .expect("the store answers")
+        .expect("the key");
+    assert_eq!(stored.request_count, 3, "every use kept through the outage");
+    assert_eq!(layer.audit().map(|a| a.dropped()), Some(0));
+}
+
+#[tokio::test]
+async fn a_full_audit_queue_drops_and_counts_and_never_holds_up_a_request() {
+    let h = Harness::new();
+    let key = h.key("site_1").await;
+    let config = AuditConfig {
+        capacity: 2,
+        interval: Duration::from_secs(3600),
+        ..AuditConfig::default()
+    };
+    let layer = ApiKeyLayer::builder(h.manager.clone())
+        .audit(config)
+        .build()
+        .expect("a valid layer");
+    let svc = service(&layer);
+    // On this single-threaded runtime the writer runs only when the test waits: the five
+    // requests meet a queue of two.
+    for i in 0..5 {
+        assert_ok(
+            &send(&svc, bearer("/v1/events", key.token.expose())).await,
+            "site_1",
+            &format!("request {i}"),
+        );
+    }
+    let audit = layer.audit().expect("recording is on");
+    assert_eq!(audit.dropped(), 3);
+    audit.flush().await;
+    let tenant = tenant_id("site_1");
+    let events = h.manager.audit_log(&tenant, 10).await.expect("the store answers");
+    assert_eq!(events.len(), 2);
+}
 
 #[tokio::test]
 async fn usage_and_audit_records_reach_the_store() {

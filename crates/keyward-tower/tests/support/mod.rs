@@ -38,6 +38,8 @@ pub struct Probe(Arc<ProbeState>);
 struct ProbeState {
     finds: AtomicUsize,
     down: AtomicBool,
+    writes_down: AtomicBool,
+    refused_writes: AtomicUsize,
     find_delay: Mutex<Option<Duration>>,
     /// Lookups that have read the store.
     reads: watch::Sender<usize>,
@@ -50,6 +52,8 @@ impl Default for ProbeState {
         Self {
             finds: AtomicUsize::new(0),
             down: AtomicBool::new(false),
+            writes_down: AtomicBool::new(false),
+            refused_writes: AtomicUsize::new(0),
             find_delay: Mutex::new(None),
             reads: watch::Sender::new(0),
             held: watch::Sender::new(false),
@@ -66,6 +70,25 @@ impl Probe {
     /// While down, `find` answers `StoreError::Unavailable`; everything else keeps working.
     pub fn set_down(&self, down: bool) {
         self.0.down.store(down, Ordering::SeqCst);
+    }
+
+    /// While down, usage and audit writes answer `StoreError::Unavailable` (and are counted).
+    pub fn set_writes_down(&self, down: bool) {
+        self.0.writes_down.store(down, Ordering::SeqCst);
+    }
+
+    /// How many usage and audit writes were refused.
+    pub fn refused_writes(&self) -> usize {
+        self.0.refused_writes.load(Ordering::SeqCst)
+    }
+
+    /// An outage of writes, if one is on: counts the refusal.
+    fn write_outage(&self) -> Result<(), StoreError> {
+        if self.0.writes_down.load(Ordering::SeqCst) {
+            self.0.refused_writes.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::unavailable("the test store refuses writes"));
+        }
+        Ok(())
     }
 
     /// `find` waits this long (on tokio's clock) before it answers.
@@ -167,11 +190,17 @@ impl KeyStore for TestStore {
     }
 
     fn record_usage<'a>(&'a self, usage: &'a [KeyUsage]) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.memory.record_usage(usage)
+        match self.probe.write_outage() {
+            Ok(()) => self.memory.record_usage(usage),
+            Err(error) => Box::pin(std::future::ready(Err(error))),
+        }
     }
 
     fn append_audit<'a>(&'a self, events: &'a [AuditEvent]) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.memory.append_audit(events)
+        match self.probe.write_outage() {
+            Ok(()) => self.memory.append_audit(events),
+            Err(error) => Box::pin(std::future::ready(Err(error))),
+        }
     }
 
     fn audit_log<'a>(
