@@ -208,15 +208,16 @@ fn token_text(text: &str) -> Result<&str, Rejection> {
 
 /// The token of a `Bearer` credential (scheme case-insensitive); `None` for other schemes.
 fn bearer_token(value: &HeaderValue) -> Option<Result<&str, Rejection>> {
+    const SCHEME: &[u8] = b"bearer";
     let bytes = value.as_bytes();
-    let scheme = bytes
-        .iter()
-        .position(|&b| b == b' ')
-        .map_or(bytes, |end| &bytes[..end]);
-    if !scheme.eq_ignore_ascii_case(b"bearer") {
+    let is_bearer = bytes
+        .get(..SCHEME.len())
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(SCHEME))
+        && bytes.get(SCHEME.len()).is_none_or(|&b| b == b' ');
+    if !is_bearer {
         return None;
     }
-    Some(visible(value).and_then(|text| token_text(&text[scheme.len()..])))
+    Some(visible(value).and_then(|text| token_text(&text[SCHEME.len()..])))
 }
 
 /// Whether a request's body may hold the key: a JSON content type.
@@ -285,6 +286,16 @@ mod tests {
             (
                 "other schemes are not keys",
                 headers(&[(&AUTHORIZATION, b"Basic dXNlcg==")]),
+                Ok(None),
+            ),
+            (
+                "a scheme that starts like bearer is another scheme",
+                headers(&[(&AUTHORIZATION, b"BearerX tok")]),
+                Ok(None),
+            ),
+            (
+                "a shorter scheme",
+                headers(&[(&AUTHORIZATION, b"Bear tok")]),
                 Ok(None),
             ),
             ("x-api-key", headers(&[(&X_API_KEY, b"tok")]), Ok(Some("tok"))),
