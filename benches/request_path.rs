@@ -424,6 +424,12 @@ fn bench_added_cost(c: &mut Criterion) {
         fx.keyward(keyward_tower::ApiKeyLayerBuilder::no_audit).0,
     );
     measure("handwritten_stack", handwritten_stack(&fx.token));
+    // Authentication alone: what recording and rate limiting (with its three headers) add shows
+    // against the two above.
+    measure(
+        "keyward_cache_hit_auth_only",
+        fx.keyward(|layer| layer.no_audit().no_rate_limit()).0,
+    );
     group.finish();
 }
 
