@@ -219,13 +219,21 @@ impl Writer {
             let Some(record) = records.pop() else { break };
             taken += 1;
             let key = &record.key.key;
-            let usage = self.usage.entry(key.id.clone()).or_insert_with(|| KeyUsage {
-                key_id: key.id.clone(),
-                last_used_at: record.at,
-                requests: 0,
-            });
-            usage.last_used_at = usage.last_used_at.max(record.at);
-            usage.requests += 1;
+            // Looked up before inserting: the id is cloned once per key a batch, not per record.
+            match self.usage.get_mut(&key.id) {
+                Some(usage) => {
+                    usage.last_used_at = usage.last_used_at.max(record.at);
+                    usage.requests += 1;
+                }
+                None => {
+                    let usage = KeyUsage {
+                        key_id: key.id.clone(),
+                        last_used_at: record.at,
+                        requests: 1,
+                    };
+                    self.usage.insert(key.id.clone(), usage);
+                }
+            }
             if !self.config.events {
                 continue;
             }
@@ -239,7 +247,7 @@ impl Writer {
                 key_id: key.id.clone(),
                 tenant: key.tenant.clone(),
                 fingerprint: record.key.fingerprint,
-                method: record.method.to_string(),
+                method: record.method.as_str().to_owned(),
                 path: record.path.as_ref().map_or("/", PathAndQuery::path).to_owned(),
                 status: record.status,
                 client_ip: record.client_ip.map(|ip| ip.to_string()),
