@@ -16,7 +16,13 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 const MAX_LEN: usize = 128;
 const MINTED_LEN: usize = 20;
-const CHARS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const ID_LEN: usize = 4 + MINTED_LEN;
+/// Ids minted at once per thread.
+const PER_BATCH: usize = 64;
+
+/// The base62 alphabet, and two more entries for the six-bit values past it, which are skipped.
+const SIX_BITS: [u8; 64] = *b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz__";
+const CHARS: &[u8] = SIX_BITS.split_at(62).0;
 
 /// Makes `req_` + 20 random base62 characters.
 #[derive(Clone, Copy, Debug, Default)]
@@ -47,11 +53,6 @@ pub fn mint() -> HeaderValue {
     })
 }
 
-const PER_BATCH: usize = 64;
-
-/// The base62 alphabet and two more entries for the six-bit values past it, which are skipped.
-const SIX_BITS: [u8; 64] = *b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz__";
-
 /// Twenty uniform base62 characters: six bits a character, ten from each 64-bit draw, the two
 /// values past the alphabet skipped. Every value is written and the position moves on only for
 /// the kept ones, so the loop has no branch to mispredict.
@@ -70,7 +71,6 @@ fn random_chars(rng: &mut impl RngCore) -> [u8; MINTED_LEN] {
     id.copy_from_slice(&chars[..MINTED_LEN]);
     id
 }
-const ID_LEN: usize = 4 + MINTED_LEN;
 
 /// One thread's ids not handed out yet.
 struct Batch {
