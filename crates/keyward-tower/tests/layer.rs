@@ -19,7 +19,7 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, RETRY_AFTER, USER_AG
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use keyward_core::time::Clock;
-use keyward_core::{ApiKey, Expiry, KeyKind, NewKey, Rotation, Tier};
+use keyward_core::{ApiKey, CreatedKey, Expiry, KeyKind, NewKey, Rotation, Tier};
 use keyward_tower::credential::X_API_KEY;
 use keyward_tower::rate_limit::{Check, Quota, RateLimits};
 use keyward_tower::{
@@ -1668,27 +1668,39 @@ async fn the_verified_key_is_in_the_request_extensions() {
 
 // ───────────────────────────── 9. audit, renderers, Debug, robustness ─────────────────────────────
 
+/// A layer over `h`'s manager that records usage and audit events with `config`.
+fn recording(h: &Harness, config: AuditConfig) -> ApiKeyLayer {
+    ApiKeyLayer::builder(h.manager.clone())
+        .audit(config)
+        .build()
+        .expect("a valid layer")
+}
+
+/// Sends `count` requests with `key` through `layer`, each of them accepted.
+async fn send_accepted(layer: &ApiKeyLayer, key: &CreatedKey, count: usize) {
+    let svc = service(layer);
+    for i in 0..count {
+        assert_ok(
+            &send(&svc, bearer("/v1/events", key.token.expose())).await,
+            key.key.tenant.as_str(),
+            &format!("request {i}"),
+        );
+    }
+}
+
 #[tokio::test]
 async fn usage_and_audit_records_wait_out_a_store_outage() {
     let h = Harness::new();
     let key = h.key("site_1").await;
-    let config = AuditConfig {
-        interval: Duration::from_millis(5),
-        ..AuditConfig::default()
-    };
-    let layer = ApiKeyLayer::builder(h.manager.clone())
-        .audit(config)
-        .build()
-        .expect("a valid layer");
-    let svc = service(&layer);
+    let layer = recording(
+        &h,
+        AuditConfig {
+            interval: Duration::from_millis(5),
+            ..AuditConfig::default()
+        },
+    );
     h.probe.set_writes_down(true);
-    for i in 0..3 {
-        assert_ok(
-            &send(&svc, bearer("/v1/events", key.token.expose())).await,
-            "site_1",
-            &format!("request {i} during the outage"),
-        );
-    }
+    send_accepted(&layer, &key, 3).await;
     // Let the writer try a few rounds against the refusing store.
     while h.probe.refused_writes() < 3 {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -1715,25 +1727,17 @@ async fn usage_and_audit_records_wait_out_a_store_outage() {
 async fn a_full_audit_queue_drops_and_counts_and_never_holds_up_a_request() {
     let h = Harness::new();
     let key = h.key("site_1").await;
-    let config = AuditConfig {
-        capacity: 2,
-        interval: Duration::from_secs(3600),
-        ..AuditConfig::default()
-    };
-    let layer = ApiKeyLayer::builder(h.manager.clone())
-        .audit(config)
-        .build()
-        .expect("a valid layer");
-    let svc = service(&layer);
+    let layer = recording(
+        &h,
+        AuditConfig {
+            capacity: 2,
+            interval: Duration::from_secs(3600),
+            ..AuditConfig::default()
+        },
+    );
     // On this single-threaded runtime the writer runs only when the test waits: the five
     // requests meet a queue of two.
-    for i in 0..5 {
-        assert_ok(
-            &send(&svc, bearer("/v1/events", key.token.expose())).await,
-            "site_1",
-            &format!("request {i}"),
-        );
-    }
+    send_accepted(&layer, &key, 5).await;
     let audit = layer.audit().expect("recording is on");
     assert_eq!(audit.dropped(), 3);
     audit.flush().await;
