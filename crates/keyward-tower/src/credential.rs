@@ -122,7 +122,7 @@ impl CredentialSources {
             None
         };
         let header = match &self.header {
-            Some(name) => header.only(name)?.map(credential_text).transpose()?,
+            Some(name) => header.only(name)?.map(|value| token_text(value, 0)).transpose()?,
             None => None,
         };
         match (bearer, header) {
@@ -174,36 +174,29 @@ impl<'a> Seen<'a> {
     }
 }
 
-fn credential_text(value: &HeaderValue) -> Result<&str, Rejection> {
-    visible(value).and_then(token_text)
-}
-
-/// The header as text: capped in length, visible ASCII only.
-fn visible(value: &HeaderValue) -> Result<&str, Rejection> {
-    if value.len() > MAX_CREDENTIAL_LEN + "Bearer ".len() {
+/// The credential in `value` after its first `skip` bytes (a scheme): without surrounding
+/// whitespace, not empty, not over the cap, visible ASCII only (no spaces or control characters).
+fn token_text(value: &HeaderValue, skip: usize) -> Result<&str, Rejection> {
+    let bytes = value.as_bytes();
+    if bytes.len() > MAX_CREDENTIAL_LEN + "Bearer ".len() {
         return Err(Rejection::BadRequest("The API key is too long".into()));
     }
-    value
-        .to_str()
-        .map_err(|_| Rejection::BadRequest("The API key contains invalid characters".into()))
-}
-
-/// A credential without surrounding spaces: not empty, no inner space, not over the cap.
-fn token_text(text: &str) -> Result<&str, Rejection> {
-    // Header values are ASCII here: `visible` refused anything else.
-    let text = text.trim_ascii();
-    if text.is_empty() {
+    let token = bytes[skip..].trim_ascii();
+    if token.is_empty() {
         return Err(Rejection::BadRequest("The API key is empty".into()));
     }
-    if text.len() > MAX_CREDENTIAL_LEN {
+    if token.len() > MAX_CREDENTIAL_LEN {
         return Err(Rejection::BadRequest("The API key is too long".into()));
     }
-    if text.as_bytes().contains(&b' ') {
-        return Err(Rejection::BadRequest(
-            "The API key contains invalid characters".into(),
-        ));
+    // Every byte is looked at (no early exit), so the check runs on whole vectors.
+    let visible = token
+        .iter()
+        .fold(true, |all, &b| all & (b'!'..=b'~').contains(&b));
+    let invalid = || Rejection::BadRequest("The API key contains invalid characters".into());
+    if !visible {
+        return Err(invalid());
     }
-    Ok(text)
+    std::str::from_utf8(token).map_err(|_| invalid())
 }
 
 /// The token of a `Bearer` credential (scheme case-insensitive); `None` for other schemes.
@@ -217,7 +210,7 @@ fn bearer_token(value: &HeaderValue) -> Option<Result<&str, Rejection>> {
     if !is_bearer {
         return None;
     }
-    Some(visible(value).and_then(|text| token_text(&text[SCHEME.len()..])))
+    Some(token_text(value, SCHEME.len()))
 }
 
 /// Whether a request's body may hold the key: a JSON content type.

@@ -53,25 +53,6 @@ pub fn mint() -> HeaderValue {
     })
 }
 
-/// Twenty uniform base62 characters: six bits a character, ten from each 64-bit draw, the two
-/// values past the alphabet skipped. Every value is written and the position moves on only for
-/// the kept ones, so the loop has no branch to mispredict.
-fn random_chars(rng: &mut impl RngCore) -> [u8; MINTED_LEN] {
-    let mut chars = [0u8; MINTED_LEN + 10];
-    let mut at = 0;
-    while at < MINTED_LEN {
-        let draw = rng.next_u64();
-        for i in 0..10 {
-            let six = ((draw >> (6 * i)) & 63) as usize;
-            chars[at] = SIX_BITS[six];
-            at += usize::from(six < CHARS.len());
-        }
-    }
-    let mut id = [0u8; MINTED_LEN];
-    id.copy_from_slice(&chars[..MINTED_LEN]);
-    id
-}
-
 /// One thread's ids not handed out yet.
 struct Batch {
     ids: Bytes,
@@ -79,12 +60,31 @@ struct Batch {
 }
 
 impl Batch {
+    /// `PER_BATCH` ids of twenty uniform base62 characters each. Each random byte gives one
+    /// character from its low six bits; the two values past the alphabet are skipped. Every value
+    /// is written and the position moves on only for the kept ones, so the loop has no branch to
+    /// mispredict.
     fn fill() -> Self {
+        const CHARS_NEEDED: usize = PER_BATCH * MINTED_LEN;
+        let mut chars = [0u8; CHARS_NEEDED];
+        let mut random = [0u8; 256];
         let mut rng = rand::rng();
+        let mut at = 0;
+        'fill: loop {
+            rng.fill_bytes(&mut random);
+            for &byte in &random {
+                let six = usize::from(byte & 63);
+                chars[at] = SIX_BITS[six];
+                at += usize::from(six < CHARS.len());
+                if at == CHARS_NEEDED {
+                    break 'fill;
+                }
+            }
+        }
         let mut ids = Vec::with_capacity(PER_BATCH * ID_LEN);
-        for _ in 0..PER_BATCH {
+        for id in chars.chunks_exact(MINTED_LEN) {
             ids.extend_from_slice(b"req_");
-            ids.extend_from_slice(&random_chars(&mut rng));
+            ids.extend_from_slice(id);
         }
         Self {
             ids: Bytes::from(ids),
