@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use rand::rngs::OsRng;
 use rand::{Rng, TryRngCore};
@@ -13,9 +14,10 @@ use crate::token::Alphabet;
 use crate::{Environment, KeyKind, LookupKey, ScopeSet, Tier, VerifyError};
 
 /// A key's id: `key_` and 20 base62 characters. Public: it names the key in the management API.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct KeyId(String);
+///
+/// The text is shared: cloning an id (into a usage record or an audit event) copies no text.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(Arc<str>);
 
 impl KeyId {
     /// A new random id.
@@ -31,12 +33,24 @@ impl KeyId {
         for _ in 0..20 {
             id.push(char::from(chars[rng.random_range(0..chars.len())]));
         }
-        Self(id)
+        Self(id.into())
     }
 
     /// The id text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl Serialize for KeyId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|id| Self(id.into()))
     }
 }
 
@@ -52,7 +66,7 @@ impl FromStr for KeyId {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let body = s.strip_prefix("key_").ok_or(InvalidKeyId)?;
         if (1..=60).contains(&body.len()) && body.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            Ok(Self(s.to_owned()))
+            Ok(Self(s.into()))
         } else {
             Err(InvalidKeyId)
         }
@@ -73,10 +87,11 @@ impl fmt::Debug for KeyId {
 
 /// The tenant that owns a key: a site, a profile, an appspace, an account, a brand.
 ///
-/// 1 to 128 visible ASCII characters. A key only ever acts for its own tenant.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct TenantId(String);
+/// 1 to 128 visible ASCII characters. A key only ever acts for its own tenant. The text is
+/// shared: cloning an id copies no text.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub struct TenantId(Arc<str>);
 
 impl TenantId {
     /// Validates a tenant id.
@@ -87,7 +102,7 @@ impl TenantId {
     pub fn new(id: impl Into<String>) -> Result<Self, InvalidTenant> {
         let id = id.into();
         if (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic()) {
-            Ok(Self(id))
+            Ok(Self(id.into()))
         } else {
             Err(InvalidTenant)
         }
@@ -114,7 +129,13 @@ impl TryFrom<String> for TenantId {
 
 impl From<TenantId> for String {
     fn from(value: TenantId) -> Self {
-        value.0
+        value.0.as_ref().to_owned()
+    }
+}
+
+impl Serialize for TenantId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
     }
 }
 

@@ -139,7 +139,8 @@ struct Writer {
     store: Arc<dyn KeyStore>,
     config: AuditConfig,
     dropped: Arc<AtomicU64>,
-    usage: HashMap<KeyId, KeyUsage>,
+    /// Usage folded per key; ids come from verified keys only, so foldhash's fast hasher will do.
+    usage: HashMap<KeyId, KeyUsage, foldhash::fast::RandomState>,
     events: Vec<AuditEvent>,
 }
 
@@ -149,7 +150,7 @@ impl Writer {
             store,
             config,
             dropped,
-            usage: HashMap::new(),
+            usage: HashMap::default(),
             events: Vec::new(),
         }
     }
