@@ -325,6 +325,16 @@ mod tests {
                 Err(400),
             ),
             (
+                "token with a tab inside",
+                headers(&[(&X_API_KEY, b"a\tb")]),
+                Err(400),
+            ),
+            (
+                "surrounding whitespace is not part of the token",
+                headers(&[(&X_API_KEY, b"\t tok \t")]),
+                Ok(Some("tok")),
+            ),
+            (
                 "oversized",
                 headers(&[(&AUTHORIZATION, long.as_bytes())]),
                 Err(400),
