@@ -20,9 +20,22 @@ const ID_LEN: usize = 4 + MINTED_LEN;
 /// Ids minted at once per thread.
 const PER_BATCH: usize = 64;
 
-/// The base62 alphabet, and two more entries for the six-bit values past it, which are skipped.
-const SIX_BITS: [u8; 64] = *b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz__";
-const CHARS: &[u8] = SIX_BITS.split_at(62).0;
+/// The base62 alphabet.
+const CHARS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// Pairs of base62 characters: 62² of them, fewer than the 4 096 values of twelve bits.
+const PAIR_COUNT: usize = 62 * 62;
+/// The pair for each twelve-bit value; values from `PAIR_COUNT` up are skipped when drawn.
+static PAIRS: [[u8; 2]; 4096] = pairs();
+
+const fn pairs() -> [[u8; 2]; 4096] {
+    let mut table = [[b'_'; 2]; 4096];
+    let mut value = 0;
+    while value < PAIR_COUNT {
+        table[value] = [CHARS[value / 62], CHARS[value % 62]];
+        value += 1;
+    }
+    table
+}
 
 /// Makes `req_` + 20 random base62 characters.
 #[derive(Clone, Copy, Debug, Default)]
@@ -60,22 +73,21 @@ struct Batch {
 }
 
 impl Batch {
-    /// `PER_BATCH` ids of twenty uniform base62 characters each. Each random byte gives one
-    /// character from its low six bits; the two values past the alphabet are skipped. Every value
-    /// is written and the position moves on only for the kept ones, so the loop has no branch to
-    /// mispredict.
+    /// `PER_BATCH` ids of twenty uniform base62 characters each, two characters from each twelve
+    /// random bits (five draws of twelve bits from each 64-bit number); the 252 values past the
+    /// 3 844 pairs are skipped. Every pair is written and the position moves on only for the kept
+    /// ones, so the loop has no branch to mispredict.
     fn fill() -> Self {
         const CHARS_NEEDED: usize = PER_BATCH * MINTED_LEN;
         let mut chars = [0u8; CHARS_NEEDED];
-        let mut random = [0u8; 256];
         let mut rng = rand::rng();
         let mut at = 0;
         'fill: loop {
-            rng.fill_bytes(&mut random);
-            for &byte in &random {
-                let six = usize::from(byte & 63);
-                chars[at] = SIX_BITS[six];
-                at += usize::from(six < CHARS.len());
+            let draw = rng.next_u64();
+            for i in 0..5 {
+                let twelve = ((draw >> (12 * i)) & 0xfff) as usize;
+                chars[at..at + 2].copy_from_slice(&PAIRS[twelve]);
+                at += 2 * usize::from(twelve < PAIR_COUNT);
                 if at == CHARS_NEEDED {
                     break 'fill;
                 }
@@ -134,6 +146,13 @@ mod tests {
             }
             assert_eq!(incoming(&headers).is_some(), kept, "{values:?}");
         }
+    }
+
+    #[test]
+    fn each_pair_of_characters_has_one_twelve_bit_value() {
+        let kept: std::collections::HashSet<[u8; 2]> = PAIRS[..PAIR_COUNT].iter().copied().collect();
+        assert_eq!(kept.len(), PAIR_COUNT);
+        assert!(kept.iter().flatten().all(|c| CHARS.contains(c)));
     }
 
     #[test]
