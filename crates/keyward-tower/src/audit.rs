@@ -8,6 +8,7 @@
 //! batches: it sleeps for the batch interval (or until the queue is half full, a flush, or the
 //! last handle is gone), so handing a record over never wakes a thread.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -76,6 +77,8 @@ pub struct AuditHandle {
     dropped: Arc<AtomicU64>,
     wake: Arc<Notify>,
     half: usize,
+    /// How many records a thread hands over between looks at the queue's length.
+    check_every: u32,
     events: bool,
 }
 
@@ -95,18 +98,31 @@ impl AuditHandle {
             dropped,
             wake,
             half: capacity.div_ceil(2),
+            check_every: u32::try_from(capacity / 256).unwrap_or(u32::MAX).clamp(1, 64),
             events: config.events,
         }
     }
 
+    /// Hands a record over. The queue's length is looked at only every `check_every` records a
+    /// thread: reading it reads the writer's end of the queue, which the writer changes with every
+    /// record it takes.
     #[inline]
     pub(crate) fn record(&self, record: Record) {
-        match self.records.push(record) {
-            Ok(()) if self.records.len() >= self.half => self.wake.notify_one(),
-            Ok(()) => {}
-            Err(_) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        thread_local! {
+            static SINCE_CHECK: Cell<u32> = const { Cell::new(0) };
+        }
+        if self.records.push(record).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let since = SINCE_CHECK.get() + 1;
+        if since < self.check_every {
+            SINCE_CHECK.set(since);
+            return;
+        }
+        SINCE_CHECK.set(0);
+        if self.records.len() >= self.half {
+            self.wake.notify_one();
         }
     }
 

@@ -1747,6 +1747,41 @@ async fn a_full_audit_queue_drops_and_counts_and_never_holds_up_a_request() {
 }
 
 #[tokio::test]
+async fn a_half_full_audit_queue_wakes_the_writer_before_its_interval() {
+    let h = Harness::new();
+    let key = h.key("site_1").await;
+    let layer = ApiKeyLayer::builder(h.manager.clone())
+        .audit(AuditConfig {
+            capacity: 1024,
+            interval: Duration::from_secs(3600),
+            ..AuditConfig::default()
+        })
+        .no_rate_limit()
+        .build()
+        .expect("a valid layer");
+    // Half of the queue, and a few more: the length is looked at every few records.
+    send_accepted(&layer, &key, 512 + 64).await;
+    let tenant = tenant_id("site_1");
+    let written = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let events = h
+                .manager
+                .audit_log(&tenant, 1000)
+                .await
+                .expect("the store answers");
+            if !events.is_empty() {
+                return events.len();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the writer wrote without waiting out its hour");
+    assert!(written >= 512, "{written} events written");
+    assert_eq!(layer.audit().expect("recording is on").dropped(), 0);
+}
+
+#[tokio::test]
 async fn usage_and_audit_records_reach_the_store() {
     let h = Harness::new();
     let key = h.key("site_1").await;
