@@ -29,8 +29,8 @@ use keyward_tower::{
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use support::{
-    Body, Harness, Inbound, Reply, anonymous, assert_ok, assert_rejected, bearer, echo_body, secret_of, send,
-    service, tenant_id, unknown_token,
+    Body, Harness, Inbound, Reply, accepted, anonymous, assert_ok, assert_rejected, bearer, echo_body,
+    secret_of, send, service, tenant_id, unknown_token,
 };
 use tower::{ServiceBuilder, service_fn};
 
@@ -214,11 +214,7 @@ async fn kill_switch_answers_503_api_disabled_and_toggles_at_run_time() {
         .build()
         .expect("a valid layer");
     let svc = service(&layer);
-    assert_ok(
-        &send(&svc, bearer("/v1/events", warm.token.expose())).await,
-        "site_1",
-        "switch on",
-    );
+    accepted(&svc, &warm, "switch on").await;
     let finds = h.probe.finds();
 
     layer.kill_switch().expect("the layer's switch").disable();
@@ -246,11 +242,7 @@ async fn kill_switch_answers_503_api_disabled_and_toggles_at_run_time() {
     );
 
     switch.enable();
-    assert_ok(
-        &send(&svc, bearer("/v1/events", cold.token.expose())).await,
-        "site_2",
-        "switched back on",
-    );
+    accepted(&svc, &cold, "switched back on").await;
     assert_eq!(send(&svc, anonymous("/health")).await.status, StatusCode::OK);
 }
 
@@ -527,11 +519,7 @@ async fn bearer_only_refuses_x_api_key() {
         "no credential was read"
     );
     assert_eq!(h.probe.finds(), 0);
-    assert_ok(
-        &send(&svc, bearer("/v1/events", key.token.expose())).await,
-        "site_1",
-        "Bearer still works",
-    );
+    accepted(&svc, &key, "Bearer still works").await;
 }
 
 /// The layer reading `apiKey` from JSON bodies of up to `cap` bytes, in front of [`echo_body`].
@@ -846,11 +834,7 @@ async fn a_cache_hit_does_not_ask_the_store_again() {
     let key = h.key("site_1").await;
     let svc = service(&layer(&h));
     for round in 0..5 {
-        assert_ok(
-            &send(&svc, bearer("/v1/events", key.token.expose())).await,
-            "site_1",
-            &format!("round {round}"),
-        );
+        accepted(&svc, &key, &format!("round {round}")).await;
     }
     assert_eq!(h.probe.finds(), 1);
 }
@@ -870,11 +854,7 @@ async fn without_the_per_thread_front_moka_alone_serves_hits_and_revocation_stil
             .unwrap(),
     );
     for round in 0..3 {
-        assert_ok(
-            &send(&svc, bearer("/v1/events", key.token.expose())).await,
-            "site_1",
-            &format!("round {round}"),
-        );
+        accepted(&svc, &key, &format!("round {round}")).await;
     }
     assert_eq!(h.probe.finds(), 1, "one lookup, then moka");
     h.manager.revoke(&tenant_id("site_1"), &key.key.id).await.unwrap();
@@ -919,11 +899,7 @@ async fn a_resync_from_the_store_empties_both_caches() {
     let key = h.key("site_1").await;
     let svc = service(&layer(&h));
     let unknown = unknown_token();
-    assert_ok(
-        &send(&svc, bearer("/v1/events", key.token.expose())).await,
-        "site_1",
-        "cold",
-    );
+    accepted(&svc, &key, "cold").await;
     assert_rejected(
         &send(&svc, bearer("/v1/events", &unknown)).await,
         401,
@@ -933,11 +909,7 @@ async fn a_resync_from_the_store_empties_both_caches() {
     assert_eq!(h.probe.finds(), 2);
     // A notification connection dropped: changes may have been missed.
     h.manager.store().changes().resync();
-    assert_ok(
-        &send(&svc, bearer("/v1/events", key.token.expose())).await,
-        "site_1",
-        "after resync",
-    );
+    accepted(&svc, &key, "after resync").await;
     assert_rejected(
         &send(&svc, bearer("/v1/events", &unknown)).await,
         401,
@@ -981,11 +953,7 @@ async fn revoking_through_the_manager_evicts_the_key_at_once() {
     assert_rejected(&reply, 401, "unauthorized", "the next request after revoking");
     assert_eq!(reply.header("www-authenticate"), Some(INVALID_TOKEN_CHALLENGE));
     assert_eq!(h.probe.finds(), 3, "the revoked key was looked up again");
-    assert_ok(
-        &send(&svc, bearer("/v1/events", other.token.expose())).await,
-        "site_1",
-        "the tenant's other key is untouched",
-    );
+    accepted(&svc, &other, "the tenant's other key is untouched").await;
     assert_eq!(h.probe.finds(), 3, "and still cached");
 }
 
@@ -1061,11 +1029,7 @@ async fn a_store_outage_gives_503_while_cached_keys_keep_working() {
     let warm = h.key("site_1").await;
     let cold = h.key("site_2").await;
     let svc = service(&layer(&h));
-    assert_ok(
-        &send(&svc, bearer("/v1/events", warm.token.expose())).await,
-        "site_1",
-        "before the outage",
-    );
+    accepted(&svc, &warm, "before the outage").await;
 
     h.probe.set_down(true);
     for round in ["first", "second: the failure is not cached"] {
@@ -1075,11 +1039,7 @@ async fn a_store_outage_gives_503_while_cached_keys_keep_working() {
             reply.headers.get(WWW_AUTHENTICATE).is_none(),
             "{round}: not a credential problem"
         );
-        assert_ok(
-            &send(&svc, bearer("/v1/events", warm.token.expose())).await,
-            "site_1",
-            &format!("{round}: the cached key keeps working"),
-        );
+        accepted(&svc, &warm, &format!("{round}: the cached key keeps working")).await;
     }
     let reply = send(&svc, bearer("/v1/events", &unknown_token())).await;
     assert_rejected(
@@ -1091,11 +1051,7 @@ async fn a_store_outage_gives_503_while_cached_keys_keep_working() {
     assert_eq!(h.probe.finds(), 4);
 
     h.probe.set_down(false);
-    assert_ok(
-        &send(&svc, bearer("/v1/events", cold.token.expose())).await,
-        "site_2",
-        "after the outage",
-    );
+    accepted(&svc, &cold, "after the outage").await;
 }
 
 #[tokio::test]
@@ -1105,18 +1061,10 @@ async fn an_expired_key_is_refused() {
         .create(NewKey::new(tenant_id("site_1")).expires(Expiry::In(Duration::from_secs(3600))))
         .await;
     let svc = service(&layer(&h));
-    assert_ok(
-        &send(&svc, bearer("/v1/events", key.token.expose())).await,
-        "site_1",
-        "fresh",
-    );
+    accepted(&svc, &key, "fresh").await;
     h.clock
         .advance(Duration::from_secs(3600) - Duration::from_millis(1));
-    assert_ok(
-        &send(&svc, bearer("/v1/events", key.token.expose())).await,
-        "site_1",
-        "a millisecond before expiry",
-    );
+    accepted(&svc, &key, "a millisecond before expiry").await;
     h.clock.advance(Duration::from_millis(1));
     let reply = send(&svc, bearer("/v1/events", key.token.expose())).await;
     assert_rejected(&reply, 401, "unauthorized", "expired (while cached)");
@@ -1130,11 +1078,7 @@ async fn grace_rotation_keeps_both_keys_working_until_the_grace_ends() {
     let h = Harness::with(|builder| builder.rotation(Rotation::Grace(grace)));
     let old = h.key("site_1").await;
     let svc = service(&layer(&h));
-    assert_ok(
-        &send(&svc, bearer("/v1/events", old.token.expose())).await,
-        "site_1",
-        "before rotating",
-    );
+    accepted(&svc, &old, "before rotating").await;
     let new = h
         .manager
         .rotate(&tenant_id("site_1"), &old.key.id)
@@ -1142,20 +1086,12 @@ async fn grace_rotation_keeps_both_keys_working_until_the_grace_ends() {
         .expect("rotated");
     h.clock.advance(grace - Duration::from_millis(1));
     for (what, token) in [("old key, in grace", &old), ("new key", &new)] {
-        assert_ok(
-            &send(&svc, bearer("/v1/events", token.token.expose())).await,
-            "site_1",
-            what,
-        );
+        accepted(&svc, &token, what).await;
     }
     h.clock.advance(Duration::from_millis(1));
     let reply = send(&svc, bearer("/v1/events", old.token.expose())).await;
     assert_rejected(&reply, 401, "unauthorized", "old key, grace over");
-    assert_ok(
-        &send(&svc, bearer("/v1/events", new.token.expose())).await,
-        "site_1",
-        "new key after the grace",
-    );
+    accepted(&svc, &new, "new key after the grace").await;
 }
 
 #[tokio::test]
@@ -1163,11 +1099,7 @@ async fn immediate_rotation_refuses_the_old_key_at_once() {
     let h = Harness::with(|builder| builder.rotation(Rotation::Immediate));
     let old = h.key("site_1").await;
     let svc = service(&layer(&h));
-    assert_ok(
-        &send(&svc, bearer("/v1/events", old.token.expose())).await,
-        "site_1",
-        "before",
-    );
+    accepted(&svc, &old, "before").await;
     let new = h
         .manager
         .rotate(&tenant_id("site_1"), &old.key.id)
@@ -1175,11 +1107,7 @@ async fn immediate_rotation_refuses_the_old_key_at_once() {
         .expect("rotated");
     let reply = send(&svc, bearer("/v1/events", old.token.expose())).await;
     assert_rejected(&reply, 401, "unauthorized", "the old key, cached before rotating");
-    assert_ok(
-        &send(&svc, bearer("/v1/events", new.token.expose())).await,
-        "site_1",
-        "the new key",
-    );
+    accepted(&svc, &new, "the new key").await;
 }
 
 // ───────────────────────────── 6. key kinds and the tenant gate ─────────────────────────────
@@ -1363,11 +1291,7 @@ async fn retry_after_is_whole_seconds_rounded_up() {
         .build()
         .expect("a valid layer");
     let svc = service(&layer);
-    assert_ok(
-        &send(&svc, bearer("/v1/events", key.token.expose())).await,
-        "site_1",
-        "the one request of the hour",
-    );
+    accepted(&svc, &key, "the one request of the hour").await;
     let refused = send(&svc, bearer("/v1/events", key.token.expose())).await;
     assert_rejected(&refused, 429, "rate_limit_exceeded", "the second request");
     let retry_after = refused.header("retry-after").expect("Retry-After");
@@ -1680,11 +1604,7 @@ fn recording(h: &Harness, config: AuditConfig) -> ApiKeyLayer {
 async fn send_accepted(layer: &ApiKeyLayer, key: &CreatedKey, count: usize) {
     let svc = service(layer);
     for i in 0..count {
-        assert_ok(
-            &send(&svc, bearer("/v1/events", key.token.expose())).await,
-            key.key.tenant.as_str(),
-            &format!("request {i}"),
-        );
+        accepted(&svc, key, &format!("request {i}")).await;
     }
 }
 

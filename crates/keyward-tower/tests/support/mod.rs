@@ -442,3 +442,15 @@ pub fn assert_ok(reply: &Reply, tenant: &str, what: &str) {
     assert_eq!(reply.text(), tenant, "{what}: the handler saw the key's tenant");
     assert!(!reply.request_id().is_empty(), "{what}: a request id");
 }
+
+/// Sends `GET /v1/events` with `key` as a Bearer token and asserts that the handler answered for
+/// the key's tenant.
+pub async fn accepted<S, B>(service: &S, key: &CreatedKey, what: &str)
+where
+    S: Service<Request<Body>, Response = Response<B>, Error = Infallible> + Clone,
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Debug,
+{
+    let reply = send(service, bearer("/v1/events", key.token.expose())).await;
+    assert_ok(&reply, key.key.tenant.as_str(), what);
+}
