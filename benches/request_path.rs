@@ -6,11 +6,13 @@
 //! string) in process with `oneshot` on a current-thread tokio runtime, and builds its request the
 //! same way inside the measured closure, so request construction cancels out of the differences.
 //!
-//! Three groups: `request_path` (each variant's time per request), `added_over_bare_axum` (what a
+//! Four groups: `request_path` (each variant's time per request), `added_over_bare_axum` (what a
 //! variant adds, measured in alternating blocks against bare axum, which holds still on a machine
-//! whose speed drifts), and `steps` (the parts of the path on their own).
+//! whose speed drifts), `keyward_vs_handwritten` (keyward's added cost and the hand-written
+//! stack's, measured in the same alternating blocks, and their ratio) and `steps` (the parts of the
+//! path on their own).
 //!
-//! Run with `cargo bench --bench request_path`; a whole run takes about two minutes once built.
+//! Run with `cargo bench --bench request_path`; a whole run takes about three minutes once built.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -433,9 +435,15 @@ fn bench_added_cost(c: &mut Criterion) {
     group.finish();
 }
 
-/// `iters` requests through `variant`, less as many through `bare`, in alternating blocks (which
-/// goes first alternates too).
+/// `iters` requests through `variant`, less as many through `bare`, in alternating blocks.
 fn added(fx: &Fixture, variant: &Router, bare: &Router, iters: u64) -> Duration {
+    let [with, without] = interleaved(fx, [variant, bare], iters);
+    with.saturating_sub(without)
+}
+
+/// The time `iters` requests take through each of `services`, sent in blocks that take turns
+/// (which service goes first moves on each round).
+fn interleaved<const N: usize>(fx: &Fixture, services: [&Router; N], iters: u64) -> [Duration; N] {
     let run = |service: &Router, n: u64| {
         let start = Instant::now();
         for _ in 0..n {
@@ -444,22 +452,61 @@ fn added(fx: &Fixture, variant: &Router, bare: &Router, iters: u64) -> Duration 
         }
         start.elapsed()
     };
-    let (mut with, mut without) = (Duration::ZERO, Duration::ZERO);
+    let mut times = [Duration::ZERO; N];
     let mut left = iters;
-    let mut variant_first = true;
+    let mut first = 0;
     while left > 0 {
         let n = left.min(BLOCK);
         left -= n;
-        if variant_first {
-            with += run(variant, n);
-            without += run(bare, n);
-        } else {
-            without += run(bare, n);
-            with += run(variant, n);
+        for turn in 0..N {
+            let at = (first + turn) % N;
+            times[at] += run(services[at], n);
         }
-        variant_first = !variant_first;
+        first = (first + 1) % N;
     }
-    with.saturating_sub(without)
+    times
+}
+
+/// keyward's added cost next to the hand-written stack's, measured together: blocks through bare
+/// axum, keyward and the hand-written stack take turns, so that all three see the same machine.
+/// Criterion reports keyward's added time; the ratio of the two added costs, one per sample, is
+/// printed after each variant (the issue's target is at most 0.75).
+fn bench_against_handwritten(c: &mut Criterion) {
+    let fx = Fixture::new();
+    let mut group = c.benchmark_group("keyward_vs_handwritten");
+    let bare = app().with_state(());
+    let handwritten = handwritten_stack(&fx.token).with_state(());
+    let mut measure = |name: &str, router: Router| {
+        let keyward = router.with_state(());
+        assert_eq!(fx.status(&keyward, &fx.credential), StatusCode::OK, "{name}");
+        let mut ratios = Vec::new();
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let [bare, ours, theirs] = interleaved(&fx, [&bare, &keyward, &handwritten], iters);
+                let (ours, theirs) = (ours.saturating_sub(bare), theirs.saturating_sub(bare));
+                if !theirs.is_zero() {
+                    ratios.push(ours.as_secs_f64() / theirs.as_secs_f64());
+                }
+                ours
+            });
+        });
+        ratios.sort_by(f64::total_cmp);
+        if let (Some(low), Some(high)) = (ratios.first(), ratios.last()) {
+            eprintln!(
+                "keyward_vs_handwritten/{name}: added cost over the hand-written stack's, median {:.2} \
+                 (samples {low:.2}-{high:.2}, {} of them)",
+                ratios[ratios.len() / 2],
+                ratios.len(),
+            );
+        }
+    };
+    let (keyward, _layer) = fx.keyward(|layer| layer);
+    measure("keyward_cache_hit", keyward);
+    measure(
+        "keyward_cache_hit_no_audit",
+        fx.keyward(keyward_tower::ApiKeyLayerBuilder::no_audit).0,
+    );
+    group.finish();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -540,6 +587,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_request_path, bench_added_cost, bench_steps
+    targets = bench_request_path, bench_added_cost, bench_against_handwritten, bench_steps
 }
 criterion_main!(benches);
