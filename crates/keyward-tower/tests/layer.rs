@@ -1085,8 +1085,8 @@ async fn grace_rotation_keeps_both_keys_working_until_the_grace_ends() {
         .await
         .expect("rotated");
     h.clock.advance(grace - Duration::from_millis(1));
-    for (what, token) in [("old key, in grace", &old), ("new key", &new)] {
-        accepted(&svc, &token, what).await;
+    for (what, key) in [("old key, in grace", &old), ("new key", &new)] {
+        accepted(&svc, key, what).await;
     }
     h.clock.advance(Duration::from_millis(1));
     let reply = send(&svc, bearer("/v1/events", old.token.expose())).await;
