@@ -10,19 +10,16 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crossbeam_queue::ArrayQueue;
-use http::uri::PathAndQuery;
-use http::{HeaderValue, Method};
 use keyward_core::audit::{AuditEvent, KeyUsage};
-use keyward_core::time::Timestamp;
 use keyward_core::{KeyId, KeyStore};
 use tokio::sync::{Notify, mpsc, oneshot};
 
+use crate::audit_record::Record;
 use crate::verify::CachedKey;
 
 /// How records are batched.
@@ -53,19 +50,6 @@ impl Default for AuditConfig {
             backlog: 100_000,
         }
     }
-}
-
-/// One authenticated request, as the request path hands it over: clones of shared buffers only.
-#[derive(Debug)]
-pub(crate) struct Record {
-    pub(crate) key: Arc<CachedKey>,
-    pub(crate) at: Timestamp,
-    pub(crate) status: u16,
-    pub(crate) method: Method,
-    pub(crate) path: Option<PathAndQuery>,
-    pub(crate) request_id: HeaderValue,
-    pub(crate) user_agent: Option<HeaderValue>,
-    pub(crate) client_ip: Option<IpAddr>,
 }
 
 /// The request path's end of the audit queue, and a handle to flush it.
@@ -158,6 +142,8 @@ struct Writer {
     /// Usage folded per key; ids come from verified keys only, so foldhash's fast hasher will do.
     usage: HashMap<KeyId, KeyUsage, foldhash::fast::RandomState>,
     events: Vec<AuditEvent>,
+    /// The keys of the records taken in this round, dropped at its end.
+    spent: Vec<Arc<CachedKey>>,
 }
 
 impl Writer {
@@ -168,6 +154,7 @@ impl Writer {
             dropped,
             usage: HashMap::default(),
             events: Vec::new(),
+            spent: Vec::new(),
         }
     }
 
@@ -228,54 +215,59 @@ impl Writer {
         }
     }
 
-    /// Takes up to `limit` records from the queue: each counts towards its key's usage and, when
-    /// events are on, becomes an event (dropped and counted beyond the backlog). How many were taken.
+    /// Takes up to `limit` records from the queue; how many were taken.
     fn take(&mut self, records: &ArrayQueue<Record>, limit: usize) -> usize {
         let mut taken = 0;
         while taken < limit {
             let Some(record) = records.pop() else { break };
             taken += 1;
-            let key = &record.key.key;
-            // Looked up before inserting: the id is cloned once per key a batch, not per record.
-            match self.usage.get_mut(&key.id) {
-                Some(usage) => {
-                    usage.last_used_at = usage.last_used_at.max(record.at);
-                    usage.requests += 1;
-                }
-                None => {
-                    let usage = KeyUsage {
-                        key_id: key.id.clone(),
-                        last_used_at: record.at,
-                        requests: 1,
-                    };
-                    self.usage.insert(key.id.clone(), usage);
-                }
-            }
-            if !self.config.events {
-                continue;
-            }
-            if self.events.len() >= self.config.backlog {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            self.events.push(AuditEvent {
-                at: record.at,
-                request_id: record.request_id.to_str().unwrap_or_default().to_owned(),
-                key_id: key.id.clone(),
-                tenant: key.tenant.clone(),
-                fingerprint: record.key.fingerprint,
-                method: record.method.as_str().to_owned(),
-                path: record.path.as_ref().map_or("/", PathAndQuery::path).to_owned(),
-                status: record.status,
-                client_ip: record.client_ip.map(|ip| ip.to_string()),
-                user_agent: record
-                    .user_agent
-                    .as_ref()
-                    .and_then(|ua| ua.to_str().ok())
-                    .map(|ua| ua.chars().take(512).collect()),
-            });
+            self.fold(&record);
+            // Dropped together below: each drop writes the key's reference count, which the
+            // request path writes too, so one run of drops moves its cache line here once.
+            self.spent.push(record.key);
         }
+        self.spent.clear();
         taken
+    }
+
+    /// Counts a record towards its key's usage and, when events are on, makes it an event
+    /// (dropped and counted beyond the backlog).
+    fn fold(&mut self, record: &Record) {
+        let key = &record.key.key;
+        // Looked up before inserting: the id is cloned once per key a batch, not per record.
+        match self.usage.get_mut(&key.id) {
+            Some(usage) => {
+                usage.last_used_at = usage.last_used_at.max(record.at);
+                usage.requests += 1;
+            }
+            None => {
+                let usage = KeyUsage {
+                    key_id: key.id.clone(),
+                    last_used_at: record.at,
+                    requests: 1,
+                };
+                self.usage.insert(key.id.clone(), usage);
+            }
+        }
+        if !self.config.events {
+            return;
+        }
+        if self.events.len() >= self.config.backlog {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.events.push(AuditEvent {
+            at: record.at,
+            request_id: record.request_id().to_owned(),
+            key_id: key.id.clone(),
+            tenant: key.tenant.clone(),
+            fingerprint: record.key.fingerprint,
+            method: record.method.as_str().to_owned(),
+            path: record.path().to_owned(),
+            status: record.status,
+            client_ip: record.client_ip.map(|ip| ip.to_string()),
+            user_agent: record.user_agent().map(str::to_owned),
+        });
     }
 
     fn is_empty(&self) -> bool {

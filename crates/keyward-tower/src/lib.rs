@@ -59,6 +59,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod audit;
+mod audit_record;
 pub mod credential;
 mod error;
 mod future;

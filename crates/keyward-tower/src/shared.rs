@@ -6,13 +6,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::USER_AGENT;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
 use http_body_util::{Either, Full};
 use keyward_core::time::Timestamp;
 use keyward_core::{Presented, VerifyError};
 
-use crate::audit::{AuditHandle, Record};
+use crate::audit::AuditHandle;
+use crate::audit_record::{Details, Record};
 use crate::policy::{RouteClass, RouteRules, TenantGate};
 use crate::rate_limit::{Check, RateDecision, RateLimitError, RateLimiter};
 use crate::render::{RenderRejection, render};
@@ -158,35 +158,16 @@ impl Shared {
         now: Timestamp,
     ) -> Post {
         let audit = self.audit.as_ref().map(|audit| {
-            let details = audit.wants_details();
-            let record = Record {
-                key: cached.clone(),
-                at: now,
-                status: 0,
-                method: if details {
-                    request.method().clone()
-                } else {
-                    Method::GET
-                },
-                path: if details {
-                    request.uri().path_and_query().cloned()
-                } else {
-                    None
-                },
-                request_id: request_id.clone(),
-                user_agent: if details {
-                    request.headers().get(USER_AGENT).cloned()
-                } else {
-                    None
-                },
-                client_ip: if details {
-                    self.client_ip
-                        .as_ref()
-                        .and_then(|f| f(request.extensions(), request.headers()))
-                } else {
-                    None
-                },
-            };
+            let details = audit.wants_details().then(|| Details {
+                method: request.method(),
+                uri: request.uri(),
+                headers: request.headers(),
+                client_ip: self
+                    .client_ip
+                    .as_ref()
+                    .and_then(|f| f(request.extensions(), request.headers())),
+            });
+            let record = Record::new(cached.clone(), now, &request_id, details);
             (self.clone(), record)
         });
         request.extensions_mut().insert(VerifiedKey {
