@@ -4,7 +4,9 @@
 //! [`AuditHandle::flush`], writes what is pending.
 //!
 //! The queue is a preallocated ring (crossbeam's `ArrayQueue`): handing a record over is one
-//! compare-and-swap and a copy, with no allocation. The writer does not wait on it between
+//! compare-and-swap and a copy. A record's text (request id, path, user agent) is copied into a
+//! per-thread buffer that many records share, one allocation per 64 KiB of it, so that no record
+//! holds on to the request's own buffers. The writer does not wait on it between
 //! batches: it sleeps for the batch interval (or until the queue is half full, a flush, or the
 //! last handle is gone), so handing a record over never wakes a thread.
 

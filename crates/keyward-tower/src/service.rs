@@ -1,6 +1,7 @@
 //! [`ApiKeyService`]: the middleware service. The fast path (a cached key, an in-process limiter)
-//! runs synchronously in `call` and allocates nothing of its own; every other path continues in
-//! one boxed async step.
+//! runs synchronously in `call` and allocates nothing of its own per request (request ids and
+//! audit text go into per-thread buffers, one allocation per many requests); every other path
+//! continues in one boxed async step.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
