@@ -1,6 +1,7 @@
 //! [`ApiKeyLayer`] and its builder.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use keyward_core::store::KeyListener;
 use tower::Layer;
 
 use crate::audit::{AuditConfig, AuditHandle};
+use crate::bodies::{Plain, Wrapped};
 use crate::policy::{RouteRules, TenantGate};
 use crate::rate_limit::{InProcessLimiter, RateLimiter, RateLimits};
 use crate::render::{JsonEnvelope, RenderRejection};
@@ -24,20 +26,33 @@ use crate::{CredentialSources, KillSwitch};
 /// credentials, verification through a cache, key-kind rules, per-key rate limits, headers and
 /// JSON errors. See the crate documentation for the request path.
 ///
+/// Bodies are handed on as they are ([`Plain`], for axum's `Body`, `Full<Bytes>` and other bodies
+/// built from `Bytes`); [`wrap_bodies`](Self::wrap_bodies) takes bodies of any type (see
+/// [`bodies`](crate::bodies)).
+///
 /// Cheap to clone: one `Arc` of configuration.
-#[derive(Clone)]
-pub struct ApiKeyLayer {
+pub struct ApiKeyLayer<M = Plain> {
     shared: Arc<Shared>,
+    bodies: PhantomData<fn() -> M>,
 }
 
-impl fmt::Debug for ApiKeyLayer {
+impl<M> Clone for ApiKeyLayer<M> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            bodies: PhantomData,
+        }
+    }
+}
+
+impl<M> fmt::Debug for ApiKeyLayer<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.shared, f)
     }
 }
 
-impl<S> Layer<S> for ApiKeyLayer {
-    type Service = ApiKeyService<S>;
+impl<S, M> Layer<S> for ApiKeyLayer<M> {
+    type Service = ApiKeyService<S, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         ApiKeyService::new(inner, self.shared.clone())
@@ -89,6 +104,18 @@ impl ApiKeyLayer {
             cache: CacheConfig::default(),
             client_ip: None,
             ietf_headers: false,
+        }
+    }
+}
+
+impl<M> ApiKeyLayer<M> {
+    /// The same layer for bodies of any type, such as hyper's `Incoming` request body: the inner
+    /// service receives `Either<ReqBody, Full<Bytes>>` and responses are
+    /// [`ResponseBody<ResBody>`](crate::ResponseBody).
+    pub fn wrap_bodies(self) -> ApiKeyLayer<Wrapped> {
+        ApiKeyLayer {
+            shared: self.shared,
+            bodies: PhantomData,
         }
     }
 
@@ -287,6 +314,7 @@ impl ApiKeyLayerBuilder {
         let listener: Arc<dyn KeyListener> = verifier.clone();
         verifier.manager().store().changes().subscribe(&listener);
         Ok(ApiKeyLayer {
+            bodies: PhantomData,
             shared: Arc::new(Shared {
                 verifier,
                 credentials: self.credentials,

@@ -18,11 +18,15 @@
 //! 9. `X-RateLimit-Limit`, `-Remaining`, `-Reset` on the way out; usage and audit records go to a
 //!    background writer.
 //!
+//! Bodies are handed on as they are, so they must be buildable from `Bytes` (axum's `Body`,
+//! `Full<Bytes>`): a rejection's JSON is one. For other bodies, such as hyper's `Incoming`,
+//! [`ApiKeyLayer::wrap_bodies`] wraps them (see [`bodies`]).
+//!
 //! ```
 //! use axum_like::*;
 //! # mod axum_like {
 //! #     pub use http::{Request, StatusCode};
-//! #     pub use http_body_util::Empty;
+//! #     pub use http_body_util::Full;
 //! #     pub use bytes::Bytes;
 //! #     pub use tower::{ServiceBuilder, ServiceExt, service_fn};
 //! # }
@@ -38,17 +42,17 @@
 //!     .service(service_fn(|request: Request<_>| async move {
 //!         let key = request.extensions().get::<VerifiedKey>().expect("set by the layer");
 //!         let tenant = key.key().tenant.to_string();
-//!         Ok::<_, std::convert::Infallible>(http::Response::new(tenant))
+//!         Ok::<_, std::convert::Infallible>(http::Response::new(Full::<Bytes>::from(tenant)))
 //!     }));
 //!
 //! let request = Request::get("/v1/events")
 //!     .header("authorization", format!("Bearer {}", created.token.expose()))
-//!     .body(Empty::<Bytes>::new())?;
+//!     .body(Full::<Bytes>::default())?;
 //! let response = service.clone().oneshot(request).await?;
 //! assert_eq!(response.status(), StatusCode::OK);
 //! assert_eq!(response.headers()["x-ratelimit-limit"], "60");
 //!
-//! let anonymous = Request::get("/v1/events").body(Empty::<Bytes>::new())?;
+//! let anonymous = Request::get("/v1/events").body(Full::<Bytes>::default())?;
 //! assert_eq!(service.oneshot(anonymous).await?.status(), StatusCode::UNAUTHORIZED);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
@@ -60,6 +64,7 @@
 
 pub mod audit;
 mod audit_record;
+pub mod bodies;
 pub mod credential;
 mod error;
 mod future;

@@ -36,8 +36,19 @@ pub fn render(
     decision: Option<&RateDecision>,
     ietf_headers: bool,
 ) -> Response<Full<Bytes>> {
+    rejection_response(renderer, rejection, request_id, decision, ietf_headers).map(Full::new)
+}
+
+/// [`render`], with the JSON as it is.
+pub(crate) fn rejection_response(
+    renderer: &dyn RenderRejection,
+    rejection: &Rejection,
+    request_id: &HeaderValue,
+    decision: Option<&RateDecision>,
+    ietf_headers: bool,
+) -> Response<Bytes> {
     let body = renderer.render(rejection, request_id.to_str().unwrap_or_default());
-    let mut response = Response::new(Full::new(body));
+    let mut response = Response::new(body);
     *response.status_mut() = rejection.status();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -3,32 +3,55 @@
 //! audit text go into per-thread buffers, one allocation per many requests); every other path
 //! continues in one boxed async step.
 
+use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
-use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use keyward_core::{Presented, VerifyError};
 use tower::{BoxError, Service};
 
-use crate::future::{ResponseBody, ResponseFuture};
+use crate::bodies::{MapRequestBody, MapResponseBody, Plain};
+use crate::future::ResponseFuture;
 use crate::policy::RouteClass;
 use crate::rate_limit::Check;
 use crate::shared::{Post, Shared, refusal};
 use crate::verify::{Cached, CachedKey};
 use crate::{Rejection, credential, request_id};
 
-/// The service made by [`ApiKeyLayer`](crate::ApiKeyLayer).
-#[derive(Clone, Debug)]
-pub struct ApiKeyService<S> {
+/// The service made by [`ApiKeyLayer`](crate::ApiKeyLayer); `M` says how bodies are typed (see
+/// [`bodies`](crate::bodies)).
+pub struct ApiKeyService<S, M = Plain> {
     inner: S,
     shared: Arc<Shared>,
+    bodies: PhantomData<fn() -> M>,
 }
 
-impl<S> ApiKeyService<S> {
+impl<S: Clone, M> Clone for ApiKeyService<S, M> {
+    fn clone(&self) -> Self {
+        Self::new(self.inner.clone(), self.shared.clone())
+    }
+}
+
+impl<S: fmt::Debug, M> fmt::Debug for ApiKeyService<S, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeyService")
+            .field("inner", &self.inner)
+            .field("shared", &self.shared)
+            .finish()
+    }
+}
+
+impl<S, M> ApiKeyService<S, M> {
     pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
-        Self { inner, shared }
+        Self {
+            inner,
+            shared,
+            bodies: PhantomData,
+        }
     }
 
     /// The inner service.
@@ -61,20 +84,26 @@ enum Start {
     },
 }
 
-type Inbound<B> = Either<B, Full<Bytes>>;
+/// The request body the inner service receives.
+type Inbound<M, B> = <M as MapRequestBody<B>>::Body;
+/// The response body the layer answers with.
+type Outbound<M, B> = <M as MapResponseBody<B>>::Body;
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ApiKeyService<S>
+impl<S, M, ReqBody, ResBody> Service<Request<ReqBody>> for ApiKeyService<S, M>
 where
-    S: Service<Request<Inbound<ReqBody>>, Response = Response<ResBody>> + Clone + Send + 'static,
+    M: MapRequestBody<ReqBody> + MapResponseBody<ResBody>,
+    Inbound<M, ReqBody>: Send + 'static,
+    Outbound<M, ResBody>: Send + 'static,
+    S: Service<Request<Inbound<M, ReqBody>>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
     ReqBody: http_body::Body<Data = Bytes> + Send + 'static,
     ReqBody::Error: Into<BoxError>,
     ResBody: Send + 'static,
 {
-    type Response = Response<ResponseBody<ResBody>>;
+    type Response = Response<Outbound<M, ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody, Outbound<M, ResBody>, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -92,28 +121,51 @@ where
             None => (request_id::mint(), true),
         };
         if shared.kill_switch.as_ref().is_some_and(|s| !s.is_enabled()) {
-            return ResponseFuture::reject(shared.reject(&Rejection::ApiDisabled, &request_id, None));
+            return ResponseFuture::reject(
+                shared
+                    .reject(&Rejection::ApiDisabled, &request_id, None)
+                    .map(<M as MapResponseBody<ResBody>>::rejection),
+            );
         }
         if public {
             pass_on_request_id(&mut request, &request_id, minted);
             let post = Post::bare(request_id);
-            return ResponseFuture::forward(self.inner.call(request.map(Either::Left)), post);
+            return ResponseFuture::forward(
+                self.inner
+                    .call(request.map(<M as MapRequestBody<ReqBody>>::forward)),
+                post,
+                <M as MapResponseBody<ResBody>>::forward,
+            );
         }
         let token = match scanned.credential {
             Ok(token) => token,
-            Err(rejection) => return ResponseFuture::reject(shared.reject(&rejection, &request_id, None)),
+            Err(rejection) => {
+                return ResponseFuture::reject(
+                    shared
+                        .reject(&rejection, &request_id, None)
+                        .map(<M as MapResponseBody<ResBody>>::rejection),
+                );
+            }
         };
         let start = if let Some(token) = token {
             match shared.present(token) {
                 Ok(presented) => Start::Presented(presented),
                 Err(rejection) => {
-                    return ResponseFuture::reject(shared.reject(&rejection, &request_id, None));
+                    return ResponseFuture::reject(
+                        shared
+                            .reject(&rejection, &request_id, None)
+                            .map(<M as MapResponseBody<ResBody>>::rejection),
+                    );
                 }
             }
         } else if shared.credentials.body().is_some() && credential::is_json(request.headers()) {
             Start::Body
         } else {
-            return ResponseFuture::reject(shared.reject(&Rejection::MissingCredential, &request_id, None));
+            return ResponseFuture::reject(
+                shared
+                    .reject(&Rejection::MissingCredential, &request_id, None)
+                    .map(<M as MapResponseBody<ResBody>>::rejection),
+            );
         };
         pass_on_request_id(&mut request, &request_id, minted);
         let Start::Presented(presented) = &start else {
@@ -124,16 +176,20 @@ where
         let cached = match shared.verifier.cached(&presented.lookup, now) {
             Cached::Known(cached) => cached,
             Cached::Unknown => {
-                return ResponseFuture::reject(shared.reject(
-                    &refusal(&VerifyError::Unknown, None),
-                    &request_id,
-                    None,
-                ));
+                return ResponseFuture::reject(
+                    shared
+                        .reject(&refusal(&VerifyError::Unknown, None), &request_id, None)
+                        .map(<M as MapResponseBody<ResBody>>::rejection),
+                );
             }
             Cached::Miss => return self.slow(request, request_id, route, start),
         };
         if let Err(rejection) = shared.admit(&cached, presented, &route, now) {
-            return ResponseFuture::reject(shared.reject(&rejection, &request_id, None));
+            return ResponseFuture::reject(
+                shared
+                    .reject(&rejection, &request_id, None)
+                    .map(<M as MapResponseBody<ResBody>>::rejection),
+            );
         }
         if shared.gate.is_some() {
             let start = Start::Admitted { cached, check: None };
@@ -144,7 +200,11 @@ where
             Some(Check::Ready(outcome)) => match shared.rate_outcome(&cached, outcome) {
                 Ok(decision) => Some(decision),
                 Err((rejection, decision)) => {
-                    return ResponseFuture::reject(shared.reject(&rejection, &request_id, decision.as_ref()));
+                    return ResponseFuture::reject(
+                        shared
+                            .reject(&rejection, &request_id, decision.as_ref())
+                            .map(<M as MapResponseBody<ResBody>>::rejection),
+                    );
                 }
             },
             // A remote limiter: wait for it on the slow path.
@@ -157,7 +217,12 @@ where
             }
         };
         let post = shared.authenticated(&mut request, request_id, cached, decision, now);
-        ResponseFuture::forward(self.inner.call(request.map(Either::Left)), post)
+        ResponseFuture::forward(
+            self.inner
+                .call(request.map(<M as MapRequestBody<ReqBody>>::forward)),
+            post,
+            <M as MapResponseBody<ResBody>>::forward,
+        )
     }
 }
 
@@ -172,16 +237,19 @@ fn pass_on_request_id<B>(request: &mut Request<B>, request_id: &HeaderValue, min
     }
 }
 
-impl<S> ApiKeyService<S> {
+impl<S, M> ApiKeyService<S, M> {
     fn slow<ReqBody, ResBody>(
         &mut self,
         request: Request<ReqBody>,
         request_id: HeaderValue,
         route: RouteClass,
         start: Start,
-    ) -> ResponseFuture<S::Future, ResBody, S::Error>
+    ) -> ResponseFuture<S::Future, ResBody, Outbound<M, ResBody>, S::Error>
     where
-        S: Service<Request<Inbound<ReqBody>>, Response = Response<ResBody>> + Clone + Send + 'static,
+        M: MapRequestBody<ReqBody> + MapResponseBody<ResBody>,
+        Inbound<M, ReqBody>: Send + 'static,
+        Outbound<M, ResBody>: Send + 'static,
+        S: Service<Request<Inbound<M, ReqBody>>, Response = Response<ResBody>> + Clone + Send + 'static,
         S::Future: Send + 'static,
         S::Error: Send + 'static,
         ReqBody: http_body::Body<Data = Bytes> + Send + 'static,
@@ -193,30 +261,37 @@ impl<S> ApiKeyService<S> {
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
-        ResponseFuture::slow(Box::pin(finish(shared, inner, request, request_id, route, start)))
+        ResponseFuture::slow(Box::pin(finish::<S, M, ReqBody, ResBody>(
+            shared, inner, request, request_id, route, start,
+        )))
     }
 }
 
-async fn finish<S, ReqBody, ResBody>(
+async fn finish<S, M, ReqBody, ResBody>(
     shared: Arc<Shared>,
     inner: S,
     request: Request<ReqBody>,
     request_id: HeaderValue,
     route: RouteClass,
     start: Start,
-) -> Result<Response<ResponseBody<ResBody>>, S::Error>
+) -> Result<Response<Outbound<M, ResBody>>, S::Error>
 where
-    S: Service<Request<Inbound<ReqBody>>, Response = Response<ResBody>>,
+    M: MapRequestBody<ReqBody> + MapResponseBody<ResBody>,
+    S: Service<Request<Inbound<M, ReqBody>>, Response = Response<ResBody>>,
     ReqBody: http_body::Body<Data = Bytes>,
     ReqBody::Error: Into<BoxError>,
 {
-    let reject = |rejection: &Rejection| Ok(shared.reject(rejection, &request_id, None));
+    let reject = |rejection: &Rejection| {
+        Ok(shared
+            .reject(rejection, &request_id, None)
+            .map(<M as MapResponseBody<ResBody>>::rejection))
+    };
     let (presented, request) = match start {
         Start::Admitted { cached, check } => {
-            return authorized(
+            return authorized::<S, M, ReqBody, ResBody>(
                 &shared,
                 inner,
-                request.map(Either::Left),
+                request.map(<M as MapRequestBody<ReqBody>>::forward),
                 request_id,
                 &route,
                 cached,
@@ -224,7 +299,7 @@ where
             )
             .await;
         }
-        Start::Presented(presented) => (presented, request.map(Either::Left)),
+        Start::Presented(presented) => (presented, request.map(<M as MapRequestBody<ReqBody>>::forward)),
         Start::Body => {
             let Some(field) = shared.credentials.body() else {
                 return reject(&Rejection::MissingCredential);
@@ -252,7 +327,7 @@ where
             };
             (
                 presented,
-                Request::from_parts(parts, Either::Right(Full::new(bytes))),
+                Request::from_parts(parts, <M as MapRequestBody<ReqBody>>::from_bytes(bytes)),
             )
         }
     };
@@ -269,33 +344,38 @@ where
     if let Err(rejection) = shared.admit(&cached, &presented, &route, now) {
         return reject(&rejection);
     }
-    authorized(&shared, inner, request, request_id, &route, cached, None).await
+    authorized::<S, M, ReqBody, ResBody>(&shared, inner, request, request_id, &route, cached, None).await
 }
 
 /// The rest of the path for an admitted key: the tenant gate, the rate limit (`check` when one was
 /// already started), then the inner service.
-async fn authorized<S, ReqBody, ResBody>(
+async fn authorized<S, M, ReqBody, ResBody>(
     shared: &Arc<Shared>,
     mut inner: S,
-    mut request: Request<Inbound<ReqBody>>,
+    mut request: Request<Inbound<M, ReqBody>>,
     request_id: HeaderValue,
     route: &RouteClass,
     cached: Arc<CachedKey>,
     check: Option<Check>,
-) -> Result<Response<ResponseBody<ResBody>>, S::Error>
+) -> Result<Response<Outbound<M, ResBody>>, S::Error>
 where
-    S: Service<Request<Inbound<ReqBody>>, Response = Response<ResBody>>,
+    M: MapRequestBody<ReqBody> + MapResponseBody<ResBody>,
+    S: Service<Request<Inbound<M, ReqBody>>, Response = Response<ResBody>>,
 {
     if let Err(rejection) = shared.gate(&cached).await {
         tracing::debug!(target: "keyward::rejection", reason = "tenant_gate", fingerprint = %cached.fingerprint, "request refused");
-        return Ok(shared.reject(&rejection, &request_id, None));
+        return Ok(shared
+            .reject(&rejection, &request_id, None)
+            .map(<M as MapResponseBody<ResBody>>::rejection));
     }
     let decision = match check.or_else(|| shared.rate_check(&cached, route)) {
         None => None,
         Some(check) => match shared.rate_outcome(&cached, check.decide().await) {
             Ok(decision) => Some(decision),
             Err((rejection, decision)) => {
-                return Ok(shared.reject(&rejection, &request_id, decision.as_ref()));
+                return Ok(shared
+                    .reject(&rejection, &request_id, decision.as_ref())
+                    .map(<M as MapResponseBody<ResBody>>::rejection));
             }
         },
     };
@@ -307,5 +387,5 @@ where
         shared.verifier.manager().now(),
     );
     let response = inner.call(request).await?;
-    Ok(post.finish(response))
+    Ok(post.finish(response.map(<M as MapResponseBody<ResBody>>::forward)))
 }

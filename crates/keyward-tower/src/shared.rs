@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
-use http_body_util::{Either, Full};
 use keyward_core::time::Timestamp;
 use keyward_core::{Presented, VerifyError};
 
@@ -15,7 +14,7 @@ use crate::audit::AuditHandle;
 use crate::audit_record::{Details, Record};
 use crate::policy::{RouteClass, RouteRules, TenantGate};
 use crate::rate_limit::{Check, RateDecision, RateLimitError, RateLimiter};
-use crate::render::{RenderRejection, render};
+use crate::render::{RenderRejection, rejection_response};
 use crate::verify::{CachedKey, Verifier};
 use crate::{CredentialSources, KillSwitch, Rejection, VerifiedKey, headers};
 
@@ -184,21 +183,20 @@ impl Shared {
         }
     }
 
-    /// The response for a rejection.
-    pub(crate) fn reject<B>(
+    /// The response for a rejection, its JSON as it is.
+    pub(crate) fn reject(
         &self,
         rejection: &Rejection,
         request_id: &HeaderValue,
         decision: Option<&RateDecision>,
-    ) -> Response<Either<B, Full<Bytes>>> {
-        render(
+    ) -> Response<Bytes> {
+        rejection_response(
             &*self.renderer,
             rejection,
             request_id,
             decision,
             self.ietf_headers,
         )
-        .map(Either::Right)
     }
 }
 
@@ -214,8 +212,7 @@ impl Post {
     }
 
     /// Adds the headers to an inner response and hands the audit record over.
-    pub(crate) fn finish<B>(self, response: Response<B>) -> Response<Either<B, Full<Bytes>>> {
-        let mut response = response.map(Either::Left);
+    pub(crate) fn finish<B>(self, mut response: Response<B>) -> Response<B> {
         // A route guard that spent more of the budget (a route cost) hands over the newer figures.
         let decision = response
             .extensions()

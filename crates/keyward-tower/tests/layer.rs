@@ -528,7 +528,7 @@ fn body_field_service(
     cap: usize,
 ) -> impl tower::Service<
     Request<Body>,
-    Response = Response<keyward_tower::ResponseBody<Full<Bytes>>>,
+    Response = Response<Full<Bytes>>,
     Error = Infallible,
     Future: Send + 'static,
 > + Clone

@@ -21,7 +21,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower::{ServiceBuilder, service_fn};
 
-/// What the handler behind the layer receives from hyper.
+/// What the handler behind the layer receives from hyper: hyper's body is not built from bytes,
+/// so the layer wraps bodies (`ApiKeyLayer::wrap_bodies`).
 type Inbound = Either<Incoming, Full<Bytes>>;
 
 /// A server task; stopped when dropped.
@@ -48,15 +49,15 @@ impl Server {
 async fn serve(layer: &ApiKeyLayer) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free local port");
     let address = listener.local_addr().expect("the bound address");
-    let service = ServiceBuilder::new().layer(layer.clone()).service(service_fn(
-        |request: Request<Inbound>| async move {
+    let service = ServiceBuilder::new()
+        .layer(layer.clone().wrap_bodies())
+        .service(service_fn(|request: Request<Inbound>| async move {
             if request.uri().path() == "/v1/track" {
                 echo_body(request).await
             } else {
                 echo_tenant(request).await
             }
-        },
-    ));
+        }));
     let task = tokio::spawn(async move {
         loop {
             let (stream, peer) = match listener.accept().await {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Either, Full};
+use http_body_util::{BodyExt, Full};
 use keyward_core::audit::{AuditEvent, KeyUsage};
 use keyward_core::manager::KeyManagerBuilder;
 use keyward_core::store::{ChangeFeed, OldKey};
@@ -21,14 +21,15 @@ use keyward_core::{
     ApiKey, CreatedKey, Environment, KeyId, KeyKind, KeyManager, KeyStore, LookupKey, MemoryStore, NewKey,
     StoreError, TenantId,
 };
-use keyward_tower::{ApiKeyLayer, ResponseBody, VerifiedKey};
+use keyward_tower::{ApiKeyLayer, VerifiedKey};
 use tokio::sync::watch;
 use tower::{Service, ServiceExt, service_fn};
 
 /// The body of the requests the tests send.
 pub type Body = Full<Bytes>;
-/// The body the handler behind the layer receives: the client's, or the JSON body the layer read.
-pub type Inbound = Either<Body, Full<Bytes>>;
+/// The body the handler behind the layer receives: the client's, or the JSON body the layer read,
+/// rebuilt from its bytes.
+pub type Inbound = Body;
 
 /// What a [`TestStore`] has been asked, and switches to make it slow or down. Clones share state.
 #[derive(Clone, Debug, Default)]
@@ -314,12 +315,7 @@ where
 /// The layer in front of [`echo_tenant`].
 pub fn service(
     layer: &ApiKeyLayer,
-) -> impl Service<
-    Request<Body>,
-    Response = Response<ResponseBody<Full<Bytes>>>,
-    Error = Infallible,
-    Future: Send + 'static,
->
+) -> impl Service<Request<Body>, Response = Response<Full<Bytes>>, Error = Infallible, Future: Send + 'static>
 + Clone
 + Send
 + 'static
