@@ -18,9 +18,10 @@
 //! 9. `X-RateLimit-Limit`, `-Remaining`, `-Reset` on the way out; usage and audit records go to a
 //!    background writer.
 //!
-//! Bodies are handed on as they are, so they must be buildable from `Bytes` (axum's `Body`,
-//! `Full<Bytes>`): a rejection's JSON is one. For other bodies, such as hyper's `Incoming`,
-//! [`ApiKeyLayer::wrap_bodies`] wraps them (see [`bodies`]).
+//! Bodies are handed on as they are, and the layer's own bodies (a rejection's JSON, a JSON body
+//! read for its key) are built from `Bytes`, so the request and response body types must be
+//! buildable from `Bytes`, as axum's `Body` and `Full<Bytes>` are. For other bodies, such as
+//! hyper's `Incoming`, [`ApiKeyLayer::wrap_bodies`] wraps them (see [`bodies`]).
 //!
 //! ```
 //! use axum_like::*;
