@@ -121,11 +121,11 @@ where
             None => (request_id::mint(), true),
         };
         if shared.kill_switch.as_ref().is_some_and(|s| !s.is_enabled()) {
-            return ResponseFuture::reject(
-                shared
-                    .reject(&Rejection::ApiDisabled, &request_id, None)
-                    .map(<M as MapResponseBody<ResBody>>::rejection),
-            );
+            return ResponseFuture::reject(shared.reject::<M, ResBody>(
+                &Rejection::ApiDisabled,
+                &request_id,
+                None,
+            ));
         }
         if public {
             pass_on_request_id(&mut request, &request_id, minted);
@@ -140,32 +140,28 @@ where
         let token = match scanned.credential {
             Ok(token) => token,
             Err(rejection) => {
-                return ResponseFuture::reject(
-                    shared
-                        .reject(&rejection, &request_id, None)
-                        .map(<M as MapResponseBody<ResBody>>::rejection),
-                );
+                return ResponseFuture::reject(shared.reject::<M, ResBody>(&rejection, &request_id, None));
             }
         };
         let start = if let Some(token) = token {
             match shared.present(token) {
                 Ok(presented) => Start::Presented(presented),
                 Err(rejection) => {
-                    return ResponseFuture::reject(
-                        shared
-                            .reject(&rejection, &request_id, None)
-                            .map(<M as MapResponseBody<ResBody>>::rejection),
-                    );
+                    return ResponseFuture::reject(shared.reject::<M, ResBody>(
+                        &rejection,
+                        &request_id,
+                        None,
+                    ));
                 }
             }
         } else if shared.credentials.body().is_some() && credential::is_json(request.headers()) {
             Start::Body
         } else {
-            return ResponseFuture::reject(
-                shared
-                    .reject(&Rejection::MissingCredential, &request_id, None)
-                    .map(<M as MapResponseBody<ResBody>>::rejection),
-            );
+            return ResponseFuture::reject(shared.reject::<M, ResBody>(
+                &Rejection::MissingCredential,
+                &request_id,
+                None,
+            ));
         };
         pass_on_request_id(&mut request, &request_id, minted);
         let Start::Presented(presented) = &start else {
@@ -176,20 +172,16 @@ where
         let cached = match shared.verifier.cached(&presented.lookup, now) {
             Cached::Known(cached) => cached,
             Cached::Unknown => {
-                return ResponseFuture::reject(
-                    shared
-                        .reject(&refusal(&VerifyError::Unknown, None), &request_id, None)
-                        .map(<M as MapResponseBody<ResBody>>::rejection),
-                );
+                return ResponseFuture::reject(shared.reject::<M, ResBody>(
+                    &refusal(&VerifyError::Unknown, None),
+                    &request_id,
+                    None,
+                ));
             }
             Cached::Miss => return self.slow(request, request_id, route, start),
         };
         if let Err(rejection) = shared.admit(&cached, presented, &route, now) {
-            return ResponseFuture::reject(
-                shared
-                    .reject(&rejection, &request_id, None)
-                    .map(<M as MapResponseBody<ResBody>>::rejection),
-            );
+            return ResponseFuture::reject(shared.reject::<M, ResBody>(&rejection, &request_id, None));
         }
         if shared.gate.is_some() {
             let start = Start::Admitted { cached, check: None };
@@ -200,11 +192,11 @@ where
             Some(Check::Ready(outcome)) => match shared.rate_outcome(&cached, outcome) {
                 Ok(decision) => Some(decision),
                 Err((rejection, decision)) => {
-                    return ResponseFuture::reject(
-                        shared
-                            .reject(&rejection, &request_id, decision.as_ref())
-                            .map(<M as MapResponseBody<ResBody>>::rejection),
-                    );
+                    return ResponseFuture::reject(shared.reject::<M, ResBody>(
+                        &rejection,
+                        &request_id,
+                        decision.as_ref(),
+                    ));
                 }
             },
             // A remote limiter: wait for it on the slow path.
@@ -281,11 +273,7 @@ where
     ReqBody: http_body::Body<Data = Bytes>,
     ReqBody::Error: Into<BoxError>,
 {
-    let reject = |rejection: &Rejection| {
-        Ok(shared
-            .reject(rejection, &request_id, None)
-            .map(<M as MapResponseBody<ResBody>>::rejection))
-    };
+    let reject = |rejection: &Rejection| Ok(shared.reject::<M, ResBody>(rejection, &request_id, None));
     let (presented, request) = match start {
         Start::Admitted { cached, check } => {
             return authorized::<S, M, ReqBody, ResBody>(
@@ -364,18 +352,14 @@ where
 {
     if let Err(rejection) = shared.gate(&cached).await {
         tracing::debug!(target: "keyward::rejection", reason = "tenant_gate", fingerprint = %cached.fingerprint, "request refused");
-        return Ok(shared
-            .reject(&rejection, &request_id, None)
-            .map(<M as MapResponseBody<ResBody>>::rejection));
+        return Ok(shared.reject::<M, ResBody>(&rejection, &request_id, None));
     }
     let decision = match check.or_else(|| shared.rate_check(&cached, route)) {
         None => None,
         Some(check) => match shared.rate_outcome(&cached, check.decide().await) {
             Ok(decision) => Some(decision),
             Err((rejection, decision)) => {
-                return Ok(shared
-                    .reject(&rejection, &request_id, decision.as_ref())
-                    .map(<M as MapResponseBody<ResBody>>::rejection));
+                return Ok(shared.reject::<M, ResBody>(&rejection, &request_id, decision.as_ref()));
             }
         },
     };

@@ -5,13 +5,13 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
 use keyward_core::time::Timestamp;
 use keyward_core::{Presented, VerifyError};
 
 use crate::audit::AuditHandle;
 use crate::audit_record::{Details, Record};
+use crate::bodies::MapResponseBody;
 use crate::policy::{RouteClass, RouteRules, TenantGate};
 use crate::rate_limit::{Check, RateDecision, RateLimitError, RateLimiter};
 use crate::render::{RenderRejection, rejection_response};
@@ -183,13 +183,13 @@ impl Shared {
         }
     }
 
-    /// The response for a rejection, its JSON as it is.
-    pub(crate) fn reject(
+    /// The response for a rejection, in the body type `M` makes of responses with body `B`.
+    pub(crate) fn reject<M: MapResponseBody<B>, B>(
         &self,
         rejection: &Rejection,
         request_id: &HeaderValue,
         decision: Option<&RateDecision>,
-    ) -> Response<Bytes> {
+    ) -> Response<M::Body> {
         rejection_response(
             &*self.renderer,
             rejection,
@@ -197,6 +197,7 @@ impl Shared {
             decision,
             self.ietf_headers,
         )
+        .map(M::rejection)
     }
 }
 
