@@ -22,7 +22,6 @@ use keyward_core::{KeyId, KeyStore};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::audit_record::Record;
-use crate::verify::CachedKey;
 
 /// How records are batched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,8 +143,8 @@ struct Writer {
     /// Usage folded per key; ids come from verified keys only, so foldhash's fast hasher will do.
     usage: HashMap<KeyId, KeyUsage, foldhash::fast::RandomState>,
     events: Vec<AuditEvent>,
-    /// The keys of the records taken in this round, dropped at its end.
-    spent: Vec<Arc<CachedKey>>,
+    /// The records taken in this round, dropped together at its end.
+    spent: Vec<Record>,
 }
 
 impl Writer {
@@ -224,9 +223,10 @@ impl Writer {
             let Some(record) = records.pop() else { break };
             taken += 1;
             self.fold(&record);
-            // Dropped together below: each drop writes the key's reference count, which the
-            // request path writes too, so one run of drops moves its cache line here once.
-            self.spent.push(record.key);
+            // Dropped together below: each drop writes two reference counts that the request path
+            // writes too, the key's and that of the text buffer the record shares with others of
+            // its thread; one run of drops moves those cache lines here once, not once a record.
+            self.spent.push(record);
         }
         self.spent.clear();
         taken
