@@ -12,6 +12,7 @@ use http::Response;
 use http_body_util::{Either, Full};
 use pin_project_lite::pin_project;
 
+use crate::bodies::MapResponseBody;
 use crate::shared::Post;
 
 /// The response body of a layer that [wraps bodies](crate::ApiKeyLayer::wrap_bodies): the inner
@@ -20,34 +21,40 @@ pub type ResponseBody<B> = Either<B, Full<Bytes>>;
 
 pin_project! {
     /// Response future of [`ApiKeyService`](crate::ApiKeyService): the inner service's future `F`
-    /// answering with body `B`, or the layer's own answer; the layer's body type is `O`.
-    pub struct ResponseFuture<F, B, O, E> {
+    /// answering with body `B`, or the layer's own answer; `M` types the layer's response body
+    /// (see [`bodies`](crate::bodies)).
+    pub struct ResponseFuture<F, M, B, E>
+    where
+        M: MapResponseBody<B>,
+    {
         #[pin]
-        state: State<F, B, O, E>,
+        state: State<F, M, B, E>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<F, B, O, E> {
-        Forward { #[pin] future: F, post: Option<Post>, body: fn(B) -> O },
-        Reject { response: Option<Response<O>> },
-        Slow { future: BoxFuture<'static, Result<Response<O>, E>> },
+    enum State<F, M, B, E>
+    where
+        M: MapResponseBody<B>,
+    {
+        Forward { #[pin] future: F, post: Option<Post> },
+        Reject { response: Option<Response<M::Body>> },
+        Slow { future: BoxFuture<'static, Result<Response<M::Body>, E>> },
     }
 }
 
-impl<F, B, O, E> ResponseFuture<F, B, O, E> {
-    pub(crate) fn forward(future: F, post: Post, body: fn(B) -> O) -> Self {
+impl<F, M: MapResponseBody<B>, B, E> ResponseFuture<F, M, B, E> {
+    pub(crate) fn forward(future: F, post: Post) -> Self {
         Self {
             state: State::Forward {
                 future,
                 post: Some(post),
-                body,
             },
         }
     }
 
-    pub(crate) fn reject(response: Response<O>) -> Self {
+    pub(crate) fn reject(response: Response<M::Body>) -> Self {
         Self {
             state: State::Reject {
                 response: Some(response),
@@ -55,25 +62,26 @@ impl<F, B, O, E> ResponseFuture<F, B, O, E> {
         }
     }
 
-    pub(crate) fn slow(future: BoxFuture<'static, Result<Response<O>, E>>) -> Self {
+    pub(crate) fn slow(future: BoxFuture<'static, Result<Response<M::Body>, E>>) -> Self {
         Self {
             state: State::Slow { future },
         }
     }
 }
 
-impl<F, B, O, E> Future for ResponseFuture<F, B, O, E>
+impl<F, M, B, E> Future for ResponseFuture<F, M, B, E>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    M: MapResponseBody<B>,
 {
-    type Output = Result<Response<O>, E>;
+    type Output = Result<Response<M::Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            StateProj::Forward { future, post, body } => {
+            StateProj::Forward { future, post } => {
                 let response = ready!(future.poll(cx))?;
                 let post = post.take().expect("ResponseFuture polled after completion");
-                Poll::Ready(Ok(post.finish(response.map(*body))))
+                Poll::Ready(Ok(post.finish(response.map(M::forward))))
             }
             StateProj::Reject { response } => Poll::Ready(Ok(response
                 .take()
@@ -83,7 +91,7 @@ where
     }
 }
 
-impl<F, B, O, E> fmt::Debug for ResponseFuture<F, B, O, E> {
+impl<F, M: MapResponseBody<B>, B, E> fmt::Debug for ResponseFuture<F, M, B, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }

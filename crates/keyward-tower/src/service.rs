@@ -103,7 +103,7 @@ where
 {
     type Response = Response<Outbound<M, ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody, Outbound<M, ResBody>, S::Error>;
+    type Future = ResponseFuture<S::Future, M, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -134,7 +134,6 @@ where
                 self.inner
                     .call(request.map(<M as MapRequestBody<ReqBody>>::forward)),
                 post,
-                <M as MapResponseBody<ResBody>>::forward,
             );
         }
         let token = match scanned.credential {
@@ -213,7 +212,6 @@ where
             self.inner
                 .call(request.map(<M as MapRequestBody<ReqBody>>::forward)),
             post,
-            <M as MapResponseBody<ResBody>>::forward,
         )
     }
 }
@@ -236,7 +234,7 @@ impl<S, M> ApiKeyService<S, M> {
         request_id: HeaderValue,
         route: RouteClass,
         start: Start,
-    ) -> ResponseFuture<S::Future, ResBody, Outbound<M, ResBody>, S::Error>
+    ) -> ResponseFuture<S::Future, M, ResBody, S::Error>
     where
         M: MapRequestBody<ReqBody> + MapResponseBody<ResBody>,
         Inbound<M, ReqBody>: Send + 'static,
