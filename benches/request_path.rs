@@ -1,6 +1,8 @@
 //! Request-path benchmarks: what [`ApiKeyLayer`] adds to an axum request, next to bare axum and
 //! to the stack people write by hand today (`tower_governor` keyed by the API key, plus a bearer
-//! check in `axum::middleware::from_fn_with_state` that looks a SHA-256 up in a `HashMap`).
+//! check in `axum::middleware::from_fn_with_state` that looks a SHA-256 up in a `HashMap`), and
+//! to a floor: the side effects keyward's behaviour requires on a cache hit and nothing else
+//! (see [`Floor`]).
 //!
 //! Every variant drives the same kind of axum `Router` (one route, a handler returning a static
 //! string) in process with `oneshot` on a current-thread tokio runtime, and builds its request the
@@ -8,9 +10,9 @@
 //!
 //! Four groups: `request_path` (each variant's time per request), `added_over_bare_axum` (what a
 //! variant adds, measured in alternating blocks against bare axum, which holds still on a machine
-//! whose speed drifts), `keyward_vs_handwritten` (keyward's added cost and the hand-written
-//! stack's, measured in the same alternating blocks, and their ratio) and `steps` (the parts of the
-//! path on their own).
+//! whose speed drifts), `keyward_vs_handwritten` (keyward's added cost, the hand-written stack's
+//! and the floor's, measured in the same alternating blocks, and keyward's ratio to the other two)
+//! and `steps` (the parts of the path on their own).
 //!
 //! Run with `cargo bench --bench request_path`; a whole run takes about three minutes once built.
 
