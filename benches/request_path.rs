@@ -312,16 +312,20 @@ where
     }
 }
 
-/// The floor around the application, knowing `token`'s key.
-fn floor(token: &str, lineage: KeyId) -> Router {
+/// A governor limiter keyed as the in-process limiter keys it (by lineage, with the state
+/// middleware that feeds the rate-limit headers), with the benchmarks' quota.
+fn keyed_limiter() -> KeyedLimiter {
     let quota = governor::Quota::with_period(Duration::from_nanos(1))
         .expect("a non-zero period")
         .allow_burst(std::num::NonZeroU32::new(BURST).expect("non-zero"));
+    governor::RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>()
+}
+
+/// The floor around the application, knowing `token`'s key.
+fn floor(token: &str, lineage: KeyId) -> Router {
     app().layer(Floor {
         expected: Sha256::digest(token.as_bytes()).into(),
-        limiter: Arc::new(
-            governor::RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>(),
-        ),
+        limiter: Arc::new(keyed_limiter()),
         lineage,
         key: Arc::new(Tenant {
             id: Arc::from("site_1"),
@@ -704,12 +708,7 @@ fn bench_steps(c: &mut Criterion) {
         b.iter(|| cache.get(black_box(&presented.lookup)).expect("cached"));
     });
 
-    // As the in-process limiter builds and keys it: by lineage, with the state middleware that
-    // feeds the rate-limit headers.
-    let quota = governor::Quota::with_period(Duration::from_nanos(1))
-        .expect("a non-zero period")
-        .allow_burst(std::num::NonZeroU32::new(BURST).expect("non-zero"));
-    let limiter = governor::RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>();
+    let limiter = keyed_limiter();
     let lineage: KeyId = cached.key.lineage.clone();
     group.bench_function("governor_keyed_check", |b| {
         b.iter(|| limiter.check_key(black_box(&lineage)).expect("under the quota"));
