@@ -226,13 +226,22 @@ type KeyedLimiter = governor::RateLimiter<
 /// id into the request and the key into its extensions, and add the request id and the three
 /// rate-limit headers to the response. Nothing is minted (the request id and the header values
 /// are static text), parsed, looked up, cached, counted or recorded, and no error path exists: a
-/// lower bound, not a usable layer.
+/// lower bound, not a usable layer. With [`Steps`], it also takes three steps the issue requires
+/// that the floor leaves out.
 #[derive(Clone)]
 struct Floor {
     expected: [u8; 32],
     limiter: Arc<KeyedLimiter>,
     lineage: KeyId,
     key: Arc<Tenant>,
+    steps: Option<Arc<Steps>>,
+}
+
+/// The token parsed with its checksum (garbage is refused before any lookup), a random request id
+/// minted as keyward mints it, and the key found by its hash in a map.
+struct Steps {
+    format: TokenFormat,
+    keys: HashMap<[u8; 32], Arc<Tenant>, foldhash::fast::RandomState>,
 }
 
 impl<S> tower::Layer<S> for Floor {
@@ -275,15 +284,24 @@ where
         let token = presented_token(request.headers()).unwrap_or_default();
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let known = bool::from(digest.ct_eq(&self.floor.expected));
+        let request_id = match &self.floor.steps {
+            None => REQUEST_ID.clone(),
+            Some(steps) => {
+                black_box(steps.format.parse(token).is_ok());
+                black_box(steps.keys.contains_key(&digest));
+                keyward_tower::request_id::mint()
+            }
+        };
         let now = keyward_core::time::Timestamp::now();
         let allowed = self.floor.limiter.check_key(&self.floor.lineage).is_ok();
         black_box((known, now, allowed));
         request
             .headers_mut()
-            .insert(X_REQUEST_ID.clone(), REQUEST_ID.clone());
+            .insert(X_REQUEST_ID.clone(), request_id.clone());
         request.extensions_mut().insert(self.floor.key.clone());
         FloorFuture {
             inner: self.inner.call(request),
+            request_id: Some(request_id),
         }
     }
 }
@@ -292,6 +310,7 @@ pin_project_lite::pin_project! {
     struct FloorFuture<F> {
         #[pin]
         inner: F,
+        request_id: Option<HeaderValue>,
     }
 }
 
@@ -302,9 +321,11 @@ where
     type Output = F::Output;
 
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
-        let mut response = std::task::ready!(self.project().inner.poll(cx))?;
+        let this = self.project();
+        let mut response = std::task::ready!(this.inner.poll(cx))?;
+        let request_id = this.request_id.take().expect("polled after completion");
         let headers = response.headers_mut();
-        headers.insert(X_REQUEST_ID.clone(), REQUEST_ID.clone());
+        headers.insert(X_REQUEST_ID.clone(), request_id);
         headers.insert(X_RATELIMIT_LIMIT.clone(), NUMBER.clone());
         headers.insert(X_RATELIMIT_REMAINING.clone(), NUMBER.clone());
         headers.insert(X_RATELIMIT_RESET.clone(), NUMBER.clone());
@@ -321,15 +342,26 @@ fn keyed_limiter() -> KeyedLimiter {
     governor::RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>()
 }
 
-/// The floor around the application, knowing `token`'s key.
-fn floor(token: &str, lineage: KeyId) -> Router {
+/// The floor around the application, knowing `token`'s key; with `steps`, taking the [`Steps`].
+fn floor(token: &str, lineage: KeyId, steps: bool) -> Router {
+    let expected: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    let key = Arc::new(Tenant {
+        id: Arc::from("site_1"),
+    });
+    let steps = steps.then(|| {
+        let mut keys = HashMap::default();
+        keys.insert(expected, key.clone());
+        Arc::new(Steps {
+            format: TokenFormat::default(),
+            keys,
+        })
+    });
     app().layer(Floor {
-        expected: Sha256::digest(token.as_bytes()).into(),
+        expected,
         limiter: Arc::new(keyed_limiter()),
         lineage,
-        key: Arc::new(Tenant {
-            id: Arc::from("site_1"),
-        }),
+        key,
+        steps,
     })
 }
 
@@ -458,7 +490,7 @@ fn bench_request_path(c: &mut Criterion) {
     );
     measure(
         "floor",
-        floor(&fx.token, fx.lineage.clone()),
+        floor(&fx.token, fx.lineage.clone(), false),
         &fx.credential,
         StatusCode::OK,
     );
@@ -563,7 +595,8 @@ fn bench_added_cost(c: &mut Criterion) {
     );
     measure("handwritten_stack", handwritten_stack(&fx.token));
     // What keyward's behaviour costs at the least, with the same crates (see `Floor`).
-    measure("floor", floor(&fx.token, fx.lineage.clone()));
+    measure("floor", floor(&fx.token, fx.lineage.clone(), false));
+    measure("floor_with_steps", floor(&fx.token, fx.lineage.clone(), true));
     // Authentication alone: what recording and rate limiting (with its three headers) add shows
     // against the two above.
     measure(
@@ -615,7 +648,7 @@ fn bench_against_handwritten(c: &mut Criterion) {
     let mut group = c.benchmark_group("keyward_vs_handwritten");
     let bare = app().with_state(());
     let handwritten = handwritten_stack(&fx.token).with_state(());
-    let floor = floor(&fx.token, fx.lineage.clone()).with_state(());
+    let floor = floor(&fx.token, fx.lineage.clone(), false).with_state(());
     let mut measure = |name: &str, router: Router| {
         let keyward = router.with_state(());
         assert_eq!(fx.status(&keyward, &fx.credential), StatusCode::OK, "{name}");
