@@ -494,6 +494,12 @@ fn bench_request_path(c: &mut Criterion) {
         &fx.credential,
         StatusCode::OK,
     );
+    measure(
+        "floor_with_steps",
+        floor(&fx.token, fx.lineage.clone(), true),
+        &fx.credential,
+        StatusCode::OK,
+    );
 
     // A cache that holds nothing: moka with `max_capacity(0)` disables its map (inserts are
     // dropped, reads return `None` without looking), so every request takes the miss path in
