@@ -212,10 +212,10 @@ fn handwritten_stack(token: &str) -> Router {
 // ---------------------------------------------------------------------------------------------
 // The floor.
 
-/// The governor limiter the floor checks, keyed and with the state middleware, as keyward's.
+/// The governor limiter the floor checks, built as keyward's in-process limiter builds it.
 type KeyedLimiter = governor::RateLimiter<
     KeyId,
-    governor::state::keyed::DefaultKeyedStateStore<KeyId>,
+    governor::state::keyed::DefaultKeyedStateStore<KeyId, foldhash::fast::RandomState>,
     governor::clock::DefaultClock,
     StateInformationMiddleware,
 >;
@@ -333,13 +333,15 @@ where
     }
 }
 
-/// A governor limiter keyed as the in-process limiter keys it (by lineage, with the state
-/// middleware that feeds the rate-limit headers), with the benchmarks' quota.
+/// A governor limiter as the in-process limiter builds it (keyed by lineage in a map with
+/// foldhash's hasher, with the state middleware that feeds the rate-limit headers), with the
+/// benchmarks' quota.
 fn keyed_limiter() -> KeyedLimiter {
     let quota = governor::Quota::with_period(Duration::from_nanos(1))
         .expect("a non-zero period")
         .allow_burst(std::num::NonZeroU32::new(BURST).expect("non-zero"));
-    governor::RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>()
+    governor::RateLimiter::dashmap_with_hasher(quota, foldhash::fast::RandomState::default())
+        .with_middleware::<StateInformationMiddleware>()
 }
 
 /// The floor around the application, knowing `token`'s key; with `steps`, taking the [`Steps`].
