@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use bytes::Bytes;
 use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue, Request};
+use keyward_core::token::Alphabet;
 use rand::RngCore;
 use tower_http::request_id::{MakeRequestId, RequestId};
 
@@ -20,8 +21,8 @@ const ID_LEN: usize = 4 + MINTED_LEN;
 /// Ids minted at once per thread.
 const PER_BATCH: usize = 64;
 
-/// The base62 alphabet.
-const CHARS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// The base62 alphabet, as tokens use it.
+const CHARS: &[u8] = Alphabet::Base62.chars();
 /// Pairs of base62 characters: 62² of them, fewer than the 4 096 values of twelve bits.
 const PAIR_COUNT: usize = 62 * 62;
 /// The pair for each twelve-bit value; values from `PAIR_COUNT` up are skipped when drawn.
