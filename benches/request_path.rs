@@ -7,6 +7,10 @@
 //! Every variant drives the same kind of axum `Router` (one route, a handler returning a static
 //! string) in process with `oneshot` on a current-thread tokio runtime, and builds its request the
 //! same way inside the measured closure, so request construction cancels out of the differences.
+//! Middleware sits in one of two places: over each route (`Router::layer`, where axum boxes the
+//! wrapped route's service clone and future on every request) or around the whole router
+//! (`ServiceBuilder`, or `Layer::layer` on the router, where it boxes nothing); variants named
+//! `…_around_router` use the second.
 //!
 //! Four groups: `request_path` (each variant's time per request), `added_over_bare_axum` (what a
 //! variant adds, measured in alternating blocks against bare axum, which holds still on a machine
@@ -41,7 +45,7 @@ use keyward_tower::verify::CachedKey;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::runtime::Runtime;
-use tower::ServiceExt;
+use tower::{Layer, ServiceExt};
 use tower_governor::GovernorError;
 use tower_governor::governor::GovernorConfigBuilder;
 use tower_governor::key_extractor::KeyExtractor;
@@ -188,8 +192,27 @@ where
 }
 
 /// Authentication outside (it runs first), the per-key limiter inside it, with the same
-/// `X-RateLimit-*` headers keyward sends.
+/// `X-RateLimit-*` headers keyward sends; each route wrapped with `Router::layer`.
 fn handwritten_stack(token: &str) -> Router {
+    let (keys, governor) = handwritten_parts(token);
+    app()
+        .layer(governor)
+        .layer(middleware::from_fn_with_state(keys, bearer_check))
+}
+
+/// The hand-written stack around the whole router, as `ServiceBuilder` puts it.
+fn handwritten_around(token: &str) -> impl Variant {
+    let (keys, governor) = handwritten_parts(token);
+    tower::ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(keys, bearer_check))
+        .layer(governor)
+        .service(app().with_state(()))
+}
+
+type HandwrittenGovernor = tower_governor::GovernorLayer<ApiKeyExtractor, StateInformationMiddleware, Body>;
+
+/// The key table of the bearer check and the per-key governor layer.
+fn handwritten_parts(token: &str) -> (KeyTable, HandwrittenGovernor) {
     let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     let keys: KeyTable = Arc::new(HashMap::from([(
         digest,
@@ -204,9 +227,7 @@ fn handwritten_stack(token: &str) -> Router {
         .use_headers()
         .finish()
         .expect("a non-zero period and burst");
-    app()
-        .layer(tower_governor::GovernorLayer::<_, StateInformationMiddleware, Body>::new(governor))
-        .layer(middleware::from_fn_with_state(keys, bearer_check))
+    (keys, tower_governor::GovernorLayer::new(governor))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -344,8 +365,13 @@ fn keyed_limiter() -> KeyedLimiter {
         .with_middleware::<StateInformationMiddleware>()
 }
 
-/// The floor around the application, knowing `token`'s key; with `steps`, taking the [`Steps`].
+/// The floor over each route of the application (`Router::layer`).
 fn floor(token: &str, lineage: KeyId, steps: bool) -> Router {
+    app().layer(floor_layer(token, lineage, steps))
+}
+
+/// The floor, knowing `token`'s key; with `steps`, taking the [`Steps`].
+fn floor_layer(token: &str, lineage: KeyId, steps: bool) -> Floor {
     let expected: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     let key = Arc::new(Tenant {
         id: Arc::from("site_1"),
@@ -358,13 +384,13 @@ fn floor(token: &str, lineage: KeyId, steps: bool) -> Router {
             keys,
         })
     });
-    app().layer(Floor {
+    Floor {
         expected,
         limiter: Arc::new(keyed_limiter()),
         lineage,
         key,
         steps,
-    })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -527,19 +553,35 @@ fn bench_request_path(c: &mut Criterion) {
         StatusCode::UNAUTHORIZED,
     );
 
-    // The same layer wrapping the whole router as a tower service (`ServiceBuilder`), instead of
+    // Around the whole router (`ServiceBuilder`, or `Layer::layer` on the router), instead of
     // `Router::layer`, which wraps every route and boxes each route's service clone and future.
-    let (_, layer) = fx.keyward(|layer| layer);
-    let wrapped = tower::ServiceBuilder::new()
-        .layer(layer)
-        .service(app().with_state(()));
+    let ok = StatusCode::OK;
+    let pass_through = PassThrough.layer(app().with_state(()));
     measure_service(
         &mut group,
         &fx,
-        "keyward_cache_hit_wrapping_router",
-        wrapped,
+        "pass_through_around_router",
+        pass_through,
         &fx.credential,
-        StatusCode::OK,
+        ok,
+    );
+    let keyward = fx.keyward(|layer| layer).1.layer(app().with_state(()));
+    measure_service(
+        &mut group,
+        &fx,
+        "keyward_cache_hit_around_router",
+        keyward,
+        &fx.credential,
+        ok,
+    );
+    let handwritten = handwritten_around(&fx.token);
+    measure_service(
+        &mut group,
+        &fx,
+        "handwritten_stack_around_router",
+        handwritten,
+        &fx.credential,
+        ok,
     );
 
     group.finish();
@@ -581,56 +623,91 @@ fn bench_added_cost(c: &mut Criterion) {
     let fx = Fixture::new();
     let mut group = c.benchmark_group("added_over_bare_axum");
     let bare = app().with_state(());
-    let mut measure = |name: &str, router: Router| {
-        let variant = router.with_state(());
-        assert_eq!(fx.status(&variant, &fx.credential), StatusCode::OK, "{name}");
+    let mut measure = |name: &str, variant: &dyn Fn(u64) -> Duration| {
         group.bench_function(name, |b| {
-            b.iter_custom(|iters| added(&fx, &variant, &bare, iters));
+            b.iter_custom(|iters| {
+                let [with, without] = interleaved([variant, &runner(&fx, &bare)], iters);
+                with.saturating_sub(without)
+            });
         });
     };
-    measure("pass_through_layer", app().layer(PassThrough));
-    measure(
-        "empty_from_fn",
-        app().layer(middleware::from_fn(|request: Request<Body>, next: Next| {
-            next.run(request)
-        })),
-    );
+    // Each route wrapped with `Router::layer`.
+    let per_route = |router: Router| checked(&fx, router.with_state(()));
+    let empty_from_fn = app().layer(middleware::from_fn(|request: Request<Body>, next: Next| {
+        next.run(request)
+    }));
     let (keyward, _layer) = fx.keyward(|layer| layer);
-    measure("keyward_cache_hit", keyward);
-    measure(
-        "keyward_cache_hit_no_audit",
-        fx.keyward(keyward_tower::ApiKeyLayerBuilder::no_audit).0,
-    );
-    measure("handwritten_stack", handwritten_stack(&fx.token));
-    // What keyward's behaviour costs at the least, with the same crates (see `Floor`).
-    measure("floor", floor(&fx.token, fx.lineage.clone(), false));
-    measure("floor_with_steps", floor(&fx.token, fx.lineage.clone(), true));
-    // Authentication alone: what recording and rate limiting (with its three headers) add shows
-    // against the two above.
-    measure(
-        "keyward_cache_hit_auth_only",
-        fx.keyward(|layer| layer.no_audit().no_rate_limit()).0,
-    );
+    let variants = [
+        ("pass_through_layer", per_route(app().layer(PassThrough))),
+        ("empty_from_fn", per_route(empty_from_fn)),
+        ("keyward_cache_hit", per_route(keyward)),
+        (
+            "keyward_cache_hit_no_audit",
+            per_route(fx.keyward(keyward_tower::ApiKeyLayerBuilder::no_audit).0),
+        ),
+        ("handwritten_stack", per_route(handwritten_stack(&fx.token))),
+        // What keyward's behaviour costs at the least, with the same crates (see `Floor`).
+        ("floor", per_route(floor(&fx.token, fx.lineage.clone(), false))),
+        (
+            "floor_with_steps",
+            per_route(floor(&fx.token, fx.lineage.clone(), true)),
+        ),
+        // Authentication alone: what recording and rate limiting (with its three headers) add
+        // shows against the two above.
+        (
+            "keyward_cache_hit_auth_only",
+            per_route(fx.keyward(|layer| layer.no_audit().no_rate_limit()).0),
+        ),
+    ];
+    for (name, variant) in &variants {
+        measure(name, &runner(&fx, variant));
+    }
+    // The same middleware around the whole router (`ServiceBuilder`), where axum boxes nothing
+    // for it (a pass-through layer there adds too little to measure in pairs: see `request_path`).
+    let keyward = around(&fx, &fx.keyward(|layer| layer).1);
+    measure("keyward_cache_hit_around_router", &runner(&fx, &keyward));
+    let handwritten = checked(&fx, handwritten_around(&fx.token));
+    measure("handwritten_stack_around_router", &runner(&fx, &handwritten));
+    let floor = around(&fx, &floor_layer(&fx.token, fx.lineage.clone(), false));
+    measure("floor_around_router", &runner(&fx, &floor));
     group.finish();
 }
 
-/// `iters` requests through `variant`, less as many through `bare`, in alternating blocks.
-fn added(fx: &Fixture, variant: &Router, bare: &Router, iters: u64) -> Duration {
-    let [with, without] = interleaved(fx, [variant, bare], iters);
-    with.saturating_sub(without)
+/// `layer` around the whole application, once it has answered a request with 200.
+fn around<L>(fx: &Fixture, layer: &L) -> L::Service
+where
+    L: Layer<Router>,
+    L::Service: Variant,
+{
+    checked(fx, layer.layer(app().with_state(())))
 }
 
-/// The time `iters` requests take through each of `services`, sent in blocks that take turns
-/// (which service goes first moves on each round).
-fn interleaved<const N: usize>(fx: &Fixture, services: [&Router; N], iters: u64) -> [Duration; N] {
-    let run = |service: &Router, n: u64| {
+/// `service`, once it has answered a request with 200.
+fn checked<S: Variant>(fx: &Fixture, service: S) -> S {
+    assert_eq!(fx.status(&service, &fx.credential), StatusCode::OK);
+    service
+}
+
+/// A service the benchmarks send requests through: a router, or layers around one.
+trait Variant: tower::Service<Request<Body>, Response = Response, Error = Infallible> + Clone {}
+
+impl<S> Variant for S where S: tower::Service<Request<Body>, Response = Response, Error = Infallible> + Clone {}
+
+/// Sends requests through one service: `run(n)` is the time `n` requests take, one after another.
+fn runner<'a>(fx: &'a Fixture, service: &'a impl Variant) -> impl Fn(u64) -> Duration + 'a {
+    move |n| {
         let start = Instant::now();
         for _ in 0..n {
             let Ok(response) = fx.rt.block_on(service.clone().oneshot(request(&fx.credential)));
             black_box(response);
         }
         start.elapsed()
-    };
+    }
+}
+
+/// The time `iters` requests take through each of `runs`' services, sent in blocks that take
+/// turns (which service goes first moves on each round).
+fn interleaved<const N: usize>(runs: [&dyn Fn(u64) -> Duration; N], iters: u64) -> [Duration; N] {
     let mut times = [Duration::ZERO; N];
     let mut left = iters;
     let mut first = 0;
@@ -639,7 +716,7 @@ fn interleaved<const N: usize>(fx: &Fixture, services: [&Router; N], iters: u64)
         left -= n;
         for turn in 0..N {
             let at = (first + turn) % N;
-            times[at] += run(services[at], n);
+            times[at] += runs[at](n);
         }
         first = (first + 1) % N;
     }
@@ -655,16 +732,12 @@ fn bench_against_handwritten(c: &mut Criterion) {
     let fx = Fixture::new();
     let mut group = c.benchmark_group("keyward_vs_handwritten");
     let bare = app().with_state(());
-    let handwritten = handwritten_stack(&fx.token).with_state(());
-    let floor = floor(&fx.token, fx.lineage.clone(), false).with_state(());
-    let mut measure = |name: &str, router: Router| {
-        let keyward = router.with_state(());
-        assert_eq!(fx.status(&keyward, &fx.credential), StatusCode::OK, "{name}");
+    let mut measure = |name: &str, keyward: &dyn Fn(u64) -> Duration, handwritten, floor| {
         let (mut to_handwritten, mut to_floor) = (Vec::new(), Vec::new());
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let [bare, ours, theirs, least] =
-                    interleaved(&fx, [&bare, &keyward, &handwritten, &floor], iters);
+                    interleaved([&runner(&fx, &bare), keyward, handwritten, floor], iters);
                 let ours = ours.saturating_sub(bare);
                 for (ratios, other) in [(&mut to_handwritten, theirs), (&mut to_floor, least)] {
                     let other = other.saturating_sub(bare);
@@ -682,11 +755,29 @@ fn bench_against_handwritten(c: &mut Criterion) {
             print_ratios(name, other, ratios);
         }
     };
-    let (keyward, _layer) = fx.keyward(|layer| layer);
-    measure("keyward_cache_hit", keyward);
+    // Every middleware over each route (`Router::layer`).
+    let handwritten = checked(&fx, handwritten_stack(&fx.token).with_state(()));
+    let floor = checked(&fx, floor(&fx.token, fx.lineage.clone(), false).with_state(()));
+    let (handwritten, floor) = (runner(&fx, &handwritten), runner(&fx, &floor));
+    for (name, keyward) in [
+        ("keyward_cache_hit", fx.keyward(|layer| layer).0),
+        (
+            "keyward_cache_hit_no_audit",
+            fx.keyward(keyward_tower::ApiKeyLayerBuilder::no_audit).0,
+        ),
+    ] {
+        let keyward = checked(&fx, keyward.with_state(()));
+        measure(name, &runner(&fx, &keyward), &handwritten, &floor);
+    }
+    // Every middleware around the whole router (`ServiceBuilder`).
+    let handwritten = checked(&fx, handwritten_around(&fx.token));
+    let floor = around(&fx, &floor_layer(&fx.token, fx.lineage.clone(), false));
+    let keyward = around(&fx, &fx.keyward(|layer| layer).1);
     measure(
-        "keyward_cache_hit_no_audit",
-        fx.keyward(keyward_tower::ApiKeyLayerBuilder::no_audit).0,
+        "keyward_cache_hit_around_router",
+        &runner(&fx, &keyward),
+        &runner(&fx, &handwritten),
+        &runner(&fx, &floor),
     );
     group.finish();
 }
