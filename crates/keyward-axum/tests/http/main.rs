@@ -4,4 +4,5 @@ mod extractor;
 mod guards;
 mod logs;
 mod management;
+mod placement;
 mod support;

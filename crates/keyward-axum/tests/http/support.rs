@@ -1,11 +1,16 @@
 //! Serving an app on `127.0.0.1:0` and reading its answers.
 
-use axum::Router;
+use std::convert::Infallible;
+
+use axum::extract::Request;
+use axum::response::Response;
+use axum::{Router, ServiceExt};
 use keyward_core::{KeyManager, NewKey, ScopeSet, TenantId};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
 use tokio::net::TcpListener;
+use tower::Service;
 
 /// An app listening on loopback.
 pub struct Server {
@@ -15,11 +20,22 @@ pub struct Server {
 
 /// Serves `app` on a free loopback port until the test's runtime ends.
 pub async fn serve(app: Router) -> Server {
+    serve_service(app).await
+}
+
+/// Serves any service of axum requests (a router, or layers around one) on a free loopback port
+/// until the test's runtime ends.
+pub async fn serve_service<S>(service: S) -> Server
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send,
+{
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
     let address = listener.local_addr().expect("the bound address");
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("the server runs") });
+    let service = ServiceExt::<Request>::into_make_service(service);
+    tokio::spawn(async move { axum::serve(listener, service).await.expect("the server runs") });
     Server {
         base: format!("http://{address}"),
         client: reqwest::Client::new(),
