@@ -16,7 +16,7 @@ pub trait MapRequestBody<B>: 'static {
     /// The request body the inner service receives.
     type Body;
     /// A request body handed on as it came.
-    fn forward(body: B) -> Self::Body;
+    fn forward_request(body: B) -> Self::Body;
     /// A request body the layer read whole, handed on.
     fn from_bytes(bytes: Bytes) -> Self::Body;
 }
@@ -26,7 +26,7 @@ pub trait MapResponseBody<B>: 'static {
     /// The response body the layer answers with.
     type Body;
     /// The inner service's response body.
-    fn forward(body: B) -> Self::Body;
+    fn forward_response(body: B) -> Self::Body;
     /// A rejection's JSON.
     fn rejection(json: Bytes) -> Self::Body;
 }
@@ -45,7 +45,7 @@ impl<B: From<Bytes>> MapRequestBody<B> for Plain {
     type Body = B;
 
     #[inline]
-    fn forward(body: B) -> B {
+    fn forward_request(body: B) -> B {
         body
     }
 
@@ -58,7 +58,7 @@ impl<B: From<Bytes>> MapResponseBody<B> for Plain {
     type Body = B;
 
     #[inline]
-    fn forward(body: B) -> B {
+    fn forward_response(body: B) -> B {
         body
     }
 
@@ -71,7 +71,7 @@ impl<B> MapRequestBody<B> for Wrapped {
     type Body = Either<B, Full<Bytes>>;
 
     #[inline]
-    fn forward(body: B) -> Self::Body {
+    fn forward_request(body: B) -> Self::Body {
         Either::Left(body)
     }
 
@@ -84,7 +84,7 @@ impl<B> MapResponseBody<B> for Wrapped {
     type Body = Either<B, Full<Bytes>>;
 
     #[inline]
-    fn forward(body: B) -> Self::Body {
+    fn forward_response(body: B) -> Self::Body {
         Either::Left(body)
     }
 

@@ -130,11 +130,7 @@ where
         if public {
             pass_on_request_id(&mut request, &request_id, minted);
             let post = Post::bare(request_id);
-            return ResponseFuture::forward(
-                self.inner
-                    .call(request.map(<M as MapRequestBody<ReqBody>>::forward)),
-                post,
-            );
+            return ResponseFuture::forward(self.inner.call(request.map(M::forward_request)), post);
         }
         let token = match scanned.credential {
             Ok(token) => token,
@@ -208,11 +204,7 @@ where
             }
         };
         let post = shared.authenticated(&mut request, request_id, cached, decision, now);
-        ResponseFuture::forward(
-            self.inner
-                .call(request.map(<M as MapRequestBody<ReqBody>>::forward)),
-            post,
-        )
+        ResponseFuture::forward(self.inner.call(request.map(M::forward_request)), post)
     }
 }
 
@@ -277,7 +269,7 @@ where
             return authorized::<S, M, ReqBody, ResBody>(
                 &shared,
                 inner,
-                request.map(<M as MapRequestBody<ReqBody>>::forward),
+                request.map(M::forward_request),
                 request_id,
                 &route,
                 cached,
@@ -285,7 +277,7 @@ where
             )
             .await;
         }
-        Start::Presented(presented) => (presented, request.map(<M as MapRequestBody<ReqBody>>::forward)),
+        Start::Presented(presented) => (presented, request.map(M::forward_request)),
         Start::Body => {
             let Some(field) = shared.credentials.body() else {
                 return reject(&Rejection::MissingCredential);
@@ -369,5 +361,5 @@ where
         shared.verifier.manager().now(),
     );
     let response = inner.call(request).await?;
-    Ok(post.finish(response.map(<M as MapResponseBody<ResBody>>::forward)))
+    Ok(post.finish(response.map(M::forward_response)))
 }
