@@ -17,7 +17,7 @@ use tower::{BoxError, Service};
 use crate::bodies::{MapRequestBody, MapResponseBody, Plain};
 use crate::future::ResponseFuture;
 use crate::policy::RouteClass;
-use crate::rate_limit::Check;
+use crate::rate_limit::{Check, RateDecision};
 use crate::shared::{Post, Shared, refusal};
 use crate::verify::{Cached, CachedKey};
 use crate::{Rejection, credential, request_id};
@@ -120,12 +120,11 @@ where
             Some(incoming) => (incoming.clone(), false),
             None => (request_id::mint(), true),
         };
+        let reject = |rejection: &Rejection, decision: Option<&RateDecision>| {
+            ResponseFuture::reject(shared.reject::<M, ResBody>(rejection, &request_id, decision))
+        };
         if shared.kill_switch.as_ref().is_some_and(|s| !s.is_enabled()) {
-            return ResponseFuture::reject(shared.reject::<M, ResBody>(
-                &Rejection::ApiDisabled,
-                &request_id,
-                None,
-            ));
+            return reject(&Rejection::ApiDisabled, None);
         }
         if public {
             pass_on_request_id(&mut request, &request_id, minted);
@@ -134,29 +133,17 @@ where
         }
         let token = match scanned.credential {
             Ok(token) => token,
-            Err(rejection) => {
-                return ResponseFuture::reject(shared.reject::<M, ResBody>(&rejection, &request_id, None));
-            }
+            Err(rejection) => return reject(&rejection, None),
         };
         let start = if let Some(token) = token {
             match shared.present(token) {
                 Ok(presented) => Start::Presented(presented),
-                Err(rejection) => {
-                    return ResponseFuture::reject(shared.reject::<M, ResBody>(
-                        &rejection,
-                        &request_id,
-                        None,
-                    ));
-                }
+                Err(rejection) => return reject(&rejection, None),
             }
         } else if shared.credentials.body().is_some() && credential::is_json(request.headers()) {
             Start::Body
         } else {
-            return ResponseFuture::reject(shared.reject::<M, ResBody>(
-                &Rejection::MissingCredential,
-                &request_id,
-                None,
-            ));
+            return reject(&Rejection::MissingCredential, None);
         };
         pass_on_request_id(&mut request, &request_id, minted);
         let Start::Presented(presented) = &start else {
@@ -166,17 +153,11 @@ where
         let now = shared.verifier.manager().now();
         let cached = match shared.verifier.cached(&presented.lookup, now) {
             Cached::Known(cached) => cached,
-            Cached::Unknown => {
-                return ResponseFuture::reject(shared.reject::<M, ResBody>(
-                    &refusal(&VerifyError::Unknown, None),
-                    &request_id,
-                    None,
-                ));
-            }
+            Cached::Unknown => return reject(&refusal(&VerifyError::Unknown, None), None),
             Cached::Miss => return self.slow(request, request_id, route, start),
         };
         if let Err(rejection) = shared.admit(&cached, presented, &route, now) {
-            return ResponseFuture::reject(shared.reject::<M, ResBody>(&rejection, &request_id, None));
+            return reject(&rejection, None);
         }
         if shared.gate.is_some() {
             let start = Start::Admitted { cached, check: None };
@@ -186,13 +167,7 @@ where
             None => None,
             Some(Check::Ready(outcome)) => match shared.rate_outcome(&cached, outcome) {
                 Ok(decision) => Some(decision),
-                Err((rejection, decision)) => {
-                    return ResponseFuture::reject(shared.reject::<M, ResBody>(
-                        &rejection,
-                        &request_id,
-                        decision.as_ref(),
-                    ));
-                }
+                Err((rejection, decision)) => return reject(&rejection, decision.as_ref()),
             },
             // A remote limiter: wait for it on the slow path.
             Some(check) => {
