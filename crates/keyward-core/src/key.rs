@@ -9,6 +9,7 @@ use rand::{Rng, TryRngCore};
 use serde::{Deserialize, Serialize};
 
 use crate::hash::{Fingerprint, SecretHash};
+use crate::keyspace::KeyspaceName;
 use crate::time::Timestamp;
 use crate::token::Alphabet;
 use crate::{Environment, KeyKind, LookupKey, ScopeSet, Tier, VerifyError};
@@ -182,6 +183,8 @@ pub struct ApiKey {
     pub id: KeyId,
     /// The tenant it acts for.
     pub tenant: TenantId,
+    /// The keyspace it was minted in, whose rules it lives by.
+    pub keyspace: KeyspaceName,
     /// What the store finds it by: public prefix or hash of the token.
     pub lookup: LookupKey,
     /// SHA-256 (or HMAC-SHA256) of the whole token.

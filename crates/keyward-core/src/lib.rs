@@ -27,6 +27,7 @@ pub mod audit;
 pub mod environment;
 pub mod hash;
 pub mod key;
+pub mod keyspace;
 pub mod kind;
 pub mod lookup;
 pub mod manager;
@@ -39,6 +40,7 @@ pub mod verify;
 
 pub use environment::Environment;
 pub use key::{ApiKey, KeyId, KeyStatus, TenantId};
+pub use keyspace::{Drift, Keyspace, KeyspaceName};
 pub use kind::KeyKind;
 pub use lookup::LookupKey;
 pub use manager::{CreatedKey, Expiry, KeyManager, KeyPolicy, ManagerError, NewKey, Rotation};

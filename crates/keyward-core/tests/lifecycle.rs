@@ -12,12 +12,13 @@ use futures_util::future::BoxFuture;
 use keyward_core::audit::{AuditEvent, KeyUsage};
 use keyward_core::hash::Hasher;
 use keyward_core::manager::ConfigError;
-use keyward_core::store::{ChangeFeed, OldKey};
+use keyward_core::store::{ChangeFeed, KeyspaceWrite, OldKey};
 use keyward_core::time::{Clock, ManualClock, Timestamp};
 use keyward_core::{
     ApiKey, Environment, Expiry, KeyId, KeyKind, KeyManager, KeyStatus, KeyStore, LookupKey, ManagerError,
     MemoryStore, NewKey, Rotation, ScopeSet, StoreError, TenantId, VerifyError,
 };
+use keyward_core::{Keyspace, KeyspaceName};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -539,6 +540,23 @@ impl KeyStore for CountingStore {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<AuditEvent>, StoreError>> {
         self.inner.audit_log(tenant, limit)
+    }
+
+    fn keyspace<'a>(&'a self, name: &'a KeyspaceName) -> BoxFuture<'a, Result<Option<Keyspace>, StoreError>> {
+        self.inner.keyspace(name)
+    }
+
+    fn keyspaces(&self) -> BoxFuture<'_, Result<Vec<Keyspace>, StoreError>> {
+        self.inner.keyspaces()
+    }
+
+    fn save_keyspace<'a>(
+        &'a self,
+        keyspace: &'a Keyspace,
+        write: KeyspaceWrite,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.inner.save_keyspace(keyspace, write, now)
     }
 
     fn changes(&self) -> &ChangeFeed {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use keyward_core::hash::Fingerprint;
 use keyward_core::store::{KeyChange, KeyListener, StoreError};
 use keyward_core::time::Timestamp;
-use keyward_core::{ApiKey, KeyManager, LookupKey, VerifyError};
+use keyward_core::{ApiKey, KeyManager, KeyspaceName, LookupKey, VerifyError};
 use moka::sync::Cache;
 use tokio::sync::OnceCell;
 
@@ -136,6 +136,8 @@ impl Verifier {
             .get_or_init(|| async {
                 let changes = self.changes.load(Ordering::SeqCst);
                 let found = self.manager.store().find(&lookup).await.map_err(Arc::new)?;
+                // A key of another keyspace is unknown here, as the manager's `verify` has it.
+                let found = found.filter(|key| key.keyspace == *self.manager.keyspace());
                 let cached = found.map(|key| {
                     Arc::new(CachedKey {
                         fingerprint: key.fingerprint(),
@@ -180,6 +182,14 @@ impl KeyListener for Verifier {
         self.unknown.invalidate(&change.lookup);
         // Again, so that no thread keeps in its front cache what it read before the invalidation.
         self.changes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A policy change (a limit, a tier) may change what cached keys are worth: forget them all.
+    /// Policy changes are rare; key changes evict one key.
+    fn keyspace_changed(&self, keyspace: &KeyspaceName) {
+        if keyspace == self.manager.keyspace() {
+            self.resync();
+        }
     }
 
     fn resync(&self) {

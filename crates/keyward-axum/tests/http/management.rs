@@ -8,12 +8,13 @@ use axum::Router;
 use futures_util::future::BoxFuture;
 use keyward_axum::management::{self, ManagementApi};
 use keyward_core::audit::{AuditEvent, KeyUsage};
-use keyward_core::store::{ChangeFeed, OldKey};
+use keyward_core::store::{ChangeFeed, KeyspaceWrite, OldKey};
 use keyward_core::time::{ManualClock, Timestamp};
 use keyward_core::{
     ApiKey, Environment, KeyId, KeyKind, KeyManager, KeyStore, LookupKey, MemoryStore, NewKey, StoreError,
     TenantId, Tier,
 };
+use keyward_core::{Keyspace, KeyspaceName};
 use keyward_tower::ApiKeyLayer;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -126,6 +127,32 @@ impl KeyStore for Switchable {
         Box::pin(async move {
             self.check()?;
             self.store.audit_log(tenant, limit).await
+        })
+    }
+
+    fn keyspace<'a>(&'a self, name: &'a KeyspaceName) -> BoxFuture<'a, Result<Option<Keyspace>, StoreError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.store.keyspace(name).await
+        })
+    }
+
+    fn keyspaces(&self) -> BoxFuture<'_, Result<Vec<Keyspace>, StoreError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.store.keyspaces().await
+        })
+    }
+
+    fn save_keyspace<'a>(
+        &'a self,
+        keyspace: &'a Keyspace,
+        write: KeyspaceWrite,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.store.save_keyspace(keyspace, write, now).await
         })
     }
 

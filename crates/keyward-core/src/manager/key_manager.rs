@@ -1,14 +1,17 @@
 //! [`KeyManager`]: create, verify, revoke and rotate keys by the policy's rules.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
+use super::policy::MILLISECOND;
+use super::policy_watch::PolicyWatch;
 use super::{ConfigError, CreatedKey, Expiry, KeyPolicy, ManagerError, NewKey, Rotation};
 use crate::audit::AuditEvent;
 use crate::hash::Hasher;
+use crate::keyspace::{Drift, Keyspace, KeyspaceName};
 use crate::lookup::PublicPrefix;
-use crate::store::{KeyStore, OldKey, StoreError};
+use crate::store::{KeyListener, KeyStore, KeyspaceWrite, OldKey, StoreError};
 use crate::time::{Clock, SystemClock, Timestamp};
 use crate::token::{ParsedToken, TokenError, TokenFormat};
 use crate::verify::{Presented, VerifyError};
@@ -16,14 +19,19 @@ use crate::{ApiKey, KeyId, LookupKey, ScopeSet, TenantId, Tier};
 
 const MAX_NAME: usize = 100;
 const MINT_ATTEMPTS: usize = 3;
-/// Key times are whole milliseconds: a shorter duration adds nothing to a timestamp.
-const MILLISECOND: Duration = Duration::from_millis(1);
 
 /// The lifecycle of keys: the one place that mints tokens and applies the policy.
 ///
-/// Cheap to clone (one `Arc`). Build it with [`KeyManager::new`] for the defaults (keyward's token
-/// format, SHA-256, the system clock, unrestricted default scopes, 48-hour grace rotation) or
-/// [`KeyManager::builder`].
+/// Cheap to clone (one `Arc`). Build it with [`KeyManager::new`] for the defaults (the `default`
+/// keyspace, keyward's token format, SHA-256, the system clock, unrestricted default scopes,
+/// 48-hour grace rotation) or [`KeyManager::builder`].
+///
+/// A manager works in one [keyspace](crate::keyspace): the keys it creates record it, and keys of
+/// other keyspaces are unknown to it. [`KeyManagerBuilder::declare`] stores the keyspace's policy
+/// (or checks it against the stored one) and [`KeyManager::open`] applies a stored one; such a
+/// manager follows later changes of the stored policy, read again before its next lifecycle
+/// operation once the store reports them (within a second, in every process). A manager from
+/// [`KeyManagerBuilder::build`] applies its own policy in its own process only.
 ///
 /// ```
 /// use std::time::Duration;
@@ -49,19 +57,24 @@ pub struct KeyManager {
 
 struct Inner {
     store: Arc<dyn KeyStore>,
+    keyspace: KeyspaceName,
     format: TokenFormat,
     hasher: Hasher,
     clock: Arc<dyn Clock>,
-    policy: KeyPolicy,
+    policy: RwLock<Arc<KeyPolicy>>,
+    /// Set when the policy is the stored one, and followed.
+    watch: Option<Arc<PolicyWatch>>,
 }
 
 impl fmt::Debug for KeyManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyManager")
             .field("store", &self.inner.store)
+            .field("keyspace", &self.inner.keyspace)
             .field("format", &self.inner.format)
             .field("hasher", &self.inner.hasher)
-            .field("policy", &self.inner.policy)
+            .field("policy", &self.policy())
+            .field("stored", &self.inner.watch.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -87,6 +100,7 @@ impl KeyManager {
     pub fn builder_shared(store: Arc<dyn KeyStore>) -> KeyManagerBuilder {
         KeyManagerBuilder {
             store,
+            keyspace: KeyspaceName::DEFAULT.to_owned(),
             format: TokenFormat::default(),
             hasher: Hasher::sha256(),
             clock: Arc::new(SystemClock),
@@ -99,14 +113,72 @@ impl KeyManager {
         &self.inner.store
     }
 
+    /// Opens the keyspace `name` as the store keeps it, with the default hasher and clock; see
+    /// [`KeyManagerBuilder::open`].
+    ///
+    /// # Errors
+    ///
+    /// As [`KeyManagerBuilder::open`].
+    pub async fn open(store: Arc<dyn KeyStore>, name: Option<&str>) -> Result<Self, ManagerError> {
+        Self::builder_shared(store).open(name).await
+    }
+
+    /// The keyspace.
+    pub fn keyspace(&self) -> &KeyspaceName {
+        &self.inner.keyspace
+    }
+
     /// The token format.
     pub fn format(&self) -> &TokenFormat {
         &self.inner.format
     }
 
-    /// The policy.
-    pub fn policy(&self) -> &KeyPolicy {
-        &self.inner.policy
+    /// The policy as last read (the stored one may have changed since: lifecycle operations read
+    /// it again first).
+    pub fn policy(&self) -> Arc<KeyPolicy> {
+        self.inner
+            .policy
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The policy, read again from the store first when it reported a change.
+    ///
+    /// # Errors
+    ///
+    /// The store is unavailable; the policy stays marked for reading again.
+    pub async fn current_policy(&self) -> Result<Arc<KeyPolicy>, ManagerError> {
+        let Some(watch) = &self.inner.watch else {
+            return Ok(self.policy());
+        };
+        if !watch.take_stale() {
+            return Ok(self.policy());
+        }
+        let stored = match self.inner.store.keyspace(&self.inner.keyspace).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                watch.mark_stale();
+                return Err(error.into());
+            }
+        };
+        match stored {
+            Some(stored) if stored.format == self.inner.format => {
+                let differences = self.policy().differences(&stored.policy);
+                if !differences.is_empty() {
+                    tracing::info!(target: "keyward::lifecycle", keyspace = %self.inner.keyspace, ?differences, "keyspace policy changed in the store; applying it");
+                    *self.inner.policy.write().unwrap_or_else(PoisonError::into_inner) =
+                        Arc::new(stored.policy);
+                }
+            }
+            Some(_) => {
+                tracing::error!(target: "keyward::lifecycle", keyspace = %self.inner.keyspace, "the stored keyspace has another token format; keeping the policy in use")
+            }
+            None => {
+                tracing::warn!(target: "keyward::lifecycle", keyspace = %self.inner.keyspace, "the keyspace is no longer stored; keeping the policy in use")
+            }
+        }
+        Ok(self.policy())
     }
 
     /// The current time by the manager's clock.
@@ -153,6 +225,7 @@ impl KeyManager {
             .find(&presented.lookup)
             .await
             .map_err(VerifyError::Unavailable)?
+            .filter(|key| key.keyspace == self.inner.keyspace)
             .ok_or(VerifyError::Unknown)?;
         key.check(&presented.hash, self.now())?;
         Ok(key)
@@ -162,16 +235,28 @@ impl KeyManager {
     ///
     /// # Errors
     ///
-    /// [`ManagerError::InvalidName`], [`ManagerError::InvalidExpiry`], or the store's refusal
-    /// ([`StoreError::LimitReached`] when the tenant is at its maximum of active keys).
+    /// [`ManagerError::InvalidName`], [`ManagerError::InvalidExpiry`],
+    /// [`ManagerError::ScopesNotAllowed`], [`ManagerError::TierNotAllowed`], or the store's
+    /// refusal ([`StoreError::LimitReached`] when the tenant is at its maximum of active keys).
     pub async fn create(&self, new: NewKey) -> Result<CreatedKey, ManagerError> {
         validate_name(&new.name)?;
+        let policy = self.current_policy().await?;
         let now = self.now();
-        let expires_at = self.expiry(new.expiry, now)?;
-        let scopes = new
-            .scopes
-            .unwrap_or_else(|| self.inner.policy.default_scopes.clone());
-        let tier = new.tier.unwrap_or_else(|| self.inner.policy.default_tier.clone());
+        let expires_at = expiry(&policy, new.expiry, now)?;
+        let scopes = new.scopes.unwrap_or_else(|| policy.default_scopes.clone());
+        if !policy.scopes_allowed(&scopes) {
+            return Err(ManagerError::ScopesNotAllowed {
+                keyspace: self.inner.keyspace.clone(),
+                scopes: scopes.to_string(),
+            });
+        }
+        let tier = new.tier.unwrap_or_else(|| policy.default_tier.clone());
+        if !policy.tier_allowed(&tier) {
+            return Err(ManagerError::TierNotAllowed {
+                keyspace: self.inner.keyspace.clone(),
+                tier,
+            });
+        }
         let template = |id: KeyId| Template {
             id: id.clone(),
             tenant: new.tenant.clone(),
@@ -185,9 +270,12 @@ impl KeyManager {
             lineage: id,
             rotated_from: None,
         };
-        let created = self.mint_and_store(template, Write::Insert, now).await?;
+        let write = Write::Insert {
+            max_active: policy.max_active_keys,
+        };
+        let created = self.mint_and_store(template, write, now).await?;
         let key = &created.key;
-        tracing::info!(target: "keyward::lifecycle", key_id = %key.id, tenant = %key.tenant, fingerprint = %key.fingerprint(), "key created");
+        tracing::info!(target: "keyward::lifecycle", key_id = %key.id, tenant = %key.tenant, keyspace = %key.keyspace, fingerprint = %key.fingerprint(), "key created");
         Ok(created)
     }
 
@@ -195,8 +283,11 @@ impl KeyManager {
     ///
     /// # Errors
     ///
-    /// [`StoreError::NotFound`] (also for another tenant's key), or an outage.
+    /// [`StoreError::NotFound`] (also for another tenant's or another keyspace's key), or an
+    /// outage.
     pub async fn revoke(&self, tenant: &TenantId, id: &KeyId) -> Result<ApiKey, ManagerError> {
+        // A key's keyspace never changes, so the check holds for the write that follows.
+        self.owned(tenant, id).await?;
         let key = self.inner.store.revoke(tenant, id, self.now()).await?;
         tracing::info!(target: "keyward::lifecycle", key_id = %key.id, tenant = %key.tenant, fingerprint = %key.fingerprint(), "key revoked");
         Ok(key)
@@ -208,7 +299,8 @@ impl KeyManager {
     ///
     /// As [`rotate_with`](Self::rotate_with).
     pub async fn rotate(&self, tenant: &TenantId, id: &KeyId) -> Result<CreatedKey, ManagerError> {
-        self.rotate_with(tenant, id, self.inner.policy.rotation).await
+        let rotation = self.current_policy().await?.rotation;
+        self.rotate_with(tenant, id, rotation).await
     }
 
     /// Creates a successor of the key `id` (same tenant, kind, scopes, tier, name and lineage) and
@@ -217,6 +309,7 @@ impl KeyManager {
     ///
     /// # Errors
     ///
+    /// [`ManagerError::RotationNotAllowed`] when the policy's rotation is locked to another,
     /// [`StoreError::NotFound`], [`StoreError::NotActive`], [`StoreError::RotationPending`] (a
     /// two-step replacement is already waiting), or an outage.
     pub async fn rotate_with(
@@ -225,13 +318,16 @@ impl KeyManager {
         id: &KeyId,
         rotation: Rotation,
     ) -> Result<CreatedKey, ManagerError> {
+        let policy = self.current_policy().await?;
+        if !policy.rotation_allowed(rotation) {
+            return Err(ManagerError::RotationNotAllowed {
+                keyspace: self.inner.keyspace.clone(),
+                allowed: policy.rotation,
+                asked: rotation,
+            });
+        }
         let now = self.now();
-        let old = self
-            .inner
-            .store
-            .get(tenant, id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let old = self.owned(tenant, id).await?;
         let fate = match rotation {
             Rotation::Grace(grace) => {
                 // A key already rotated out keeps its deadline: rotating it again never extends it.
@@ -241,7 +337,7 @@ impl KeyManager {
             Rotation::Immediate => OldKey::RevokeNow,
             Rotation::TwoStep => OldKey::Keep,
         };
-        let expires_at = match self.inner.policy.default_lifetime {
+        let expires_at = match policy.default_lifetime {
             Some(lifetime) => Some(now.plus(lifetime)),
             None => old.expires_at,
         };
@@ -262,26 +358,34 @@ impl KeyManager {
             .mint_and_store(template, Write::Rotate { tenant, id, fate }, now)
             .await?;
         let key = &created.key;
-        tracing::info!(target: "keyward::lifecycle", key_id = %key.id, rotated_from = %old.id, tenant = %key.tenant, ?rotation, "key rotated");
+        tracing::info!(target: "keyward::lifecycle", key_id = %key.id, rotated_from = %old.id, tenant = %key.tenant, keyspace = %key.keyspace, ?rotation, "key rotated");
         Ok(created)
     }
 
-    /// The key `id` if it belongs to `tenant`.
+    /// The key `id` if it belongs to `tenant` and to this manager's keyspace.
     ///
     /// # Errors
     ///
     /// An outage.
     pub async fn get(&self, tenant: &TenantId, id: &KeyId) -> Result<Option<ApiKey>, ManagerError> {
-        Ok(self.inner.store.get(tenant, id).await?)
+        let key = self.inner.store.get(tenant, id).await?;
+        Ok(key.filter(|key| key.keyspace == self.inner.keyspace))
     }
 
-    /// The tenant's keys, oldest first.
+    /// The tenant's keys in this manager's keyspace, oldest first.
     ///
     /// # Errors
     ///
     /// An outage.
     pub async fn list(&self, tenant: &TenantId) -> Result<Vec<ApiKey>, ManagerError> {
-        Ok(self.inner.store.list(tenant).await?)
+        let mut keys = self.inner.store.list(tenant).await?;
+        keys.retain(|key| key.keyspace == self.inner.keyspace);
+        Ok(keys)
+    }
+
+    /// The key `id` of `tenant` in this keyspace, or [`StoreError::NotFound`].
+    async fn owned(&self, tenant: &TenantId, id: &KeyId) -> Result<ApiKey, ManagerError> {
+        Ok(self.get(tenant, id).await?.ok_or(StoreError::NotFound)?)
     }
 
     /// The tenant's latest audit events, newest first.
@@ -291,18 +395,6 @@ impl KeyManager {
     /// An outage.
     pub async fn audit_log(&self, tenant: &TenantId, limit: usize) -> Result<Vec<AuditEvent>, ManagerError> {
         Ok(self.inner.store.audit_log(tenant, limit).await?)
-    }
-
-    fn expiry(&self, expiry: Expiry, now: Timestamp) -> Result<Option<Timestamp>, ManagerError> {
-        let at = match expiry {
-            Expiry::Default => self.inner.policy.default_lifetime.map(|d| now.plus(d)),
-            Expiry::Never => None,
-            Expiry::In(duration) if duration < MILLISECOND => return Err(ManagerError::InvalidExpiry),
-            Expiry::In(duration) => Some(now.plus(duration)),
-            Expiry::At(at) if at <= now => return Err(ManagerError::InvalidExpiry),
-            Expiry::At(at) => Some(at),
-        };
-        Ok(at)
     }
 
     /// Mints a key from `template` (given a fresh id) and writes it as `write` says, minting again
@@ -317,7 +409,7 @@ impl KeyManager {
         for _ in 0..MINT_ATTEMPTS {
             let (token, key) = self.mint(template(KeyId::generate()));
             let written = match write {
-                Write::Insert => store.insert(&key, self.inner.policy.max_active_keys, now).await,
+                Write::Insert { max_active } => store.insert(&key, max_active, now).await,
                 Write::Rotate { tenant, id, fate } => {
                     store.rotate(tenant, id, &key, fate, now).await.map(drop)
                 }
@@ -342,6 +434,7 @@ impl KeyManager {
         let key = ApiKey {
             id: t.id,
             tenant: t.tenant,
+            keyspace: self.inner.keyspace.clone(),
             lookup: presented.lookup,
             secret_hash: presented.hash,
             display_prefix: token.redacted().to_owned(),
@@ -366,8 +459,8 @@ impl KeyManager {
 /// How [`KeyManager::mint_and_store`] writes a new key.
 #[derive(Clone, Copy)]
 enum Write<'a> {
-    /// As a new lineage, within the policy's limit of active keys.
-    Insert,
+    /// As a new lineage, within this limit of active keys.
+    Insert { max_active: Option<u32> },
     /// As the successor of the key `id` of `tenant`, which meets `fate`.
     Rotate {
         tenant: &'a TenantId,
@@ -390,6 +483,19 @@ struct Template {
     rotated_from: Option<KeyId>,
 }
 
+/// When a key created now with `expiry` expires, by `policy`.
+fn expiry(policy: &KeyPolicy, expiry: Expiry, now: Timestamp) -> Result<Option<Timestamp>, ManagerError> {
+    let at = match expiry {
+        Expiry::Default => policy.default_lifetime.map(|d| now.plus(d)),
+        Expiry::Never => None,
+        Expiry::In(duration) if duration < MILLISECOND => return Err(ManagerError::InvalidExpiry),
+        Expiry::In(duration) => Some(now.plus(duration)),
+        Expiry::At(at) if at <= now => return Err(ManagerError::InvalidExpiry),
+        Expiry::At(at) => Some(at),
+    };
+    Ok(at)
+}
+
 fn validate_name(name: &str) -> Result<(), ManagerError> {
     if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
         return Err(ManagerError::InvalidName);
@@ -401,6 +507,7 @@ fn validate_name(name: &str) -> Result<(), ManagerError> {
 #[must_use]
 pub struct KeyManagerBuilder {
     store: Arc<dyn KeyStore>,
+    keyspace: String,
     format: TokenFormat,
     hasher: Hasher,
     clock: Arc<dyn Clock>,
@@ -410,6 +517,7 @@ pub struct KeyManagerBuilder {
 impl fmt::Debug for KeyManagerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyManagerBuilder")
+            .field("keyspace", &self.keyspace)
             .field("format", &self.format)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
@@ -417,6 +525,13 @@ impl fmt::Debug for KeyManagerBuilder {
 }
 
 impl KeyManagerBuilder {
+    /// The keyspace to work in (`default` unless set): 1 to 64 lowercase letters, digits, `_` or
+    /// `-`, checked when the manager is built.
+    pub fn keyspace(mut self, name: &str) -> Self {
+        name.clone_into(&mut self.keyspace);
+        self
+    }
+
     /// The token format to mint and accept.
     pub fn format(mut self, format: TokenFormat) -> Self {
         self.format = format;
@@ -438,6 +553,21 @@ impl KeyManagerBuilder {
     /// Scopes for keys created without any.
     pub fn default_scopes(mut self, scopes: ScopeSet) -> Self {
         self.policy.default_scopes = scopes;
+        self
+    }
+
+    /// The only scopes keys may be given (the default scopes must be among them).
+    pub fn allowed_scopes(mut self, scopes: ScopeSet) -> Self {
+        self.policy.allowed_scopes = Some(scopes);
+        self
+    }
+
+    /// The only tiers keys may be on (the default tier must be among them).
+    pub fn tiers(mut self, tiers: impl IntoIterator<Item = Tier>) -> Self {
+        let mut tiers: Vec<Tier> = tiers.into_iter().collect();
+        tiers.sort();
+        tiers.dedup();
+        self.policy.tiers = Some(tiers);
         self
     }
 
@@ -465,31 +595,163 @@ impl KeyManagerBuilder {
         self
     }
 
-    /// Builds the manager.
+    /// Makes the policy's rotation the only one: [`KeyManager::rotate_with`] refuses any other
+    /// (so do the CLI's and the management API's overrides).
+    pub fn lock_rotation(mut self) -> Self {
+        self.policy.rotation_locked = true;
+        self
+    }
+
+    /// Builds the manager, applying the policy as configured, in this process only: the store
+    /// does not keep it. Use [`declare`](Self::declare) when other processes (the `keyward` CLI,
+    /// another instance) create or rotate keys on the same store.
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] for a zero key limit, or a grace period or default lifetime under one
-    /// millisecond.
+    /// [`ConfigError`] for an invalid keyspace name or a policy that
+    /// [`KeyPolicy::validate`] refuses.
     pub fn build(self) -> Result<KeyManager, ConfigError> {
-        if self.policy.max_active_keys == Some(0) {
-            return Err(ConfigError::ZeroMaxActiveKeys);
+        let keyspace = self.validate()?;
+        Ok(self.finish(keyspace, None))
+    }
+
+    /// Builds the manager and makes its keyspace the store's: stores the keyspace (format and
+    /// policy) when the store has none of that name; when it has one, checks that its format is
+    /// the same and treats a different policy as `drift` says. The manager then follows the
+    /// stored policy: a change made elsewhere (`keyward keyspace set`, another process declaring
+    /// with [`Drift::Overwrite`]) applies from its next lifecycle operation.
+    ///
+    /// # Errors
+    ///
+    /// [`ManagerError::FormatMismatch`]; [`ManagerError::PolicyMismatch`] with
+    /// [`Drift::Refuse`]; an invalid configuration, as [`ConfigError`] in
+    /// [`ManagerError::Config`]; or the store's outage.
+    pub async fn declare(self, drift: Drift) -> Result<KeyManager, ManagerError> {
+        let name = self.validate()?;
+        let declared = Keyspace::new(name.clone(), self.format.clone(), self.policy.clone());
+        let watch = self.watch(&name);
+        let store = &self.store;
+        let now = self.clock.now();
+        let mut created_elsewhere = false;
+        let policy = loop {
+            let Some(stored) = store.keyspace(&name).await? else {
+                if store.save_keyspace(&declared, KeyspaceWrite::Create, now).await? {
+                    tracing::info!(target: "keyward::lifecycle", keyspace = %name, "keyspace declared");
+                    break declared.policy.clone();
+                }
+                if created_elsewhere {
+                    return Err(StoreError::unavailable(
+                        "the store neither creates nor returns the keyspace",
+                    )
+                    .into());
+                }
+                // Declared by another process meanwhile: compare with that.
+                created_elsewhere = true;
+                continue;
+            };
+            if stored.format != declared.format {
+                return Err(ManagerError::FormatMismatch(name));
+            }
+            let differences = stored.policy.differences(&declared.policy);
+            if differences.is_empty() {
+                break stored.policy;
+            }
+            match drift {
+                Drift::Refuse => {
+                    return Err(ManagerError::PolicyMismatch {
+                        keyspace: name,
+                        differences,
+                    });
+                }
+                Drift::Overwrite => {
+                    store
+                        .save_keyspace(&declared, KeyspaceWrite::Replace, now)
+                        .await?;
+                    tracing::warn!(target: "keyward::lifecycle", keyspace = %name, ?differences, "stored keyspace policy replaced by the declared one");
+                    break declared.policy.clone();
+                }
+                Drift::KeepStored => {
+                    tracing::warn!(target: "keyward::lifecycle", keyspace = %name, ?differences, "applying the stored keyspace policy, which differs from the declared one");
+                    break stored.policy;
+                }
+            }
+        };
+        let mut builder = self;
+        builder.policy = policy;
+        Ok(builder.finish(name, Some(watch)))
+    }
+
+    /// Builds a manager for the keyspace `name` as the store keeps it (its format and policy;
+    /// this builder's hasher and clock): what tools beside an app use, such as the `keyward` CLI.
+    /// Without a name: the store's only keyspace, or `default` when it has none. The `default`
+    /// keyspace is stored with this builder's format and policy when it is opened and missing.
+    /// The manager follows later changes of the stored policy.
+    ///
+    /// # Errors
+    ///
+    /// [`ManagerError::UnknownKeyspace`]; [`ManagerError::KeyspaceNotNamed`] when the store holds
+    /// several and none is named; an invalid name, as [`ManagerError::Config`]; or the store's
+    /// outage or unreadable keyspace.
+    pub async fn open(self, name: Option<&str>) -> Result<KeyManager, ManagerError> {
+        let name = match name {
+            Some(name) => KeyspaceName::new(name).map_err(ConfigError::from)?,
+            None => {
+                let stored = self.store.keyspaces().await?;
+                match stored.as_slice() {
+                    [] => KeyspaceName::default(),
+                    [only] => only.name.clone(),
+                    several => {
+                        let names = several.iter().map(|k| k.name.to_string()).collect();
+                        return Err(ManagerError::KeyspaceNotNamed(names));
+                    }
+                }
+            }
+        };
+        if name.as_str() == KeyspaceName::DEFAULT && self.store.keyspace(&name).await?.is_none() {
+            return self
+                .keyspace(KeyspaceName::DEFAULT)
+                .declare(Drift::KeepStored)
+                .await;
         }
-        if matches!(self.policy.rotation, Rotation::Grace(grace) if grace < MILLISECOND) {
-            return Err(ConfigError::ZeroGrace);
-        }
-        if self.policy.default_lifetime.is_some_and(|d| d < MILLISECOND) {
-            return Err(ConfigError::ZeroLifetime);
-        }
-        Ok(KeyManager {
+        let watch = self.watch(&name);
+        let stored = self
+            .store
+            .keyspace(&name)
+            .await?
+            .ok_or_else(|| ManagerError::UnknownKeyspace(name.clone()))?;
+        let mut builder = self;
+        builder.format = stored.format;
+        builder.policy = stored.policy;
+        Ok(builder.finish(name, Some(watch)))
+    }
+
+    fn validate(&self) -> Result<KeyspaceName, ConfigError> {
+        let name = KeyspaceName::new(&self.keyspace)?;
+        self.policy.validate()?;
+        Ok(name)
+    }
+
+    /// A watch on the keyspace's stored policy, listening before the policy is read so that no
+    /// change after the read is missed.
+    fn watch(&self, name: &KeyspaceName) -> Arc<PolicyWatch> {
+        let watch = Arc::new(PolicyWatch::new(name.clone()));
+        let listener: Arc<dyn KeyListener> = watch.clone();
+        self.store.changes().subscribe(&listener);
+        watch
+    }
+
+    fn finish(self, keyspace: KeyspaceName, watch: Option<Arc<PolicyWatch>>) -> KeyManager {
+        KeyManager {
             inner: Arc::new(Inner {
                 store: self.store,
+                keyspace,
                 format: self.format,
                 hasher: self.hasher,
                 clock: self.clock,
-                policy: self.policy,
+                policy: RwLock::new(Arc::new(self.policy)),
+                watch,
             }),
-        })
+        }
     }
 }
 

@@ -5,6 +5,7 @@ mod error;
 mod key_manager;
 mod new_key;
 mod policy;
+mod policy_watch;
 
 pub use error::{ConfigError, ManagerError};
 pub use key_manager::{KeyManager, KeyManagerBuilder};

@@ -7,7 +7,7 @@ use futures_util::future::BoxFuture;
 use super::{ChangeFeed, StoreError};
 use crate::audit::{AuditEvent, KeyUsage};
 use crate::time::Timestamp;
-use crate::{ApiKey, KeyId, LookupKey, TenantId};
+use crate::{ApiKey, KeyId, Keyspace, KeyspaceName, LookupKey, TenantId};
 
 /// What happens to the old key when a successor is inserted by [`KeyStore::rotate`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +18,15 @@ pub enum OldKey {
     ExpireAt(Timestamp),
     /// It is revoked at once.
     RevokeNow,
+}
+
+/// How [`KeyStore::save_keyspace`] writes a keyspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyspaceWrite {
+    /// Only when no keyspace of that name is stored (a first declaration).
+    Create,
+    /// Whatever is stored (a policy change).
+    Replace,
 }
 
 /// Where keys live. Implemented by [`MemoryStore`](super::MemoryStore) and, behind features, the
@@ -32,7 +41,7 @@ pub enum OldKey {
 /// its *lineage* is the id of the first key of its rotation chain.
 pub trait KeyStore: Send + Sync + fmt::Debug + 'static {
     /// Inserts a new key, starting a new lineage, atomically refusing it when its tenant already
-    /// has `max_active` active lineages.
+    /// has `max_active` active lineages in the key's keyspace.
     ///
     /// # Errors
     ///
@@ -124,6 +133,33 @@ pub trait KeyStore: Send + Sync + fmt::Debug + 'static {
         tenant: &'a TenantId,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<AuditEvent>, StoreError>>;
+
+    /// The keyspace `name`, if stored.
+    ///
+    /// # Errors
+    ///
+    /// An outage, or a stored document this version cannot read.
+    fn keyspace<'a>(&'a self, name: &'a KeyspaceName) -> BoxFuture<'a, Result<Option<Keyspace>, StoreError>>;
+
+    /// Every stored keyspace, by name.
+    ///
+    /// # Errors
+    ///
+    /// An outage, or a stored document this version cannot read.
+    fn keyspaces(&self) -> BoxFuture<'_, Result<Vec<Keyspace>, StoreError>>;
+
+    /// Stores `keyspace` as `write` says and returns whether it was written; a write publishes a
+    /// [`Change::Keyspace`](super::Change::Keyspace), to other processes too where the store can.
+    ///
+    /// # Errors
+    ///
+    /// Only an outage.
+    fn save_keyspace<'a>(
+        &'a self,
+        keyspace: &'a Keyspace,
+        write: KeyspaceWrite,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// The feed that revocations and rotations are published on.
     fn changes(&self) -> &ChangeFeed;

@@ -1,15 +1,15 @@
 //! [`MemoryStore`]: keys in this process's memory, for tests and single-process apps that mint keys
 //! at start-up.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use futures_util::future::{BoxFuture, FutureExt};
 
-use super::{ChangeFeed, KeyChange, KeyStore, OldKey, StoreError};
+use super::{ChangeFeed, KeyChange, KeyStore, KeyspaceWrite, OldKey, StoreError};
 use crate::audit::{AuditEvent, KeyUsage};
 use crate::time::Timestamp;
-use crate::{ApiKey, KeyId, LookupKey, TenantId};
+use crate::{ApiKey, KeyId, Keyspace, KeyspaceName, LookupKey, TenantId};
 
 /// A [`KeyStore`] in memory. Everything is lost when the process exits, and only the latest
 /// [`MAX_AUDIT_EVENTS`](Self::MAX_AUDIT_EVENTS) audit events are kept.
@@ -36,13 +36,14 @@ struct State {
     keys: HashMap<KeyId, ApiKey>,
     by_lookup: HashMap<LookupKey, KeyId>,
     audit: VecDeque<AuditEvent>,
+    keyspaces: BTreeMap<KeyspaceName, Keyspace>,
 }
 
 impl State {
-    fn active_lineages(&self, tenant: &TenantId, now: Timestamp) -> usize {
+    fn active_lineages(&self, tenant: &TenantId, keyspace: &KeyspaceName, now: Timestamp) -> usize {
         self.keys
             .values()
-            .filter(|k| &k.tenant == tenant && k.is_active(now))
+            .filter(|k| &k.tenant == tenant && &k.keyspace == keyspace && k.is_active(now))
             .map(|k| &k.lineage)
             .collect::<HashSet<_>>()
             .len()
@@ -85,7 +86,7 @@ impl MemoryStore {
         let mut state = self.state();
         state.check_new(key)?;
         if let Some(limit) = max_active
-            && state.active_lineages(&key.tenant, now) >= limit as usize
+            && state.active_lineages(&key.tenant, &key.keyspace, now) >= limit as usize
         {
             return Err(StoreError::LimitReached { limit });
         }
@@ -153,6 +154,18 @@ impl MemoryStore {
             });
         }
         Ok(updated)
+    }
+
+    fn save_keyspace_now(&self, keyspace: &Keyspace, write: KeyspaceWrite) -> bool {
+        {
+            let mut state = self.state();
+            if write == KeyspaceWrite::Create && state.keyspaces.contains_key(&keyspace.name) {
+                return false;
+            }
+            state.keyspaces.insert(keyspace.name.clone(), keyspace.clone());
+        }
+        self.changes.publish_keyspace(&keyspace.name);
+        true
     }
 }
 
@@ -252,6 +265,25 @@ impl KeyStore for MemoryStore {
             .cloned()
             .collect();
         futures_util::future::ready(Ok(events)).boxed()
+    }
+
+    fn keyspace<'a>(&'a self, name: &'a KeyspaceName) -> BoxFuture<'a, Result<Option<Keyspace>, StoreError>> {
+        let found = self.state().keyspaces.get(name).cloned();
+        futures_util::future::ready(Ok(found)).boxed()
+    }
+
+    fn keyspaces(&self) -> BoxFuture<'_, Result<Vec<Keyspace>, StoreError>> {
+        let all = self.state().keyspaces.values().cloned().collect();
+        futures_util::future::ready(Ok(all)).boxed()
+    }
+
+    fn save_keyspace<'a>(
+        &'a self,
+        keyspace: &'a Keyspace,
+        write: KeyspaceWrite,
+        _now: Timestamp,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        futures_util::future::ready(Ok(self.save_keyspace_now(keyspace, write))).boxed()
     }
 
     fn changes(&self) -> &ChangeFeed {

@@ -11,9 +11,9 @@ mod open;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 
-pub use change::{ChangeFeed, KeyChange, KeyListener};
+pub use change::{Change, ChangeFeed, KeyChange, KeyListener};
 pub use error::StoreError;
-pub use key_store::{KeyStore, OldKey};
+pub use key_store::{KeyStore, KeyspaceWrite, OldKey};
 pub use memory::MemoryStore;
 pub use open::open;
 #[cfg(feature = "postgres")]

@@ -1,7 +1,8 @@
 //! The characters a token's random parts are drawn from.
 
 /// The character set of a token's public prefix and secret.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Alphabet {
     /// `0-9A-Za-z`: 5.95 bits a character.

@@ -6,6 +6,7 @@ use rand::rngs::OsRng;
 use rand::{Rng, TryRngCore};
 
 use super::alphabet::{CHECKSUM_LEN, checksum_chars};
+use super::spec::FormatSpec;
 use super::{Alphabet, FormatError, ParsedToken, PlaintextToken, TokenError};
 use crate::lookup::MAX_PREFIX;
 use crate::{Environment, KeyKind};
@@ -18,15 +19,16 @@ const MIN_SECRET_BITS: f64 = 128.0;
 /// Layout: `namespace_[environment_][kind_][prefix_]secret[checksum]`. Every part has a fixed
 /// length, so [`parse`](Self::parse) refuses anything of the wrong length before it looks at a
 /// single character, and never allocates.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "FormatSpec", try_from = "FormatSpec")]
 pub struct TokenFormat {
-    namespace: Box<str>,
-    environment: bool,
-    kind_labels: Option<(Box<str>, Box<str>)>,
-    prefix_len: usize,
-    secret_len: usize,
-    alphabet: Alphabet,
-    checksum: bool,
+    pub(super) namespace: Box<str>,
+    pub(super) environment: bool,
+    pub(super) kind_labels: Option<(Box<str>, Box<str>)>,
+    pub(super) prefix_len: usize,
+    pub(super) secret_len: usize,
+    pub(super) alphabet: Alphabet,
+    pub(super) checksum: bool,
 }
 
 impl Default for TokenFormat {

@@ -30,6 +30,7 @@ mod error;
 mod format;
 mod parsed;
 mod plaintext;
+mod spec;
 
 pub use alphabet::Alphabet;
 pub use error::{FormatError, TokenError};

@@ -14,13 +14,14 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use keyward_core::audit::{AuditEvent, KeyUsage};
 use keyward_core::manager::KeyManagerBuilder;
-use keyward_core::store::{ChangeFeed, OldKey};
+use keyward_core::store::{ChangeFeed, KeyspaceWrite, OldKey};
 use keyward_core::time::{ManualClock, Timestamp};
 use keyward_core::token::TokenFormat;
 use keyward_core::{
     ApiKey, CreatedKey, Environment, KeyId, KeyKind, KeyManager, KeyStore, LookupKey, MemoryStore, NewKey,
     StoreError, TenantId,
 };
+use keyward_core::{Keyspace, KeyspaceName};
 use keyward_tower::{ApiKeyLayer, VerifiedKey};
 use tokio::sync::watch;
 use tower::{Service, ServiceExt, service_fn};
@@ -210,6 +211,23 @@ impl KeyStore for TestStore {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<AuditEvent>, StoreError>> {
         self.memory.audit_log(tenant, limit)
+    }
+
+    fn keyspace<'a>(&'a self, name: &'a KeyspaceName) -> BoxFuture<'a, Result<Option<Keyspace>, StoreError>> {
+        self.memory.keyspace(name)
+    }
+
+    fn keyspaces(&self) -> BoxFuture<'_, Result<Vec<Keyspace>, StoreError>> {
+        self.memory.keyspaces()
+    }
+
+    fn save_keyspace<'a>(
+        &'a self,
+        keyspace: &'a Keyspace,
+        write: KeyspaceWrite,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.memory.save_keyspace(keyspace, write, now)
     }
 
     fn changes(&self) -> &ChangeFeed {

@@ -3,7 +3,7 @@
 use futures_util::future::BoxFuture;
 use sqlx::{Database, Pool, Transaction};
 
-use crate::store::KeyChange;
+use crate::store::Change;
 
 /// The parts of a SQL store that depend on the database: how writers take turns and how other
 /// processes hear of a change.
@@ -18,6 +18,6 @@ pub(crate) trait Dialect: Database {
     /// Inside the transaction that changed a key: tells other processes, when the database can.
     fn announce<'a>(
         tx: &'a mut Transaction<'static, Self>,
-        change: &'a KeyChange,
+        change: &'a Change,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
 }

@@ -9,11 +9,11 @@ use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 use super::dialect::Dialect;
 use super::failure::store_error;
 use super::queries::{self, retire};
-use super::row::{AuditRow, KeyRow, saturating_i64};
+use super::row::{AuditRow, KeyRow, KeyspaceRow, saturating_i64};
 use crate::audit::{AuditEvent, KeyUsage};
-use crate::store::{ChangeFeed, KeyChange, OldKey, StoreError};
+use crate::store::{Change, ChangeFeed, KeyChange, KeyspaceWrite, OldKey, StoreError};
 use crate::time::Timestamp;
-use crate::{ApiKey, KeyId, LookupKey, TenantId};
+use crate::{ApiKey, KeyId, Keyspace, KeyspaceName, LookupKey, TenantId};
 
 /// A pool and a change feed, and every [`KeyStore`](crate::KeyStore) operation as an async
 /// method. The public stores delegate to it.
@@ -52,7 +52,9 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     KeyRow: for<'r> FromRow<'r, DB::Row>,
     AuditRow: for<'r> FromRow<'r, DB::Row>,
+    KeyspaceRow: for<'r> FromRow<'r, DB::Row>,
     (i64,): for<'r> FromRow<'r, DB::Row>,
+    (String,): for<'r> FromRow<'r, DB::Row>,
     String: for<'t> Encode<'t, DB> + Type<DB>,
     Option<String>: for<'t> Encode<'t, DB> + Type<DB>,
     i64: for<'t> Encode<'t, DB> + Type<DB>,
@@ -72,6 +74,7 @@ where
             let active: i64 = sqlx::query_scalar(queries::COUNT_ACTIVE_LINEAGES)
                 .bind(key.tenant.to_string())
                 .bind(now.as_millis())
+                .bind(key.keyspace.to_string())
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(store_error)?;
@@ -132,13 +135,13 @@ where
             return Ok(ApiKey::try_from(current.ok_or(StoreError::NotFound)?)?);
         };
         let key = ApiKey::try_from(row)?;
-        let change = KeyChange {
+        let change = Change::Key(KeyChange {
             key_id: key.id.clone(),
             lookup: key.lookup,
-        };
+        });
         DB::announce(&mut tx, &change).await.map_err(store_error)?;
         tx.commit().await.map_err(store_error)?;
-        self.changes.publish(&change);
+        self.changes.publish_change(&change);
         Ok(key)
     }
 
@@ -181,10 +184,10 @@ where
                     .execute(&mut *tx)
                     .await
                     .map_err(store_error)?;
-                let change = KeyChange {
+                let change = Change::Key(KeyChange {
                     key_id: current.id.clone(),
                     lookup: current.lookup,
-                };
+                });
                 DB::announce(&mut tx, &change).await.map_err(store_error)?;
                 Some(change)
             }
@@ -192,9 +195,54 @@ where
         };
         tx.commit().await.map_err(store_error)?;
         if let Some(change) = change {
-            self.changes.publish(&change);
+            self.changes.publish_change(&change);
         }
         Ok(current)
+    }
+
+    pub(crate) async fn keyspace(&self, name: &KeyspaceName) -> Result<Option<Keyspace>, StoreError> {
+        let row: Option<KeyspaceRow> = sqlx::query_as(queries::GET_KEYSPACE)
+            .bind(name.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        row.map(Keyspace::try_from).transpose()
+    }
+
+    pub(crate) async fn keyspaces(&self) -> Result<Vec<Keyspace>, StoreError> {
+        let rows: Vec<KeyspaceRow> = sqlx::query_as(queries::LIST_KEYSPACES)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        rows.into_iter().map(Keyspace::try_from).collect()
+    }
+
+    pub(crate) async fn save_keyspace(
+        &self,
+        keyspace: &Keyspace,
+        write: KeyspaceWrite,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let statement = match write {
+            KeyspaceWrite::Create => queries::CREATE_KEYSPACE,
+            KeyspaceWrite::Replace => queries::REPLACE_KEYSPACE,
+        };
+        let mut tx = DB::begin_write(&self.pool, None).await.map_err(store_error)?;
+        let written: Option<String> = sqlx::query_scalar(statement)
+            .bind(keyspace.name.to_string())
+            .bind(keyspace.to_document())
+            .bind(now.as_millis())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        if written.is_none() {
+            return Ok(false);
+        }
+        let change = Change::Keyspace(keyspace.name.clone());
+        DB::announce(&mut tx, &change).await.map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        self.changes.publish_change(&change);
+        Ok(true)
     }
 
     pub(crate) async fn record_usage(&self, usage: &[KeyUsage]) -> Result<(), StoreError> {
@@ -293,6 +341,18 @@ macro_rules! delegate_key_store {
                 record_usage(usage: &'a [$crate::audit::KeyUsage]) -> ();
                 append_audit(events: &'a [$crate::audit::AuditEvent]) -> ();
                 audit_log(tenant: &'a $crate::TenantId, limit: usize) -> ::std::vec::Vec<$crate::audit::AuditEvent>;
+                keyspace(name: &'a $crate::KeyspaceName) -> ::std::option::Option<$crate::Keyspace>;
+                save_keyspace(
+                    keyspace: &'a $crate::Keyspace,
+                    write: $crate::store::KeyspaceWrite,
+                    now: $crate::time::Timestamp
+                ) -> bool;
+            }
+
+            fn keyspaces(
+                &self,
+            ) -> ::futures_util::future::BoxFuture<'_, ::std::result::Result<::std::vec::Vec<$crate::Keyspace>, $crate::StoreError>> {
+                ::std::boxed::Box::pin(self.$field.keyspaces())
             }
 
             fn changes(&self) -> &$crate::store::ChangeFeed {

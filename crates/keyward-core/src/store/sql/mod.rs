@@ -1,6 +1,7 @@
 //! The SQL stores, [`SqliteStore`] and [`PostgresStore`], and what they share: the statements, the
 //! row mapping, the error mapping and the store rules ([`keys`]).
 
+mod change_text;
 mod dialect;
 mod failure;
 mod keys;

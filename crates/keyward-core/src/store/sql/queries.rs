@@ -12,7 +12,7 @@ macro_rules! key_columns {
     () => {
         "id, tenant, lookup, secret_hash, display_prefix, kind, environment, scopes, tier, name, \
          created_at, expires_at, revoked_at, last_used_at, request_count, lineage, rotated_from, \
-         grace_until"
+         grace_until, keyspace"
     };
 }
 
@@ -28,11 +28,11 @@ macro_rules! audit_columns {
     };
 }
 
-/// Inserts a key: `$1`..`$18` in the order [`KeyRow::bind`](super::row::KeyRow::bind) binds.
+/// Inserts a key: `$1`..`$19` in the order [`KeyRow::bind`](super::row::KeyRow::bind) binds.
 pub(crate) const INSERT_KEY: &str = concat!(
     "INSERT INTO keyward_keys (",
     key_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
 );
 
 /// `$1`: lookup text.
@@ -44,9 +44,10 @@ pub(crate) const GET_OWNED: &str = select_keys!("WHERE tenant = $1 AND id = $2")
 /// `$1`: tenant. Oldest first, ties by id.
 pub(crate) const LIST_TENANT: &str = select_keys!("WHERE tenant = $1 ORDER BY created_at, id");
 
-/// `$1`: tenant, `$2`: now. How many distinct lineages of the tenant have an active key.
+/// `$1`: tenant, `$2`: now, `$3`: keyspace. How many distinct lineages of the tenant have an
+/// active key in the keyspace.
 pub(crate) const COUNT_ACTIVE_LINEAGES: &str = "SELECT COUNT(DISTINCT lineage) FROM keyward_keys \
-     WHERE tenant = $1 AND revoked_at IS NULL \
+     WHERE tenant = $1 AND keyspace = $3 AND revoked_at IS NULL \
      AND (expires_at IS NULL OR expires_at > $2) \
      AND (grace_until IS NULL OR grace_until > $2)";
 
@@ -91,6 +92,21 @@ pub(crate) const AUDIT_LOG: &str = concat!(
     audit_columns!(),
     " FROM keyward_audit WHERE tenant = $1 ORDER BY seq DESC LIMIT $2"
 );
+
+/// `$1`: name.
+pub(crate) const GET_KEYSPACE: &str = "SELECT name, document FROM keyward_keyspaces WHERE name = $1";
+
+/// Every keyspace, by name.
+pub(crate) const LIST_KEYSPACES: &str = "SELECT name, document FROM keyward_keyspaces ORDER BY name";
+
+/// `$1`: name, `$2`: document, `$3`: now. Writes only a new name; returns the name when it wrote.
+pub(crate) const CREATE_KEYSPACE: &str = "INSERT INTO keyward_keyspaces (name, document, updated_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING name";
+
+/// `$1`: name, `$2`: document, `$3`: now. Writes whatever is stored; returns the name.
+pub(crate) const REPLACE_KEYSPACE: &str = "INSERT INTO keyward_keyspaces (name, document, updated_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE \
+     SET document = excluded.document, updated_at = excluded.updated_at RETURNING name";
 
 /// Applies `old` to the rotated-out `key` and returns the statement (with its time argument) that
 /// does the same in the database; `None` when the key is kept as it is.

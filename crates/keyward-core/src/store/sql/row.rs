@@ -1,5 +1,5 @@
 //! The one mapping between SQL rows and records, shared by every SQL store: [`KeyRow`] for
-//! [`ApiKey`] and [`AuditRow`] for [`AuditEvent`].
+//! [`ApiKey`], [`AuditRow`] for [`AuditEvent`] and [`KeyspaceRow`] for [`Keyspace`].
 //!
 //! Times are unix milliseconds (`BIGINT`), the lookup its text form (`p:…`/`h:…`), the secret hash
 //! lowercase hex, scopes space-separated, and the enums their lowercase names.
@@ -12,7 +12,7 @@ use sqlx::{Database, Encode, Type};
 use crate::audit::AuditEvent;
 use crate::store::StoreError;
 use crate::time::Timestamp;
-use crate::{ApiKey, KeyId, TenantId};
+use crate::{ApiKey, KeyId, Keyspace, KeyspaceName, TenantId};
 
 /// A stored value that does not parse back into a record: the database was edited by hand or by
 /// an incompatible version. Names the column, never its value.
@@ -50,6 +50,7 @@ pub(crate) struct KeyRow {
     lineage: String,
     rotated_from: Option<String>,
     grace_until: Option<i64>,
+    keyspace: String,
 }
 
 impl From<&ApiKey> for KeyRow {
@@ -73,6 +74,7 @@ impl From<&ApiKey> for KeyRow {
             lineage: key.lineage.to_string(),
             rotated_from: key.rotated_from.as_ref().map(KeyId::to_string),
             grace_until: key.grace_until.map(Timestamp::as_millis),
+            keyspace: key.keyspace.to_string(),
         }
     }
 }
@@ -106,6 +108,7 @@ impl KeyRow {
             .bind(self.lineage)
             .bind(self.rotated_from)
             .bind(self.grace_until)
+            .bind(self.keyspace)
     }
 
     fn corrupt(&self, column: &'static str) -> CorruptRow {
@@ -134,6 +137,7 @@ impl TryFrom<KeyRow> for ApiKey {
         Ok(ApiKey {
             id: row.parse("id", &row.id)?,
             tenant: row.parse("tenant", &row.tenant)?,
+            keyspace: row.parse("keyspace", &row.keyspace)?,
             lookup: row.parse("lookup", &row.lookup)?,
             secret_hash,
             kind: row.parse("kind", &row.kind)?,
@@ -236,6 +240,25 @@ impl TryFrom<AuditRow> for AuditEvent {
     }
 }
 
+/// A row of `keyward_keyspaces`: the name and the JSON document.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct KeyspaceRow {
+    name: String,
+    document: String,
+}
+
+impl TryFrom<KeyspaceRow> for Keyspace {
+    type Error = StoreError;
+
+    fn try_from(row: KeyspaceRow) -> Result<Self, Self::Error> {
+        let name: KeyspaceName = row.name.parse().map_err(|_| CorruptRow {
+            row: format!("keyspace {}", row.name),
+            column: "name",
+        })?;
+        Keyspace::from_document(name, &row.document).map_err(StoreError::unavailable)
+    }
+}
+
 /// A count as a SQL `BIGINT`, saturating.
 pub(crate) fn saturating_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
@@ -252,6 +275,7 @@ mod tests {
         ApiKey {
             id: id.clone(),
             tenant: TenantId::new("site_1").unwrap(),
+            keyspace: "adtarget".parse().unwrap(),
             lookup: LookupKey::Hash(Hasher::sha256().hash("t")),
             secret_hash: Hasher::sha256().hash("t"),
             display_prefix: "kw_test_".into(),

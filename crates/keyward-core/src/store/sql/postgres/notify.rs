@@ -1,7 +1,5 @@
-//! Key changes over PostgreSQL `LISTEN`/`NOTIFY`: the payload format, and the task that hears other
-//! processes' changes and publishes them on a store's feed.
-//!
-//! The payload is `<key id> <lookup text>`, the lookup as [`LookupKey`]'s text form.
+//! Changes over PostgreSQL `LISTEN`/`NOTIFY`: the task that hears other processes' changes and
+//! publishes them on a store's feed. Payloads are [`change_text`]'s.
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -9,29 +7,15 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use tokio::task::JoinHandle;
 
+use super::super::change_text;
 use super::super::failure::store_error;
-use crate::store::{ChangeFeed, KeyChange, StoreError};
-use crate::{KeyId, LookupKey};
+use crate::store::{ChangeFeed, StoreError};
 
-/// The channel revocations and rotations are announced on.
+/// The channel revocations, rotations and keyspace changes are announced on.
 pub(crate) const CHANNEL: &str = "keyward_key_changes";
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LAST_RETRY: Duration = Duration::from_secs(10);
-
-/// The notification payload for `change`.
-pub(crate) fn payload(change: &KeyChange) -> String {
-    format!("{} {}", change.key_id, change.lookup)
-}
-
-/// Reads a payload made by [`payload`].
-fn parse_payload(text: &str) -> Option<KeyChange> {
-    let (key_id, lookup) = text.split_once(' ')?;
-    Some(KeyChange {
-        key_id: key_id.parse::<KeyId>().ok()?,
-        lookup: lookup.parse::<LookupKey>().ok()?,
-    })
-}
 
 /// The listening task, on a connection of its own. Stops when dropped, when
 /// [`stop`](Self::stop) is called, or when the feed it publishes on is gone.
@@ -88,8 +72,8 @@ async fn listen(mut listener: PgListener, feed: Weak<ChangeFeed>) {
             Ok(Some(notification)) => {
                 retry = FIRST_RETRY;
                 let Some(feed) = feed.upgrade() else { return };
-                match parse_payload(notification.payload()) {
-                    Some(change) => feed.publish(&change),
+                match change_text::decode(notification.payload()) {
+                    Some(change) => feed.publish_change(&change),
                     None => tracing::warn!(
                         target: "keyward::store",
                         channel = CHANNEL,
@@ -111,36 +95,6 @@ async fn listen(mut listener: PgListener, feed: Weak<ChangeFeed>) {
                 tokio::time::sleep(retry).await;
                 retry = (retry * 2).min(LAST_RETRY);
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn payload_round_trips() {
-        let change = KeyChange {
-            key_id: KeyId::generate(),
-            lookup: "p:a1b2c3d4".parse().unwrap(),
-        };
-        let text = payload(&change);
-        assert_eq!(text, format!("{} p:a1b2c3d4", change.key_id));
-        assert_eq!(parse_payload(&text), Some(change));
-    }
-
-    #[test]
-    fn malformed_payloads_are_refused() {
-        for bad in [
-            "",
-            "key_abc",
-            "key_abc p:",
-            "nokey p:abc",
-            "key_abc x:abc",
-            "key_abc p:abc extra",
-        ] {
-            assert_eq!(parse_payload(bad), None, "{bad:?}");
         }
     }
 }

@@ -9,11 +9,12 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Pool, Postgres, Transaction};
 
+use super::super::change_text;
 use super::super::dialect::Dialect;
 use super::super::failure::store_error;
 use super::super::keys::{SqlKeys, delegate_key_store};
 use super::notify::{self, ChangeListener};
-use crate::store::{ChangeFeed, KeyChange, StoreError};
+use crate::store::{Change, ChangeFeed, StoreError};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -26,8 +27,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// the API.
 ///
 /// [`connect`](Self::connect) runs the embedded migrations, then listens on the
-/// `keyward_key_changes` channel. Revocations and rotations send a `NOTIFY` there in their own
-/// transaction, and every store listening (in this process or another) publishes the change on
+/// `keyward_key_changes` channel. Revocations, rotations and keyspace changes send a `NOTIFY` there
+/// in their own transaction, and every store listening (in this process or another) publishes the change on
 /// its [`changes`](crate::KeyStore::changes) feed, so caches everywhere drop the key within a
 /// moment. The store that made a change also publishes it at once, so its listeners may hear it
 /// twice. The listening task reconnects after a dropped connection (changes made while it was
@@ -151,12 +152,12 @@ impl Dialect for Postgres {
     /// `pg_notify` on the changes channel, delivered when (and only if) the transaction commits.
     fn announce<'a>(
         tx: &'a mut Transaction<'static, Self>,
-        change: &'a KeyChange,
+        change: &'a Change,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(notify::CHANNEL)
-                .bind(notify::payload(change))
+                .bind(change_text::encode(change))
                 .execute(&mut **tx)
                 .await?;
             Ok(())

@@ -11,10 +11,13 @@ use sqlx::sqlite::{
 };
 use sqlx::{Pool, Sqlite, Transaction};
 
-use super::dialect::Dialect;
-use super::failure::store_error;
-use super::keys::{SqlKeys, delegate_key_store};
-use crate::store::{ChangeFeed, KeyChange, StoreError};
+use super::super::change_text;
+use super::super::dialect::Dialect;
+use super::super::failure::store_error;
+use super::super::keys::{SqlKeys, delegate_key_store};
+use super::change_log::{self, ChangeLogReader};
+use crate::store::{Change, ChangeFeed, StoreError};
+use crate::time::Timestamp;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -27,8 +30,13 @@ const MAX_CONNECTIONS: u32 = 8;
 ///
 /// [`open`](Self::open) creates the file on first use, puts it in WAL mode with a busy timeout,
 /// and runs the embedded migrations. Every write is a `BEGIN IMMEDIATE` transaction, so writers
-/// take turns and the per-tenant limit of active keys holds under concurrency. Revocations and
-/// rotations are published on [`changes`](crate::KeyStore::changes) in this process only.
+/// take turns and the per-tenant limit of active keys holds under concurrency.
+///
+/// Revocations, rotations and keyspace changes are published on
+/// [`changes`](crate::KeyStore::changes) at once in this process, and reach every other process
+/// with the file open within 200 ms: each is also a row of the file's change log, which every
+/// store on a file reads five times a second (one indexed query, off the request path). A
+/// `sqlite::memory:` database has no other process, and no reader.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -54,6 +62,7 @@ const MAX_CONNECTIONS: u32 = 8;
 #[derive(Debug)]
 pub struct SqliteStore {
     keys: SqlKeys<Sqlite>,
+    reader: Option<ChangeLogReader>,
 }
 
 impl SqliteStore {
@@ -69,7 +78,8 @@ impl SqliteStore {
             .map_err(|error| StoreError::UnsupportedUrl(format!("invalid SQLite URL: {error}")))?
             .create_if_missing(true)
             .busy_timeout(BUSY_TIMEOUT);
-        let pool = if is_in_memory(url) {
+        let in_memory = is_in_memory(url);
+        let pool = if in_memory {
             // One connection that is never recycled: the database goes when it closes.
             SqlitePoolOptions::new()
                 .max_connections(1)
@@ -87,21 +97,37 @@ impl SqliteStore {
                 .await
         }
         .map_err(store_error)?;
-        Self::from_pool(pool).await
+        Self::over(pool, !in_memory).await
     }
 
-    /// A store over a pool configured by the caller; runs the embedded migrations.
+    /// A store over a pool configured by the caller; runs the embedded migrations and reads the
+    /// change log.
     ///
     /// Configure the pool with a busy timeout: writers wait for each other.
     ///
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] when the migrations fail.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime (the change log's reader is spawned on it).
     pub async fn from_pool(pool: SqlitePool) -> Result<Self, StoreError> {
+        Self::over(pool, true).await
+    }
+
+    /// A store over `pool`, reading the change log when other processes may `share` the file.
+    async fn over(pool: SqlitePool, shared: bool) -> Result<Self, StoreError> {
         MIGRATOR.run(&pool).await.map_err(StoreError::unavailable)?;
-        tracing::debug!(target: "keyward::store", "SQLite key store ready");
+        let changes = Arc::new(ChangeFeed::new());
+        let reader = match shared {
+            true => Some(ChangeLogReader::start(pool.clone(), Arc::downgrade(&changes)).await?),
+            false => None,
+        };
+        tracing::debug!(target: "keyward::store", change_log = shared, "SQLite key store ready");
         Ok(Self {
-            keys: SqlKeys::new(pool, Arc::new(ChangeFeed::new())),
+            keys: SqlKeys::new(pool, changes),
+            reader,
         })
     }
 
@@ -111,9 +137,14 @@ impl SqliteStore {
     }
 
     /// Closes the pool, waiting for connections in use to come back; later operations fail with
-    /// [`StoreError::Unavailable`].
+    /// [`StoreError::Unavailable`]. The change log's reader stops with it.
     pub async fn close(&self) {
         self.keys.pool().close().await;
+    }
+
+    /// Whether changes made by other processes on the file are read (not for in-memory databases).
+    pub fn reads_other_processes(&self) -> bool {
+        self.reader.is_some()
     }
 }
 
@@ -133,12 +164,19 @@ impl Dialect for Sqlite {
         Box::pin(pool.begin_with("BEGIN IMMEDIATE"))
     }
 
-    /// Nothing: a SQLite database has no other process to tell.
+    /// A row of the change log, which every other store on the file reads.
     fn announce<'a>(
-        _tx: &'a mut Transaction<'static, Self>,
-        _change: &'a KeyChange,
+        tx: &'a mut Transaction<'static, Self>,
+        change: &'a Change,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        Box::pin(futures_util::future::ready(Ok(())))
+        Box::pin(async move {
+            sqlx::query(change_log::APPEND)
+                .bind(Timestamp::now().as_millis())
+                .bind(change_text::encode(change))
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        })
     }
 }
 

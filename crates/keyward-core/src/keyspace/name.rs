@@ -1,0 +1,106 @@
+//! [`KeyspaceName`]: the name a keyspace is stored under.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The name of a keyspace: 1 to 64 lowercase ASCII letters, digits, `_` or `-`.
+///
+/// ```
+/// use keyward_core::KeyspaceName;
+///
+/// assert_eq!(KeyspaceName::default().as_str(), "default");
+/// assert!("adtarget".parse::<KeyspaceName>().is_ok());
+/// assert!("Ad Target".parse::<KeyspaceName>().is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyspaceName(Arc<str>);
+
+/// The text is not a valid keyspace name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid keyspace name: expected 1 to 64 lowercase letters, digits, `_` or `-`")]
+pub struct InvalidKeyspaceName;
+
+impl KeyspaceName {
+    /// The keyspace of keys created without naming one, and of keys stored before keyspaces.
+    pub const DEFAULT: &'static str = "default";
+
+    /// Validates a keyspace name.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidKeyspaceName`] when the name is empty, too long or has other characters.
+    pub fn new(name: &str) -> Result<Self, InvalidKeyspaceName> {
+        let valid = (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if valid {
+            Ok(Self(name.into()))
+        } else {
+            Err(InvalidKeyspaceName)
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for KeyspaceName {
+    /// `default`.
+    fn default() -> Self {
+        Self(Self::DEFAULT.into())
+    }
+}
+
+impl fmt::Display for KeyspaceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for KeyspaceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl FromStr for KeyspaceName {
+    type Err = InvalidKeyspaceName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+impl Serialize for KeyspaceName {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyspaceName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::new(&name).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_validated() {
+        for good in ["default", "adtarget", "a", "toksta-v2", "x_1", &"a".repeat(64)] {
+            assert!(KeyspaceName::new(good).is_ok(), "{good:?}");
+        }
+        for bad in ["", "Default", "a b", "a.b", "ä", &"a".repeat(65)] {
+            assert_eq!(KeyspaceName::new(bad), Err(InvalidKeyspaceName), "{bad:?}");
+        }
+    }
+}
