@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use keyward_axum::AuthedKey;
 use keyward_core::time::{Clock, SystemClock};
 use keyward_core::token::{Alphabet, TokenFormat};
-use keyward_core::{Expiry, KeyManager, KeyStore, NewKey, Rotation, TenantId};
+use keyward_core::{Drift, Expiry, KeyManager, KeyStore, NewKey, Rotation, TenantId};
 use keyward_tower::{ApiKeyLayer, CredentialSources, JsonEnvelope, KillSwitch};
 use serde_json::{Value, json};
 
@@ -42,17 +42,21 @@ pub fn token_format() -> Result<TokenFormat, BoxError> {
 }
 
 /// Adtarget's lifecycle: 5 active keys per site, no expiry, create-then-revoke rotation.
+/// Declared as the store's `adtarget` keyspace, so that the `keyward` CLI applies the same rules.
 ///
 /// # Errors
 ///
 /// A rule the manager refuses.
-pub fn manager(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<KeyManager, BoxError> {
+pub async fn manager(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<KeyManager, BoxError> {
     Ok(KeyManager::builder_shared(store)
+        .keyspace("adtarget")
         .format(token_format()?)
         .clock(clock)
         .max_active_keys(5)
         .rotation(Rotation::TwoStep)
-        .build()?)
+        .lock_rotation()
+        .declare(Drift::Refuse)
+        .await?)
 }
 
 /// The app: `GET /v1/events` behind a Bearer-only layer with the kill switch and upper-case codes,
@@ -66,7 +70,7 @@ pub async fn app(
     clock: impl Clock,
     kill_switch: KillSwitch,
 ) -> Result<App, BoxError> {
-    let manager = manager(store, clock)?;
+    let manager = manager(store, clock).await?;
     let layer = ApiKeyLayer::builder(manager.clone())
         .credentials(CredentialSources::bearer_only())
         .kill_switch(kill_switch)

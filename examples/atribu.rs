@@ -23,7 +23,7 @@ use keyward_axum::{ApiError, AuthedKey, scope};
 use keyward_core::store::StoreError;
 use keyward_core::time::{Clock, SystemClock};
 use keyward_core::token::{Alphabet, TokenFormat};
-use keyward_core::{KeyId, KeyManager, KeyStore, ManagerError, NewKey, Rotation, ScopeSet, TenantId};
+use keyward_core::{Drift, KeyId, KeyManager, KeyStore, ManagerError, NewKey, Rotation, ScopeSet, TenantId};
 use keyward_tower::rate_limit::{Quota, RateLimits};
 use keyward_tower::{ApiKeyLayer, CredentialSources};
 use serde_json::{Value, json};
@@ -55,11 +55,12 @@ pub const ALL_SCOPES: [&str; 6] = [
 ];
 
 /// Atribu's lifecycle: the four default scopes, rotation with a 48-hour grace.
+/// Declared as the store's `atribu` keyspace, so that the `keyward` CLI applies the same rules.
 ///
 /// # Errors
 ///
 /// A rule the manager refuses.
-pub fn manager(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<KeyManager, BoxError> {
+pub async fn manager(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<KeyManager, BoxError> {
     // The document shows only `atb_live_…`; the rest of the shape is keyward's usual one.
     let format = TokenFormat::builder("atb")
         .environment()
@@ -67,11 +68,14 @@ pub fn manager(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<KeyManager
         .secret(32, Alphabet::Base62)
         .build()?;
     Ok(KeyManager::builder_shared(store)
+        .keyspace("atribu")
         .format(format)
         .clock(clock)
         .default_scopes(ScopeSet::parse_all(DEFAULT_SCOPES)?)
         .rotation(Rotation::Grace(GRACE))
-        .build()?)
+        .lock_rotation()
+        .declare(Drift::Refuse)
+        .await?)
 }
 
 /// The app, with two demo keys for [`PROFILE`]: `default` (the default scopes) and `full` (all six).
@@ -80,7 +84,7 @@ pub fn manager(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<KeyManager
 ///
 /// The manager, the layer or the keys cannot be made.
 pub async fn app(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<App, BoxError> {
-    let manager = manager(store, clock)?;
+    let manager = manager(store, clock).await?;
     let layer = ApiKeyLayer::builder(manager.clone())
         // "All API requests require a Bearer token in the Authorization header."
         .credentials(CredentialSources::bearer_only())

@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 use axum::routing::get;
 use axum::{Json, Router};
 use keyward_axum::{AuthedKey, management, scope};
-use keyward_core::{KeyManager, NewKey, ScopeSet, TenantId};
+use keyward_core::{Drift, KeyManager, NewKey, ScopeSet, TenantId};
 use keyward_tower::ApiKeyLayer;
 use keyward_tower::rate_limit::{Quota, RateLimits};
 use serde_json::{Value, json};
@@ -40,7 +40,7 @@ async fn main() -> Result<(), BoxError> {
         .with_writer(std::io::stderr)
         .init();
     let (store, dir) = common::temp_sqlite_store().await?;
-    let manager = KeyManager::builder_shared(store).build()?;
+    let manager = KeyManager::builder_shared(store).declare(Drift::Refuse).await?;
     // The demo routes and the management API each have their layer, so that trying the 429 does not
     // spend the management calls' budget (60 a minute).
     let demo_layer = ApiKeyLayer::builder(manager.clone())

@@ -23,7 +23,7 @@ use keyward_axum::guard::RequireScopes;
 use keyward_axum::{AuthedKey, KeyRejection};
 use keyward_core::time::{Clock, SystemClock};
 use keyward_core::token::{Alphabet, TokenFormat};
-use keyward_core::{ApiKey, KeyManager, KeyStore, NewKey, Rotation, ScopeSet, TenantId, Tier};
+use keyward_core::{ApiKey, Drift, KeyManager, KeyStore, NewKey, Rotation, ScopeSet, TenantId, Tier};
 use keyward_tower::{ApiKeyLayer, CredentialSources, JsonEnvelope, Rejection};
 use serde_json::{Value, json};
 
@@ -40,20 +40,24 @@ pub const FREE_TIER: &str = "free";
 
 /// Toksta's lifecycle: `tk_live_<48 hex>` tokens, unrestricted unless asked, rotation revokes the
 /// old key at once.
+/// Declared as the store's `toksta` keyspace, so that the `keyward` CLI applies the same rules.
 ///
 /// # Errors
 ///
 /// A rule the manager refuses.
-pub fn manager(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<KeyManager, BoxError> {
+pub async fn manager(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<KeyManager, BoxError> {
     let format = TokenFormat::builder("tk")
         .environment()
         .secret(48, Alphabet::LowerHex)
         .build()?;
     Ok(KeyManager::builder_shared(store)
+        .keyspace("toksta")
         .format(format)
         .clock(clock)
         .rotation(Rotation::Immediate)
-        .build()?)
+        .lock_rotation()
+        .declare(Drift::Refuse)
+        .await?)
 }
 
 /// The app, with three demo keys: `unrestricted` and `restricted` (reports only) for [`ACCOUNT`],
@@ -63,7 +67,7 @@ pub fn manager(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<KeyManager
 ///
 /// The manager, the layer or the keys cannot be made.
 pub async fn app(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<App, BoxError> {
-    let manager = manager(store, clock)?;
+    let manager = manager(store, clock).await?;
     let layer = ApiKeyLayer::builder(manager.clone())
         // "There is no query-string, cookie, or X-Api-Key header auth."
         .credentials(CredentialSources::bearer_only())

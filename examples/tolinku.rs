@@ -24,7 +24,7 @@ use axum::{Json, Router};
 use keyward_axum::AuthedKey;
 use keyward_core::time::{Clock, SystemClock};
 use keyward_core::token::{Alphabet, TokenFormat};
-use keyward_core::{KeyKind, KeyManager, KeyStore, NewKey, TenantId};
+use keyward_core::{Drift, KeyKind, KeyManager, KeyStore, NewKey, TenantId};
 use keyward_tower::{ApiKeyLayer, CredentialSources, FlatError};
 use serde_json::{Value, json};
 
@@ -47,19 +47,22 @@ pub const PUBLISHABLE: [&str; 5] = [
 
 /// Tolinku's lifecycle: `tolk_pub_` / `tolk_sec_` tokens; any number of keys of each kind; revoked
 /// keys stop at once.
+/// Declared as the store's `tolinku` keyspace, so that the `keyward` CLI applies the same rules.
 ///
 /// # Errors
 ///
 /// A rule the manager refuses.
-pub fn manager(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<KeyManager, BoxError> {
+pub async fn manager(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<KeyManager, BoxError> {
     let format = TokenFormat::builder("tolk")
         .kind_segment("pub", "sec")
         .secret(32, Alphabet::Base62)
         .build()?;
     Ok(KeyManager::builder_shared(store)
+        .keyspace("tolinku")
         .format(format)
         .clock(clock)
-        .build()?)
+        .declare(Drift::Refuse)
+        .await?)
 }
 
 /// The app, with two demo keys for [`APPSPACE`]: `publishable` and `secret`.
@@ -68,7 +71,7 @@ pub fn manager(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<KeyManager
 ///
 /// The manager, the layer or the keys cannot be made.
 pub async fn app(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<App, BoxError> {
-    let manager = manager(store, clock)?;
+    let manager = manager(store, clock).await?;
     let mut layer = ApiKeyLayer::builder(manager.clone())
         // X-API-Key (recommended), Bearer, and the beacon body field.
         .credentials(CredentialSources::default().body_field("apiKey", BEACON_MAX_BYTES))

@@ -20,7 +20,7 @@ use axum::{Json, Router};
 use keyward_axum::AuthedKey;
 use keyward_core::time::{Clock, SystemClock};
 use keyward_core::token::{Alphabet, TokenFormat};
-use keyward_core::{KeyManager, KeyStore, NewKey, Rotation, TenantId};
+use keyward_core::{Drift, KeyManager, KeyStore, NewKey, Rotation, TenantId};
 use keyward_tower::{ApiKeyLayer, CredentialSources};
 use serde_json::{Value, json};
 
@@ -31,18 +31,22 @@ pub const BRAND: &str = "brand_1";
 
 /// Trcker's lifecycle: `tk_<40 base62>` tokens, one active key per brand (its pending replacement
 /// counts with it), two-step rotation, no expiry.
+/// Declared as the store's `trcker` keyspace, so that the `keyward` CLI applies the same rules.
 ///
 /// # Errors
 ///
 /// A rule the manager refuses.
-pub fn manager(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<KeyManager, BoxError> {
+pub async fn manager(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<KeyManager, BoxError> {
     let format = TokenFormat::builder("tk").secret(40, Alphabet::Base62).build()?;
     Ok(KeyManager::builder_shared(store)
+        .keyspace("trcker")
         .format(format)
         .clock(clock)
         .max_active_keys(1)
         .rotation(Rotation::TwoStep)
-        .build()?)
+        .lock_rotation()
+        .declare(Drift::Refuse)
+        .await?)
 }
 
 /// The app, with one demo key (`brand`) for [`BRAND`].
@@ -55,7 +59,7 @@ pub fn manager(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<KeyManager
 ///
 /// The manager, the layers or the key cannot be made.
 pub async fn app(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<App, BoxError> {
-    let manager = manager(store, clock)?;
+    let manager = manager(store, clock).await?;
     let bearer = layer(&manager, CredentialSources::bearer_only())?;
     let capture = layer(&manager, CredentialSources::default())?;
     let audit = [&bearer, &capture]

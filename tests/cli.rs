@@ -10,14 +10,18 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use keyward::core::manager::KeyManagerBuilder;
+use keyward::core::token::{Alphabet, TokenFormat};
+use keyward::core::{Drift, KeyManager, Rotation};
 use serde_json::Value;
 use support::sha256_hex;
 use tempfile::TempDir;
 
 /// The fields a key view has: nothing that holds a secret or a hash.
-const KEY_FIELDS: [&str; 17] = [
+const KEY_FIELDS: [&str; 18] = [
     "id",
     "tenant",
+    "keyspace",
     "name",
     "display_prefix",
     "kind",
@@ -131,6 +135,23 @@ fn keyward(args: &[&str], env: &[(&str, &str)]) -> Run {
         run.stderr
     );
     run
+}
+
+/// Declares the keyspace `name` in the store, as an app does when it starts.
+fn declare(store: &Store, name: &str, configure: impl FnOnce(KeyManagerBuilder) -> KeyManagerBuilder) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let opened = keyward::core::store::open(&store.url)
+            .await
+            .expect("the store opens");
+        configure(KeyManager::builder_shared(opened).keyspace(name))
+            .declare(Drift::Refuse)
+            .await
+            .expect("the keyspace is declared");
+    });
 }
 
 /// A tenant no other test (or earlier run) uses.
@@ -473,6 +494,16 @@ fn bad_input_is_one_error_line(store: &Store) {
     let long_name = "n".repeat(101);
     let other = format!("{tenant}_other");
     let url = store.url.as_str();
+    // An app's keyspace: one key per tenant, a few scopes, rotation as the policy says only.
+    let limited = tenant.clone();
+    declare(store, &limited, |app| {
+        app.max_active_keys(1)
+            .default_scopes("events:read".parse().expect("valid"))
+            .allowed_scopes("events:*".parse().expect("valid"))
+            .rotation(Rotation::TwoStep)
+            .lock_rotation()
+    });
+    let (_, limited_id) = store.create(&tenant, &["--keyspace", &limited]);
 
     let cases: Vec<(&str, Vec<&str>, i32, &str)> = vec![
         ("no command", vec![], 2, "requires a subcommand"),
@@ -554,7 +585,14 @@ fn bad_input_is_one_error_line(store: &Store) {
         ),
         (
             "zero key limit",
-            vec!["keys", "create", "--tenant", &tenant, "--max-active-keys", "0"],
+            vec![
+                "--keyspace",
+                &limited,
+                "keyspace",
+                "set",
+                "--max-active-keys",
+                "0",
+            ],
             2,
             "--max-active-keys",
         ),
@@ -605,9 +643,91 @@ fn bad_input_is_one_error_line(store: &Store) {
         ),
         (
             "limit reached",
-            vec!["keys", "create", "--tenant", &tenant, "--max-active-keys", "1"],
+            vec!["--keyspace", &limited, "keys", "create", "--tenant", &tenant],
             1,
             "maximum of 1 active keys",
+        ),
+        (
+            "scopes the keyspace does not allow",
+            vec![
+                "--keyspace",
+                &limited,
+                "keys",
+                "create",
+                "--tenant",
+                &other,
+                "--scopes",
+                "admin:*",
+            ],
+            1,
+            "does not allow the scopes `admin:*`",
+        ),
+        (
+            "a rotation the keyspace does not allow",
+            vec![
+                "--keyspace",
+                &limited,
+                "keys",
+                "rotate",
+                &limited_id,
+                "--tenant",
+                &tenant,
+                "--immediate",
+            ],
+            1,
+            "rotates keys only as TwoStep",
+        ),
+        (
+            "a key of another keyspace",
+            vec!["keys", "revoke", &limited_id, "--tenant", &tenant],
+            3,
+            "not found",
+        ),
+        (
+            "unknown keyspace",
+            vec![
+                "--keyspace",
+                "no-such-keyspace",
+                "keys",
+                "list",
+                "--tenant",
+                &tenant,
+            ],
+            5,
+            "no keyspace `no-such-keyspace`",
+        ),
+        (
+            "invalid keyspace name",
+            vec!["--keyspace", "Bad Name", "keys", "list", "--tenant", &tenant],
+            2,
+            "invalid keyspace name",
+        ),
+        (
+            "an invalid policy",
+            vec![
+                "--keyspace",
+                &limited,
+                "keyspace",
+                "set",
+                "--default-scopes",
+                "admin:read",
+            ],
+            2,
+            "default scopes must be among the allowed scopes",
+        ),
+        (
+            "two key limits",
+            vec![
+                "--keyspace",
+                &limited,
+                "keyspace",
+                "set",
+                "--max-active-keys",
+                "2",
+                "--no-key-limit",
+            ],
+            2,
+            "cannot be used with",
         ),
         (
             "rotating a revoked key",
@@ -650,6 +770,163 @@ fn bad_input_is_one_error_line(store: &Store) {
     assert_eq!(keys.as_array().map(Vec::len), Some(2));
 }
 
+/// The command line applies the keyspace an app declared (format, default scopes, key limit,
+/// rotation rule) with no flag repeating it, and `keyspace set` changes the stored policy.
+fn keys_follow_the_stored_keyspace(store: &Store) {
+    let tenant = tenant("keyspace");
+    let keyspace = tenant.clone();
+    let format = TokenFormat::builder("atk")
+        .environment()
+        .public_prefix(8)
+        .secret(32, Alphabet::LowerAlphanumeric)
+        .build()
+        .expect("valid format");
+    declare(store, &keyspace, |app| {
+        app.format(format)
+            .max_active_keys(2)
+            .default_scopes("events:read".parse().expect("valid"))
+            .rotation(Rotation::TwoStep)
+            .lock_rotation()
+    });
+    let with = |args: &[&str]| -> Vec<String> {
+        ["--keyspace", keyspace.as_str()]
+            .iter()
+            .chain(args)
+            .map(|arg| (*arg).to_owned())
+            .collect()
+    };
+    let run = |args: &[&str]| {
+        let args = with(args);
+        store.keyward(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let json = |args: &[&str]| {
+        let args = with(args);
+        store.json(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+
+    let first = json(&["keys", "create", "--tenant", &tenant]);
+    let token = text(&first["token"]);
+    assert!(token.starts_with("atk_live_") && token.len() == 50, "{token}");
+    assert_eq!(first["keyspace"], keyspace.as_str());
+    assert_eq!(first["scopes"], serde_json::json!(["events:read"]));
+    json(&["keys", "create", "--tenant", &tenant]);
+    let third = run(&["keys", "create", "--tenant", &tenant]);
+    assert_eq!(third.code, Some(1), "the keyspace's limit of 2: {third:?}");
+    assert!(
+        third.stderr.contains("maximum of 2 active keys"),
+        "{}",
+        third.stderr
+    );
+
+    // The policy's rotation: two-step, with no flag.
+    let rotated = json(&["keys", "rotate", &text(&first["id"]), "--tenant", &tenant]);
+    assert_eq!(rotated["previous"]["status"], "active");
+    assert_eq!(rotated["previous"]["grace_until"], Value::Null);
+    assert_eq!(rotated["previous"]["revoked_at"], Value::Null);
+
+    let shown = json(&["keyspace", "show"]);
+    assert_eq!(shown["name"], keyspace.as_str());
+    assert_eq!(shown["policy"]["max_active_keys"], 2);
+    assert!(
+        text(&shown["pattern"]).starts_with(r"\batk_(live|test)_"),
+        "{shown}"
+    );
+
+    let set = run(&["keyspace", "set", "--max-active-keys", "3"]);
+    assert_eq!(set.code, Some(0), "{set:?}");
+    assert!(set.stderr.contains("changed: max_active_keys"), "{}", set.stderr);
+    assert!(set.stdout.contains("max_active_keys:  3"), "{}", set.stdout);
+    json(&["keys", "create", "--tenant", &tenant]);
+    let again = run(&["keyspace", "set", "--max-active-keys", "3"]);
+    assert!(again.stderr.contains("unchanged"), "{}", again.stderr);
+
+    let listed = store.json(&["keyspace", "list"]);
+    let names: Vec<String> = listed
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|k| text(&k["name"]))
+        .collect();
+    assert!(names.contains(&keyspace), "{names:?}");
+}
+
+/// A store with several keyspaces: commands name one, or are refused with the names.
+#[cfg(feature = "sqlite")]
+#[test]
+fn several_keyspaces_need_a_name() {
+    let store = Store::sqlite();
+    declare(&store, "one", |app| app);
+    declare(&store, "two", |app| app.max_active_keys(3));
+    let run = store.keyward(&["keys", "list", "--tenant", "t"]);
+    assert_eq!(run.code, Some(5), "{run:?}");
+    assert!(
+        run.stderr.contains("several keyspaces (one, two)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    store.ok(&["--keyspace", "two", "keys", "create", "--tenant", "t"]);
+    let env = keyward(
+        &["--store", &store.url, "keys", "list", "--tenant", "t", "--json"],
+        &[("KEYWARD_KEYSPACE", "two")],
+    );
+    assert_eq!(env.json().as_array().map(Vec::len), Some(1), "{env:?}");
+}
+
+/// A store of an older schema: every command but `migrate` refuses it with exit code 6 and
+/// writes nothing; `migrate` brings it up to date.
+#[cfg(feature = "sqlite")]
+#[test]
+fn an_outdated_schema_is_refused_until_migrated() {
+    let store = Store::sqlite();
+    let path = store.url.trim_start_matches("sqlite://").to_owned();
+    let first_only = tempfile::tempdir().expect("a directory");
+    let migrations =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/keyward-core/migrations/sqlite");
+    std::fs::copy(
+        migrations.join("0001_create_keys.sql"),
+        first_only.path().join("0001_create_keys.sql"),
+    )
+    .expect("copied");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let applied = |path: &str| {
+        runtime.block_on(async {
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await.expect("opened");
+            let migrator = sqlx::migrate::Migrator::new(first_only.path())
+                .await
+                .expect("read");
+            migrator.run(&pool).await.expect("the first migration applies");
+            let versions: Vec<i64> =
+                sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+                    .fetch_all(&pool)
+                    .await
+                    .expect("read");
+            pool.close().await;
+            versions
+        })
+    };
+    assert_eq!(applied(&path), [1]);
+    for args in [
+        vec!["keys", "list", "--tenant", "t"],
+        vec!["keys", "create", "--tenant", "t"],
+        vec!["keyspace", "list"],
+    ] {
+        let run = store.keyward(&args);
+        assert_eq!(run.code, Some(6), "{args:?}: {run:?}");
+        assert!(run.stderr.contains("keyward migrate"), "{}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    }
+    assert_eq!(applied(&path), [1], "nothing was migrated");
+    store.ok(&["migrate"]);
+    store.create("t", &[]);
+}
+
 macro_rules! per_backend {
     ($($scenario:ident),* $(,)?) => {
         #[cfg(feature = "sqlite")]
@@ -684,6 +961,7 @@ per_backend!(
     migrate_reports_success,
     json_everywhere_and_no_token_in_logs,
     bad_input_is_one_error_line,
+    keys_follow_the_stored_keyspace,
 );
 
 /// An unreachable PostgreSQL server: exit code 4 and one line naming the store, password hidden.

@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use keyward_core::{Environment, KeyId, KeyKind, Rotation, ScopeSet, TenantId, Tier};
+use keyward_core::{Environment, KeyId, KeyKind, KeyspaceName, Rotation, ScopeSet, TenantId, Tier};
 
 use super::error::EXIT_CODES_HELP;
 use super::store::redact;
@@ -31,6 +31,11 @@ pub(crate) struct Cli {
     )]
     pub(crate) store: String,
 
+    /// The keyspace whose keys and policy to act on. Default: the store's only keyspace, else
+    /// `default` when the store has it or no keyspace at all; otherwise one must be named.
+    #[arg(long, global = true, env = "KEYWARD_KEYSPACE", value_name = "NAME")]
+    pub(crate) keyspace: Option<KeyspaceName>,
+
     /// Print one JSON document on stdout instead of text.
     #[arg(long, global = true)]
     pub(crate) json: bool,
@@ -45,6 +50,7 @@ impl fmt::Debug for Cli {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cli")
             .field("store", &redact(&self.store))
+            .field("keyspace", &self.keyspace)
             .field("json", &self.json)
             .field("command", &self.command)
             .finish()
@@ -54,13 +60,18 @@ impl fmt::Debug for Cli {
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Create, list, show, revoke and rotate keys.
+    /// Create, list, show, revoke and rotate keys, by the keyspace's policy.
     #[command(subcommand, arg_required_else_help = false)]
     Keys(KeysCommand),
-    /// Open the store, which applies its schema migrations, and report success.
+    /// List keyspaces, show one's policy, or change it (every process on the store applies the
+    /// change within a second).
+    #[command(subcommand, arg_required_else_help = false)]
+    Keyspace(KeyspaceCommand),
+    /// Bring the store's schema up to date (other commands refuse an outdated one), and report
+    /// success.
     Migrate,
-    /// Print the regular expressions that match keyward tokens, one per line, for secret scanners
-    /// (`grep -E`, gitleaks, trufflehog).
+    /// Print the regular expressions that match the tokens of the store's keyspaces, one per
+    /// line, for secret scanners (`grep -E`, gitleaks, trufflehog).
     Patterns,
 }
 
@@ -79,12 +90,85 @@ pub(crate) enum KeysCommand {
     Show(KeyArgs),
     /// Revoke a key at once.
     Revoke(KeyArgs),
-    /// Create a successor of a key and print its token once; the old key keeps working for the
-    /// grace period (48 hours unless told otherwise), stops at once (`--immediate`), or works until
-    /// it is revoked (`--two-step`).
+    /// Create a successor of a key and print its token once; the old key is treated as the
+    /// keyspace's rotation rule says, unless `--grace`, `--immediate` or `--two-step` says
+    /// otherwise where the policy allows: it keeps working for a grace period, stops at once, or
+    /// works until it is revoked.
     ///
     /// Output as for `create`; `--json` adds the old key as `previous`.
     Rotate(RotateArgs),
+}
+
+/// `keyward keyspace …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeyspaceCommand {
+    /// List the store's keyspaces and their token formats.
+    List,
+    /// Show the keyspace's token format and policy.
+    Show,
+    /// Change the keyspace's policy; unnamed rules are kept. The token format never changes.
+    Set(Box<PolicyArgs>),
+}
+
+/// `keyward keyspace set`: the rules to change.
+#[derive(Debug, Args)]
+pub(crate) struct PolicyArgs {
+    /// Most active keys per tenant (a key and the successor it is rotating to count once).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "no_key_limit")]
+    pub(crate) max_active_keys: Option<u32>,
+
+    /// No limit of active keys per tenant.
+    #[arg(long)]
+    pub(crate) no_key_limit: bool,
+
+    /// Scopes of keys created without `--scopes`.
+    #[arg(long, value_name = "SCOPES")]
+    pub(crate) default_scopes: Option<ScopeSet>,
+
+    /// The only scopes keys may be given.
+    #[arg(long, value_name = "SCOPES", conflicts_with = "any_scope")]
+    pub(crate) allowed_scopes: Option<ScopeSet>,
+
+    /// Keys may be given any scope.
+    #[arg(long)]
+    pub(crate) any_scope: bool,
+
+    /// Tier of keys created without `--tier`.
+    #[arg(long, value_name = "TIER")]
+    pub(crate) default_tier: Option<Tier>,
+
+    /// The only tiers keys may be on, comma-separated.
+    #[arg(
+        long,
+        value_name = "TIERS",
+        value_delimiter = ',',
+        conflicts_with = "any_tier"
+    )]
+    pub(crate) tiers: Option<Vec<Tier>>,
+
+    /// Keys may be on any tier.
+    #[arg(long)]
+    pub(crate) any_tier: bool,
+
+    /// Lifetime of keys created without `--expires` (`90d`, `1y`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "no_default_lifetime")]
+    pub(crate) default_lifetime: Option<Duration>,
+
+    /// Keys created without `--expires` never expire.
+    #[arg(long)]
+    pub(crate) no_default_lifetime: bool,
+
+    #[command(flatten)]
+    pub(crate) rotation: RotationArgs,
+
+    /// `keys rotate` may only rotate as the policy says (no `--grace`, `--immediate` or
+    /// `--two-step` to the contrary).
+    #[arg(long, conflicts_with = "unlock_rotation")]
+    pub(crate) lock_rotation: bool,
+
+    /// `keys rotate` may override the policy's rotation.
+    #[arg(long)]
+    pub(crate) unlock_rotation: bool,
 }
 
 /// The tenant whose keys a command acts on.
@@ -115,7 +199,8 @@ pub(crate) struct CreateArgs {
     #[arg(long)]
     pub(crate) name: Option<String>,
 
-    /// Comma-separated scopes (`analytics:read,campaigns:*`); `*` for everything. Default: `*`.
+    /// Comma-separated scopes (`analytics:read,campaigns:*`); `*` for everything. Default: the
+    /// keyspace's default scopes.
     #[arg(long)]
     pub(crate) scopes: Option<ScopeSet>,
 
@@ -123,18 +208,13 @@ pub(crate) struct CreateArgs {
     #[arg(long, value_enum, default_value_t = KindArg::Secret)]
     pub(crate) kind: KindArg,
 
-    /// The key's rate-limit tier. Default: `default`.
+    /// The key's rate-limit tier. Default: the keyspace's default tier.
     #[arg(long)]
     pub(crate) tier: Option<Tier>,
 
-    /// Lifetime (`90d`, `12h`, `1y`); without it the key never expires.
+    /// Lifetime (`90d`, `12h`, `1y`). Default: the keyspace's default lifetime, if any.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub(crate) expires: Option<Duration>,
-
-    /// Refuse to create the key when the tenant already has this many active keys (a key and the
-    /// successor it is rotating to count once). Default: no limit.
-    #[arg(long, env = "KEYWARD_MAX_ACTIVE_KEYS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub(crate) max_active_keys: Option<u32>,
 
     /// Production (`live`) or sandbox (`test`) key; written into the token.
     #[arg(long = "env", value_name = "ENV", value_enum, default_value_t = EnvArg::Live)]
@@ -155,7 +235,7 @@ pub(crate) struct RotateArgs {
 #[derive(Debug, Args)]
 #[group(multiple = false)]
 pub(crate) struct RotationArgs {
-    /// Keep the old key working for this long (`48h`, `7d`). This is the default, for 48 hours.
+    /// Keep the old key working for this long (`48h`, `7d`).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub(crate) grace: Option<Duration>,
 
@@ -169,7 +249,7 @@ pub(crate) struct RotationArgs {
 }
 
 impl RotationArgs {
-    /// The rotation asked for; `None` for the manager's default.
+    /// The rotation asked for; `None` for the policy's.
     pub(crate) fn rotation(&self) -> Option<Rotation> {
         if self.immediate {
             Some(Rotation::Immediate)

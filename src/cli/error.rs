@@ -17,16 +17,25 @@ pub(crate) const USAGE: u8 = 2;
 pub(crate) const NOT_FOUND: u8 = 3;
 /// Exit code: the store could not be opened or reached.
 pub(crate) const UNAVAILABLE: u8 = 4;
+/// Exit code: no such keyspace, several and none named, or a stored keyspace this command cannot
+/// apply.
+pub(crate) const KEYSPACE: u8 = 5;
+/// Exit code: the store's schema is older than this keyward: run `keyward migrate`.
+pub(crate) const SCHEMA: u8 = 6;
 
 /// The exit codes, as `--help` lists them.
 pub(crate) const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success
-  1  refused: the tenant is at its key limit, the key is not active, a rotation is pending, or
-     another failure
-  2  usage: a bad option or value (tenant, scope, tier, key id, duration, name, store URL)
-  3  not found: no key with that id for that tenant
+  1  refused: the tenant is at its key limit, the key is not active, a rotation is pending, the
+     keyspace's policy does not allow the scopes, tier or rotation asked for, or another failure
+  2  usage: a bad option or value (tenant, scope, tier, key id, duration, name, store URL, policy)
+  3  not found: no key with that id for that tenant in the keyspace
   4  store unavailable: the store URL cannot be opened or the store cannot be reached
+  5  keyspace: no keyspace of that name, or several in the store (none of them `default`) and
+     none named with --keyspace
+  6  schema: the store's schema is older than this keyward; run `keyward migrate` (nothing was
+     written)
 
 Errors are one line on stderr, starting with `error:`. Set RUST_LOG (e.g. `keyward=debug`) for logs
 on stderr; tokens are never logged.";
@@ -48,6 +57,9 @@ pub(crate) enum CliError {
     /// The store refused the operation.
     #[error(transparent)]
     Refused(ManagerError),
+    /// The keyspace could not be opened.
+    #[error(transparent)]
+    Keyspace(ManagerError),
     /// The store could not be opened.
     #[error("cannot open the key store `{url}`")]
     Open {
@@ -60,8 +72,8 @@ pub(crate) enum CliError {
     /// The store failed during the operation.
     #[error(transparent)]
     Unavailable(ManagerError),
-    /// The manager's configuration is invalid.
-    #[error("invalid key manager configuration")]
+    /// The policy asked for is invalid.
+    #[error("invalid policy")]
     Config(#[source] keyward_core::manager::ConfigError),
     /// The async runtime could not start.
     #[error("cannot start the async runtime")]
@@ -79,7 +91,16 @@ impl CliError {
                 tenant: tenant.clone(),
                 id: id.clone(),
             },
-            (ManagerError::InvalidName | ManagerError::InvalidExpiry, _) => Self::InvalidInput(error),
+            (ManagerError::InvalidName | ManagerError::InvalidExpiry | ManagerError::Config(_), _) => {
+                Self::InvalidInput(error)
+            }
+            (
+                ManagerError::UnknownKeyspace(_)
+                | ManagerError::KeyspaceNotNamed(_)
+                | ManagerError::PolicyMismatch { .. }
+                | ManagerError::FormatMismatch(_),
+                _,
+            ) => Self::Keyspace(error),
             (ManagerError::Store(store), _) if store.is_unavailable() => Self::Unavailable(error),
             _ => Self::Refused(error),
         }
@@ -89,13 +110,19 @@ impl CliError {
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Self::InvalidInput(_)
+            | Self::Config(_)
             | Self::Open {
                 source: StoreError::UnsupportedUrl(_),
                 ..
             } => USAGE,
             Self::NotFound { .. } => NOT_FOUND,
+            Self::Open {
+                source: StoreError::SchemaOutdated { .. },
+                ..
+            } => SCHEMA,
+            Self::Keyspace(_) => KEYSPACE,
             Self::Open { .. } | Self::Unavailable(_) => UNAVAILABLE,
-            Self::Refused(_) | Self::Config(_) | Self::Runtime(_) | Self::Output(_) => REFUSED,
+            Self::Refused(_) | Self::Runtime(_) | Self::Output(_) => REFUSED,
         }
     }
 

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use keyward_core::{ApiKey, Expiry, KeyManager, KeyStore, NewKey};
+use keyward_core::{ApiKey, Expiry, KeyManager, KeyStore, KeyspaceName, NewKey};
 
 use super::args::{CreateArgs, KeyArgs, KeysCommand, RotateArgs, TenantArg};
 use super::error::CliError;
@@ -11,22 +11,20 @@ use super::output::Printer;
 use super::store;
 use super::view::KeyView;
 
-/// Runs one `keys` subcommand against `store`, through a [`KeyManager`] with the default policy
-/// (and, for `create`, the `--max-active-keys` limit).
+/// Runs one `keys` subcommand against `store`, through a [`KeyManager`] for the keyspace as the
+/// store keeps it: its token format, limits, default scopes and rotation rule.
 ///
 /// # Errors
 ///
-/// The [`CliError`] for the store's refusal or failure, an unknown key, or unwritable output.
+/// The [`CliError`] for an unknown keyspace, the store's or the policy's refusal, an outage, an
+/// unknown key, or unwritable output.
 pub(crate) async fn run<O: Write, E: Write>(
     command: KeysCommand,
     store: Arc<dyn KeyStore>,
+    keyspace: Option<&KeyspaceName>,
     printer: &mut Printer<O, E>,
 ) -> Result<(), CliError> {
-    let max_active_keys = match &command {
-        KeysCommand::Create(args) => args.max_active_keys,
-        _ => None,
-    };
-    let manager = &store::manager(store, max_active_keys)?;
+    let manager = &store::manager(store, keyspace).await?;
     match command {
         KeysCommand::Create(args) => create(args, manager, printer).await,
         KeysCommand::List(args) => list(args, manager, printer).await,
@@ -158,7 +156,7 @@ async fn rotate<O: Write, E: Write>(
 #[cfg(test)]
 mod tests {
     use clap::Parser;
-    use keyward_core::{KeyStatus, MemoryStore};
+    use keyward_core::{Drift, KeyStatus, MemoryStore};
 
     use super::super::args::{Cli, Command};
     use super::super::error::{NOT_FOUND, REFUSED};
@@ -180,6 +178,7 @@ mod tests {
         let code = run(
             command,
             Arc::clone(store),
+            cli.keyspace.as_ref(),
             &mut Printer::new(cli.json, &mut out, &mut err),
         )
         .await
@@ -194,10 +193,14 @@ mod tests {
     #[tokio::test]
     async fn lifecycle_in_memory() {
         let store: Arc<dyn KeyStore> = Arc::new(MemoryStore::new());
+        // The app's keyspace, which the command line applies without being told.
         let manager = KeyManager::builder_shared(Arc::clone(&store))
-            .build()
+            .keyspace("app")
+            .max_active_keys(1)
+            .declare(Drift::Refuse)
+            .await
             .expect("valid policy");
-        let create = ["keys", "create", "--tenant", "t", "--max-active-keys", "1"];
+        let create = ["keys", "create", "--tenant", "t"];
         let created = keyward(&store, &create).await;
         assert_eq!(created.code, Ok(()));
         let token = created.out.trim_end().to_owned();

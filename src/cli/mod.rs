@@ -3,6 +3,8 @@
 mod args;
 mod error;
 mod keys;
+mod keyspace;
+mod keyspace_view;
 mod output;
 mod patterns;
 mod run;

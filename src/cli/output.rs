@@ -8,6 +8,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::keyspace_view::KeyspaceView;
 use super::view::KeyView;
 
 /// Writes command results to `out` (stdout) and notes to `err` (stderr).
@@ -71,7 +72,7 @@ impl<O: Write, E: Write> Printer<O, E> {
         }
         writeln!(self.out, "{token}")?;
         self.out.flush()?;
-        let mut details = render_fields(key);
+        let mut details = render_fields(&key.fields());
         if let Some(previous) = previous {
             details.push_str(&format!(
                 "previous: {} ({})\n",
@@ -95,8 +96,54 @@ impl<O: Write, E: Write> Printer<O, E> {
         if self.json {
             return self.json_out(key);
         }
-        self.out.write_all(render_fields(key).as_bytes())?;
+        self.out.write_all(render_fields(&key.fields()).as_bytes())?;
         self.out.flush()
+    }
+
+    /// One keyspace, as `field: value` lines.
+    ///
+    /// # Errors
+    ///
+    /// When stdout cannot be written.
+    pub(crate) fn keyspace(&mut self, keyspace: &KeyspaceView) -> io::Result<()> {
+        if self.json {
+            return self.json_out(keyspace);
+        }
+        self.out.write_all(render_fields(&keyspace.fields()).as_bytes())?;
+        self.out.flush()
+    }
+
+    /// Keyspaces as a table (a note on stderr when there are none), or a JSON array.
+    ///
+    /// # Errors
+    ///
+    /// When stdout cannot be written.
+    pub(crate) fn keyspaces(&mut self, keyspaces: &[KeyspaceView]) -> io::Result<()> {
+        if self.json {
+            return self.json_out(&keyspaces);
+        }
+        if keyspaces.is_empty() {
+            let _ = writeln!(self.err, "no keyspaces: apps declare theirs when they start");
+            return Ok(());
+        }
+        let rows = keyspaces.iter().map(|k| {
+            vec![
+                k.name.to_string(),
+                k.policy
+                    .max_active_keys
+                    .map_or_else(|| "-".to_owned(), |max| max.to_string()),
+                k.rotation_text(),
+                k.pattern.clone(),
+            ]
+        });
+        self.out
+            .write_all(render_table(&["NAME", "MAX_KEYS", "ROTATION", "PATTERN"], rows).as_bytes())?;
+        self.out.flush()
+    }
+
+    /// A note on stderr (what a command changed); never fails the command.
+    pub(crate) fn note(&mut self, note: &str) {
+        let _ = writeln!(self.err, "{note}").and_then(|()| self.err.flush());
     }
 
     /// Keys as a table (a note on stderr when there are none), or a JSON array.
@@ -112,7 +159,23 @@ impl<O: Write, E: Write> Printer<O, E> {
             let _ = writeln!(self.err, "no keys for tenant `{tenant}`");
             return Ok(());
         }
-        self.out.write_all(render_table(keys).as_bytes())?;
+        let rows = keys.iter().map(|k| {
+            vec![
+                k.id.to_string(),
+                k.status_text().to_owned(),
+                k.kind.to_string(),
+                k.environment.to_string(),
+                k.display_prefix.clone(),
+                k.tier.to_string(),
+                k.scopes_text(),
+                k.created_at.to_string(),
+                k.name.clone(),
+            ]
+        });
+        const HEADER: [&str; 9] = [
+            "ID", "STATUS", "KIND", "ENV", "PREFIX", "TIER", "SCOPES", "CREATED", "NAME",
+        ];
+        self.out.write_all(render_table(&HEADER, rows).as_bytes())?;
         self.out.flush()
     }
 
@@ -168,8 +231,7 @@ fn previous_fate(previous: &KeyView) -> String {
 }
 
 /// `field: value` lines, values aligned.
-fn render_fields(key: &KeyView) -> String {
-    let fields = key.fields();
+fn render_fields(fields: &[(&'static str, String)]) -> String {
     let width = fields.iter().map(|(name, _)| name.len()).max().unwrap_or(0) + 1;
     fields
         .iter()
@@ -177,39 +239,21 @@ fn render_fields(key: &KeyView) -> String {
         .collect()
 }
 
-/// A table with a header row; columns separated by two spaces, the name last.
-fn render_table(keys: &[KeyView]) -> String {
-    const HEADER: [&str; 9] = [
-        "ID", "STATUS", "KIND", "ENV", "PREFIX", "TIER", "SCOPES", "CREATED", "NAME",
-    ];
-    let rows: Vec<[String; 9]> = keys
-        .iter()
-        .map(|k| {
-            [
-                k.id.to_string(),
-                k.status_text().to_owned(),
-                k.kind.to_string(),
-                k.environment.to_string(),
-                k.display_prefix.clone(),
-                k.tier.to_string(),
-                k.scopes_text(),
-                k.created_at.to_string(),
-                k.name.clone(),
-            ]
-        })
-        .collect();
-    let mut widths = HEADER.map(str::len);
+/// A table with a header row; columns separated by two spaces.
+fn render_table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    let rows: Vec<Vec<String>> = rows.collect();
+    let mut widths: Vec<usize> = header.iter().map(String::len).collect();
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
-    let header = HEADER.map(str::to_owned);
     let mut table = String::new();
     for row in std::iter::once(&header).chain(&rows) {
         let cells: Vec<String> = row
             .iter()
-            .zip(widths)
+            .zip(&widths)
             .map(|(cell, width)| format!("{cell:<width$}"))
             .collect();
         table.push_str(cells.join("  ").trim_end());

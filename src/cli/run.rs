@@ -5,12 +5,13 @@ use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
+use keyward_core::store::Migrations;
 use tracing_subscriber::EnvFilter;
 
 use super::args::{Cli, Command};
 use super::error::{CliError, SUCCESS, USAGE, single_line};
 use super::output::Printer;
-use super::{keys, patterns, store};
+use super::{keys, keyspace, patterns, store};
 
 /// Runs `keyward` with the process's arguments.
 ///
@@ -34,11 +35,18 @@ pub(crate) fn main() -> ExitCode {
 
 fn execute<O: Write, E: Write>(cli: Cli, printer: &mut Printer<O, E>) -> Result<(), CliError> {
     match cli.command {
-        Command::Patterns => patterns::run(printer),
         Command::Migrate => block_on(store::migrate(&cli.store, printer)),
+        Command::Patterns => block_on(async {
+            let store = store::open(&cli.store, Migrations::RequireCurrent).await?;
+            patterns::run(store, printer).await
+        }),
         Command::Keys(command) => block_on(async {
-            let store = store::open(&cli.store).await?;
-            keys::run(command, store, printer).await
+            let store = store::open(&cli.store, Migrations::RequireCurrent).await?;
+            keys::run(command, store, cli.keyspace.as_ref(), printer).await
+        }),
+        Command::Keyspace(command) => block_on(async {
+            let store = store::open(&cli.store, Migrations::RequireCurrent).await?;
+            keyspace::run(command, store, cli.keyspace.as_ref(), printer).await
         }),
     }
 }

@@ -3,18 +3,22 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use keyward_core::{KeyManager, KeyStore};
+use keyward_core::store::Migrations;
+use keyward_core::{KeyManager, KeyStore, KeyspaceName};
 
 use super::error::CliError;
 use super::output::Printer;
 
-/// Opens the store at `url`; the SQL stores apply their migrations first.
+/// Opens the store at `url` as `migrations` says: commands other than `migrate` require the
+/// current schema (a new, empty database is set up), so that the schema under a running app
+/// changes only when its operator says so.
 ///
 /// # Errors
 ///
-/// [`CliError::Open`] when the URL is not understood or the store cannot be reached.
-pub(crate) async fn open(url: &str) -> Result<Arc<dyn KeyStore>, CliError> {
-    let store = keyward_core::store::open(url)
+/// [`CliError::Open`] when the URL is not understood, the store cannot be reached, or its schema
+/// is outdated.
+pub(crate) async fn open(url: &str, migrations: Migrations) -> Result<Arc<dyn KeyStore>, CliError> {
+    let store = keyward_core::store::open_with(url, migrations)
         .await
         .map_err(|source| CliError::Open {
             url: redact(url),
@@ -29,21 +33,25 @@ pub(crate) async fn open(url: &str) -> Result<Arc<dyn KeyStore>, CliError> {
     Ok(store)
 }
 
-/// A [`KeyManager`] over `store` with the default policy and token format, and at most
-/// `max_active_keys` active keys per tenant when given.
+/// A [`KeyManager`] for the keyspace as `store` keeps it (`keyspace`, else the store's only one,
+/// else `default`): its token format and policy, which the app declared.
 ///
 /// # Errors
 ///
-/// [`CliError::Config`] when the policy is invalid.
-pub(crate) fn manager(
+/// [`CliError::Keyspace`] when there is no such keyspace or none was named among several;
+/// [`CliError::Unavailable`] for an outage.
+pub(crate) async fn manager(
     store: Arc<dyn KeyStore>,
-    max_active_keys: Option<u32>,
+    keyspace: Option<&KeyspaceName>,
 ) -> Result<KeyManager, CliError> {
-    let mut builder = KeyManager::builder_shared(store);
-    if let Some(max) = max_active_keys {
-        builder = builder.max_active_keys(max);
-    }
-    builder.build().map_err(CliError::Config)
+    KeyManager::open(store, keyspace.map(KeyspaceName::as_str))
+        .await
+        .map_err(|error| match error {
+            keyward_core::ManagerError::Store(store) => {
+                CliError::Unavailable(keyward_core::ManagerError::Store(store))
+            }
+            other => CliError::Keyspace(other),
+        })
 }
 
 /// `keyward migrate`: opens the store, which brings its schema up to date, and says so.
@@ -55,7 +63,7 @@ pub(crate) async fn migrate<O: Write, E: Write>(
     url: &str,
     printer: &mut Printer<O, E>,
 ) -> Result<(), CliError> {
-    open(url).await?;
+    open(url, Migrations::Apply).await?;
     printer.migrated(&redact(url)).map_err(CliError::Output)
 }
 

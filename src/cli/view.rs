@@ -1,7 +1,7 @@
 //! [`KeyView`]: a key as the command line shows it. It has no field for a secret or a hash.
 
 use keyward_core::time::Timestamp;
-use keyward_core::{ApiKey, Environment, KeyId, KeyKind, KeyStatus, ScopeSet, TenantId, Tier};
+use keyward_core::{ApiKey, Environment, KeyId, KeyKind, KeyStatus, KeyspaceName, ScopeSet, TenantId, Tier};
 use serde::Serialize;
 
 /// What `show`, `list`, `revoke`, `create` and `rotate` print about a key.
@@ -12,6 +12,7 @@ use serde::Serialize;
 pub(crate) struct KeyView {
     pub(crate) id: KeyId,
     pub(crate) tenant: TenantId,
+    pub(crate) keyspace: KeyspaceName,
     pub(crate) name: String,
     pub(crate) display_prefix: String,
     pub(crate) kind: KeyKind,
@@ -35,6 +36,7 @@ impl KeyView {
         Self {
             id: key.id.clone(),
             tenant: key.tenant.clone(),
+            keyspace: key.keyspace.clone(),
             name: key.name.clone(),
             display_prefix: key.display_prefix.clone(),
             kind: key.kind,
@@ -53,16 +55,9 @@ impl KeyView {
         }
     }
 
-    /// The scopes as `--scopes` takes them: comma-separated, `(none)` for the empty set.
+    /// The scopes as `--scopes` takes them.
     pub(crate) fn scopes_text(&self) -> String {
-        if self.scopes.is_empty() {
-            return "(none)".to_owned();
-        }
-        self.scopes
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
+        scope_list(&self.scopes)
     }
 
     /// The status as its JSON name (`active`, `revoked`, `expired`, `grace_over`).
@@ -77,6 +72,7 @@ impl KeyView {
         vec![
             ("id", self.id.to_string()),
             ("tenant", self.tenant.to_string()),
+            ("keyspace", self.keyspace.to_string()),
             (
                 "name",
                 if self.name.is_empty() {
@@ -101,6 +97,14 @@ impl KeyView {
             ("grace_until", time(self.grace_until)),
         ]
     }
+}
+
+/// Scopes as `--scopes` takes them: comma-separated, `(none)` for the empty set.
+pub(crate) fn scope_list(scopes: &ScopeSet) -> String {
+    if scopes.is_empty() {
+        return "(none)".to_owned();
+    }
+    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
 }
 
 #[cfg(test)]

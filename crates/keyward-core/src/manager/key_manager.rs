@@ -683,14 +683,15 @@ impl KeyManagerBuilder {
 
     /// Builds a manager for the keyspace `name` as the store keeps it (its format and policy;
     /// this builder's hasher and clock): what tools beside an app use, such as the `keyward` CLI.
-    /// Without a name: the store's only keyspace, or `default` when it has none. The `default`
+    /// Without a name: the store's only keyspace, else `default` when it has that one or none at
+    /// all. The `default`
     /// keyspace is stored with this builder's format and policy when it is opened and missing.
     /// The manager follows later changes of the stored policy.
     ///
     /// # Errors
     ///
     /// [`ManagerError::UnknownKeyspace`]; [`ManagerError::KeyspaceNotNamed`] when the store holds
-    /// several and none is named; an invalid name, as [`ManagerError::Config`]; or the store's
+    /// several, none of them `default`, and none is named; an invalid name, as [`ManagerError::Config`]; or the store's
     /// outage or unreadable keyspace.
     pub async fn open(self, name: Option<&str>) -> Result<KeyManager, ManagerError> {
         let name = match name {
@@ -700,6 +701,9 @@ impl KeyManagerBuilder {
                 match stored.as_slice() {
                     [] => KeyspaceName::default(),
                     [only] => only.name.clone(),
+                    several if several.iter().any(|k| k.name.as_str() == KeyspaceName::DEFAULT) => {
+                        KeyspaceName::default()
+                    }
                     several => {
                         let names = several.iter().map(|k| k.name.to_string()).collect();
                         return Err(ManagerError::KeyspaceNotNamed(names));

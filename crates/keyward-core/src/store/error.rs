@@ -30,6 +30,18 @@ pub enum StoreError {
     /// The text says why; it never repeats the URL, which can hold a password.
     #[error("unsupported store URL: {0}")]
     UnsupportedUrl(String),
+    /// The store's schema is older than this version of keyward and was opened with
+    /// [`Migrations::RequireCurrent`](super::Migrations::RequireCurrent): nothing was written.
+    #[error(
+        "the store's schema is at version {applied}, this keyward needs version {required}: apply the \
+         migrations first (`keyward migrate`)"
+    )]
+    SchemaOutdated {
+        /// The newest migration applied.
+        applied: i64,
+        /// The newest migration this version embeds.
+        required: i64,
+    },
     /// The store could not be reached or failed; nothing was changed.
     #[error("key store unavailable")]
     Unavailable(#[source] Box<dyn Error + Send + Sync>),

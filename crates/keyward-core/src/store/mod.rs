@@ -7,6 +7,7 @@ mod change;
 mod error;
 mod key_store;
 mod memory;
+mod migrations;
 mod open;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
@@ -15,7 +16,8 @@ pub use change::{Change, ChangeFeed, KeyChange, KeyListener};
 pub use error::StoreError;
 pub use key_store::{KeyStore, KeyspaceWrite, OldKey};
 pub use memory::MemoryStore;
-pub use open::open;
+pub use migrations::Migrations;
+pub use open::{open, open_with};
 #[cfg(feature = "postgres")]
 pub use sql::PostgresStore;
 #[cfg(feature = "sqlite")]

@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use super::{KeyStore, MemoryStore, StoreError};
+use super::{KeyStore, MemoryStore, Migrations, StoreError};
 
 /// The backends a URL can name, by scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,35 +59,49 @@ impl Backend {
 ///
 /// For a PostgreSQL URL, when called outside a Tokio runtime (the store spawns its listener).
 pub async fn open(url: &str) -> Result<Arc<dyn KeyStore>, StoreError> {
+    open_with(url, Migrations::Apply).await
+}
+
+/// As [`open`], treating a SQL store's schema as `migrations` says.
+///
+/// # Errors
+///
+/// As [`open`], and [`StoreError::SchemaOutdated`] for an older schema when the current one is
+/// required.
+///
+/// # Panics
+///
+/// As [`open`].
+pub async fn open_with(url: &str, migrations: Migrations) -> Result<Arc<dyn KeyStore>, StoreError> {
     let backend = Backend::of(url)?;
     let store: Arc<dyn KeyStore> = match backend {
         Backend::Memory => Arc::new(MemoryStore::new()),
-        Backend::Sqlite => open_sqlite(url).await?,
-        Backend::Postgres => open_postgres(url).await?,
+        Backend::Sqlite => open_sqlite(url, migrations).await?,
+        Backend::Postgres => open_postgres(url, migrations).await?,
     };
     tracing::info!(target: "keyward::store", ?backend, "key store opened");
     Ok(store)
 }
 
 #[cfg(feature = "sqlite")]
-async fn open_sqlite(url: &str) -> Result<Arc<dyn KeyStore>, StoreError> {
-    Ok(Arc::new(super::SqliteStore::open(url).await?))
+async fn open_sqlite(url: &str, migrations: Migrations) -> Result<Arc<dyn KeyStore>, StoreError> {
+    Ok(Arc::new(super::SqliteStore::open_with(url, migrations).await?))
 }
 
 #[cfg(not(feature = "sqlite"))]
-async fn open_sqlite(_url: &str) -> Result<Arc<dyn KeyStore>, StoreError> {
+async fn open_sqlite(_url: &str, _migrations: Migrations) -> Result<Arc<dyn KeyStore>, StoreError> {
     Err(StoreError::UnsupportedUrl(
         "SQLite URLs need keyward-core's `sqlite` feature".into(),
     ))
 }
 
 #[cfg(feature = "postgres")]
-async fn open_postgres(url: &str) -> Result<Arc<dyn KeyStore>, StoreError> {
-    Ok(Arc::new(super::PostgresStore::connect(url).await?))
+async fn open_postgres(url: &str, migrations: Migrations) -> Result<Arc<dyn KeyStore>, StoreError> {
+    Ok(Arc::new(super::PostgresStore::open_with(url, migrations).await?))
 }
 
 #[cfg(not(feature = "postgres"))]
-async fn open_postgres(_url: &str) -> Result<Arc<dyn KeyStore>, StoreError> {
+async fn open_postgres(_url: &str, _migrations: Migrations) -> Result<Arc<dyn KeyStore>, StoreError> {
     Err(StoreError::UnsupportedUrl(
         "PostgreSQL URLs need keyward-core's `postgres` feature".into(),
     ))

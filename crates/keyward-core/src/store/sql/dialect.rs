@@ -8,6 +8,9 @@ use crate::store::Change;
 /// The parts of a SQL store that depend on the database: how writers take turns and how other
 /// processes hear of a change.
 pub(crate) trait Dialect: Database {
+    /// Counts the tables named `_sqlx_migrations` where the store's tables live (0 or 1).
+    const MIGRATIONS_TABLE_COUNT: &'static str;
+
     /// Begins a write transaction. Two transactions begun with the same `tenant` never overlap,
     /// so that counting a tenant's active keys and inserting one is atomic.
     fn begin_write<'a>(

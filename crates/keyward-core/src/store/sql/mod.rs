@@ -9,6 +9,7 @@ mod keys;
 mod postgres;
 mod queries;
 mod row;
+mod schema;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 

@@ -13,8 +13,9 @@ use super::super::change_text;
 use super::super::dialect::Dialect;
 use super::super::failure::store_error;
 use super::super::keys::{SqlKeys, delegate_key_store};
+use super::super::schema;
 use super::notify::{self, ChangeListener};
-use crate::store::{Change, ChangeFeed, StoreError};
+use crate::store::{Change, ChangeFeed, Migrations, StoreError};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -69,9 +70,23 @@ impl PostgresStore {
     ///
     /// Outside a Tokio runtime.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, Migrations::Apply).await
+    }
+
+    /// As [`connect`](Self::connect), treating the schema as `migrations` says.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect), and [`StoreError::SchemaOutdated`] for an older schema when
+    /// the current one is required.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime.
+    pub async fn open_with(url: &str, migrations: Migrations) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|error| StoreError::UnsupportedUrl(format!("invalid PostgreSQL URL: {error}")))?;
-        Self::connect_with(options).await
+        Self::over(Self::new_pool(options).await?, migrations).await
     }
 
     /// Connects with explicit options (a `search_path`, TLS, an application name).
@@ -84,13 +99,16 @@ impl PostgresStore {
     ///
     /// Outside a Tokio runtime.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
+        Self::over(Self::new_pool(options).await?, Migrations::Apply).await
+    }
+
+    async fn new_pool(options: PgConnectOptions) -> Result<PgPool, StoreError> {
+        PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await
-            .map_err(store_error)?;
-        Self::from_pool(pool).await
+            .map_err(store_error)
     }
 
     /// A store over a pool configured by the caller; runs the embedded migrations and starts
@@ -104,7 +122,13 @@ impl PostgresStore {
     ///
     /// Outside a Tokio runtime: the listening task is spawned on it.
     pub async fn from_pool(pool: PgPool) -> Result<Self, StoreError> {
-        MIGRATOR.run(&pool).await.map_err(StoreError::unavailable)?;
+        Self::over(pool, Migrations::Apply).await
+    }
+
+    async fn over(pool: PgPool, migrations: Migrations) -> Result<Self, StoreError> {
+        if schema::should_migrate(&pool, &MIGRATOR, migrations).await? {
+            MIGRATOR.run(&pool).await.map_err(StoreError::unavailable)?;
+        }
         let changes = Arc::new(ChangeFeed::new());
         let options = (*pool.connect_options()).clone();
         let listener = ChangeListener::start(options, Arc::downgrade(&changes)).await?;
@@ -131,6 +155,9 @@ impl PostgresStore {
 delegate_key_store!(PostgresStore, keys);
 
 impl Dialect for Postgres {
+    const MIGRATIONS_TABLE_COUNT: &'static str = "SELECT COUNT(*) FROM pg_tables \
+         WHERE tablename = '_sqlx_migrations' AND schemaname = current_schema()";
+
     /// A transaction that first takes an advisory lock on the tenant (released at commit), so
     /// writers of one tenant take turns in every process.
     fn begin_write<'a>(

@@ -15,8 +15,9 @@ use super::super::change_text;
 use super::super::dialect::Dialect;
 use super::super::failure::store_error;
 use super::super::keys::{SqlKeys, delegate_key_store};
+use super::super::schema;
 use super::change_log::{self, ChangeLogReader};
-use crate::store::{Change, ChangeFeed, StoreError};
+use crate::store::{Change, ChangeFeed, Migrations, StoreError};
 use crate::time::Timestamp;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -74,6 +75,16 @@ impl SqliteStore {
     /// [`StoreError::UnsupportedUrl`] when `url` is not a SQLite URL; [`StoreError::Unavailable`]
     /// when the file cannot be opened or migrated.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, Migrations::Apply).await
+    }
+
+    /// As [`open`](Self::open), treating the schema as `migrations` says.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open), and [`StoreError::SchemaOutdated`] for an older schema when the
+    /// current one is required.
+    pub async fn open_with(url: &str, migrations: Migrations) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|error| StoreError::UnsupportedUrl(format!("invalid SQLite URL: {error}")))?
             .create_if_missing(true)
@@ -97,7 +108,7 @@ impl SqliteStore {
                 .await
         }
         .map_err(store_error)?;
-        Self::over(pool, !in_memory).await
+        Self::over(pool, !in_memory, migrations).await
     }
 
     /// A store over a pool configured by the caller; runs the embedded migrations and reads the
@@ -113,12 +124,14 @@ impl SqliteStore {
     ///
     /// Outside a Tokio runtime (the change log's reader is spawned on it).
     pub async fn from_pool(pool: SqlitePool) -> Result<Self, StoreError> {
-        Self::over(pool, true).await
+        Self::over(pool, true, Migrations::Apply).await
     }
 
     /// A store over `pool`, reading the change log when other processes may `share` the file.
-    async fn over(pool: SqlitePool, shared: bool) -> Result<Self, StoreError> {
-        MIGRATOR.run(&pool).await.map_err(StoreError::unavailable)?;
+    async fn over(pool: SqlitePool, shared: bool, migrations: Migrations) -> Result<Self, StoreError> {
+        if schema::should_migrate(&pool, &MIGRATOR, migrations).await? {
+            MIGRATOR.run(&pool).await.map_err(StoreError::unavailable)?;
+        }
         let changes = Arc::new(ChangeFeed::new());
         let reader = match shared {
             true => Some(ChangeLogReader::start(pool.clone(), Arc::downgrade(&changes)).await?),
@@ -155,6 +168,9 @@ fn is_in_memory(url: &str) -> bool {
 }
 
 impl Dialect for Sqlite {
+    const MIGRATIONS_TABLE_COUNT: &'static str =
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'";
+
     /// `BEGIN IMMEDIATE`: takes the database's write lock at once (waiting up to the busy timeout),
     /// so no two writers ever count and insert at the same time.
     fn begin_write<'a>(
