@@ -18,6 +18,7 @@ use futures_util::future::{BoxFuture, join_all};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, RETRY_AFTER, USER_AGENT, WWW_AUTHENTICATE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
+use keyward_core::audit::AuditQuery;
 use keyward_core::time::Clock;
 use keyward_core::{ApiKey, CreatedKey, Expiry, KeyKind, NewKey, Rotation, Tier};
 use keyward_tower::credential::X_API_KEY;
@@ -1626,12 +1627,20 @@ async fn usage_and_audit_records_wait_out_a_store_outage() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let tenant = tenant_id("site_1");
-    let events = h.manager.audit_log(&tenant, 10).await.expect("the store answers");
+    let events = h
+        .manager
+        .audit_log(&AuditQuery::new(tenant.clone()).limit(10))
+        .await
+        .expect("the store answers");
     assert!(events.is_empty(), "nothing could be written yet");
 
     h.probe.set_writes_down(false);
     layer.audit().expect("recording is on").flush().await;
-    let events = h.manager.audit_log(&tenant, 10).await.expect("the store answers");
+    let events = h
+        .manager
+        .audit_log(&AuditQuery::new(tenant.clone()).limit(10))
+        .await
+        .expect("the store answers");
     assert_eq!(events.len(), 3, "every event kept through the outage");
     let stored = h
         .manager
@@ -1662,7 +1671,11 @@ async fn a_full_audit_queue_drops_and_counts_and_never_holds_up_a_request() {
     assert_eq!(audit.dropped(), 3);
     audit.flush().await;
     let tenant = tenant_id("site_1");
-    let events = h.manager.audit_log(&tenant, 10).await.expect("the store answers");
+    let events = h
+        .manager
+        .audit_log(&AuditQuery::new(tenant.clone()).limit(10))
+        .await
+        .expect("the store answers");
     assert_eq!(events.len(), 2);
 }
 
@@ -1686,7 +1699,7 @@ async fn a_half_full_audit_queue_wakes_the_writer_before_its_interval() {
         loop {
             let events = h
                 .manager
-                .audit_log(&tenant, 1000)
+                .audit_log(&AuditQuery::new(tenant.clone()).limit(1000))
                 .await
                 .expect("the store answers");
             if !events.is_empty() {
@@ -1760,7 +1773,11 @@ async fn usage_and_audit_records_reach_the_store() {
         .expect("the key");
     assert_eq!((untouched.request_count, untouched.last_used_at), (0, None));
 
-    let events = h.manager.audit_log(&tenant, 10).await.expect("the store answers");
+    let events = h
+        .manager
+        .audit_log(&AuditQuery::new(tenant.clone()).limit(10))
+        .await
+        .expect("the store answers");
     assert_eq!(events.len(), 3);
     for (id, method, path, agent, status) in &requests {
         let event = events

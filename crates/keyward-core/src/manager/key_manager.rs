@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{ConfigError, CreatedKey, Expiry, KeyPolicy, ManagerError, NewKey, Rotation};
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, AuditQuery};
 use crate::hash::Hasher;
 use crate::lookup::PublicPrefix;
 use crate::store::{KeyStore, OldKey, StoreError};
@@ -284,13 +284,13 @@ impl KeyManager {
         Ok(self.inner.store.list(tenant).await?)
     }
 
-    /// The tenant's latest audit events, newest first.
+    /// The audit events `query` selects, newest first.
     ///
     /// # Errors
     ///
     /// An outage.
-    pub async fn audit_log(&self, tenant: &TenantId, limit: usize) -> Result<Vec<AuditEvent>, ManagerError> {
-        Ok(self.inner.store.audit_log(tenant, limit).await?)
+    pub async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, ManagerError> {
+        Ok(self.inner.store.audit_log(query).await?)
     }
 
     fn expiry(&self, expiry: Expiry, now: Timestamp) -> Result<Option<Timestamp>, ManagerError> {

@@ -6,7 +6,7 @@ use sqlx::{Database, Pool, Transaction};
 use crate::store::KeyChange;
 
 /// The parts of a SQL store that depend on the database: how writers take turns and how other
-/// processes hear of a change.
+/// processes hear of a change, and how a statement's result is read.
 pub(crate) trait Dialect: Database {
     /// Begins a write transaction. Two transactions begun with the same `tenant` never overlap,
     /// so that counting a tenant's active keys and inserting one is atomic.
@@ -20,4 +20,7 @@ pub(crate) trait Dialect: Database {
         tx: &'a mut Transaction<'static, Self>,
         change: &'a KeyChange,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+
+    /// The rows a statement changed (sqlx has no trait for it).
+    fn rows_affected(result: &Self::QueryResult) -> u64;
 }

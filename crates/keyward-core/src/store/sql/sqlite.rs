@@ -140,6 +140,10 @@ impl Dialect for Sqlite {
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(futures_util::future::ready(Ok(())))
     }
+
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
 }
 
 #[cfg(test)]
