@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 use super::args::{Cli, Command};
 use super::error::{CliError, SUCCESS, USAGE, single_line};
 use super::output::Printer;
-use super::{keys, patterns, store};
+use super::{audit, keys, patterns, store, usage};
 
 /// Runs `keyward` with the process's arguments.
 ///
@@ -39,6 +39,14 @@ fn execute<O: Write, E: Write>(cli: Cli, printer: &mut Printer<O, E>) -> Result<
         Command::Keys(command) => block_on(async {
             let store = store::open(&cli.store).await?;
             keys::run(command, store, printer).await
+        }),
+        Command::Audit(args) => block_on(async {
+            let store = store::open(&cli.store).await?;
+            audit::run(args, store, printer).await
+        }),
+        Command::Usage(args) => block_on(async {
+            let store = store::open(&cli.store).await?;
+            usage::run(args, store, printer).await
         }),
     }
 }
