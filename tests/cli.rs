@@ -10,9 +10,11 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use keyward::core::manager::KeyManagerBuilder;
-use keyward::core::token::{Alphabet, TokenFormat};
-use keyward::core::{Drift, KeyManager, Rotation};
+use keyward_core::audit::{AuditEvent, KeyUsage};
+use keyward_core::manager::KeyManagerBuilder;
+use keyward_core::time::Timestamp;
+use keyward_core::token::{Alphabet, TokenFormat};
+use keyward_core::{ApiKey, Drift, KeyManager, KeyStore, Rotation, TenantId};
 use serde_json::Value;
 use support::sha256_hex;
 use tempfile::TempDir;
@@ -39,6 +41,30 @@ const KEY_FIELDS: [&str; 18] = [
     "grace_until",
 ];
 
+/// The fields of an audit event as `audit --json` prints them.
+const EVENT_FIELDS: [&str; 10] = [
+    "at",
+    "request_id",
+    "key_id",
+    "tenant",
+    "fingerprint",
+    "method",
+    "path",
+    "status",
+    "client_ip",
+    "user_agent",
+];
+
+/// The fields of a key's usage as `usage --json` prints them.
+const USAGE_FIELDS: [&str; 6] = [
+    "id",
+    "name",
+    "display_prefix",
+    "status",
+    "last_used_at",
+    "request_count",
+];
+
 /// A store URL to run the binary against, and the directory that holds it, if any.
 struct Store {
     url: String,
@@ -58,6 +84,13 @@ impl Store {
                 "KEYWARD_TEST_POSTGRES_URL is not set: run `scripts/test-servers start` and \
                  `eval \"$(scripts/test-servers env)\"` before the PostgreSQL tests"
             )
+        });
+        // As an app does when it starts: the other commands require the current schema, and
+        // tests running at once must not each find a database half-migrated by another.
+        static MIGRATED: std::sync::Once = std::sync::Once::new();
+        MIGRATED.call_once(|| {
+            let run = keyward(&["--store", &url, "migrate"], &[]);
+            assert_eq!(run.code, Some(0), "migrate: {run:?}");
         });
         Self { url, _dir: None }
     }
@@ -88,6 +121,35 @@ impl Store {
         let mut all = args.to_vec();
         all.push("--json");
         self.ok(&all).json()
+    }
+
+    /// Runs `task` on the store, opened by the test itself (not the binary), and closes it.
+    fn with<T>(&self, task: impl AsyncFnOnce(&dyn KeyStore) -> T) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(async {
+                let store = keyward_core::store::open(&self.url)
+                    .await
+                    .expect("the test opens the store");
+                task(&*store).await
+            })
+    }
+
+    /// The stored record of `tenant`'s key `id`.
+    fn key(&self, tenant: &str, id: &str) -> ApiKey {
+        let tenant = TenantId::new(tenant).expect("a valid tenant");
+        let id = id.parse().expect("a valid key id");
+        self.with(async |store| store.get(&tenant, &id).await)
+            .expect("the store answers")
+            .expect("the key exists")
+    }
+
+    /// Appends `events` to the store's audit log.
+    fn append(&self, events: &[AuditEvent]) {
+        self.with(async |store| store.append_audit(events).await)
+            .expect("the events are appended");
     }
 
     /// Creates a key in `tenant` and returns its token and id.
@@ -144,7 +206,7 @@ fn declare(store: &Store, name: &str, configure: impl FnOnce(KeyManagerBuilder) 
         .build()
         .expect("a runtime");
     runtime.block_on(async {
-        let opened = keyward::core::store::open(&store.url)
+        let opened = keyward_core::store::open(&store.url)
             .await
             .expect("the store opens");
         configure(KeyManager::builder_shared(opened).keyspace(name))
@@ -187,6 +249,61 @@ fn assert_no_secret(output: &str, token: &str, what: &str) {
         !output.contains(&sha256_hex(token)),
         "{what} shows the hash: {output}"
     );
+}
+
+/// A request, as an audit event records it: request id, method, path, status.
+type Request<'a> = (&'a str, &'a str, &'a str, u16);
+
+/// An audit event of `key` at `at`; client IP and user agent from `client`.
+fn event(
+    key: &ApiKey,
+    at: Timestamp,
+    request: Request<'_>,
+    client: (Option<&str>, Option<&str>),
+) -> AuditEvent {
+    let (request_id, method, path, status) = request;
+    AuditEvent {
+        at,
+        request_id: request_id.to_owned(),
+        key_id: key.id.clone(),
+        tenant: key.tenant.clone(),
+        fingerprint: key.fingerprint(),
+        method: method.to_owned(),
+        path: path.to_owned(),
+        status,
+        client_ip: client.0.map(str::to_owned),
+        user_agent: client.1.map(str::to_owned),
+    }
+}
+
+/// `duration` before now.
+fn ago(duration: Duration) -> Timestamp {
+    Timestamp::now().minus(duration)
+}
+
+/// The request ids of `audit`'s text lines (the fifth column), in order.
+fn request_ids(run: &Run) -> Vec<String> {
+    run.stdout
+        .lines()
+        .map(|line| {
+            line.split_whitespace()
+                .nth(5)
+                .unwrap_or_else(|| panic!("a request id in {line:?}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The sorted field names of a JSON object.
+fn field_names(value: &Value) -> Vec<&str> {
+    let mut fields: Vec<&str> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("an object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    fields
 }
 
 /// keyward's default format: `kw_live_<8>_<32><6>`.
@@ -735,6 +852,62 @@ fn bad_input_is_one_error_line(store: &Store) {
             1,
             "not active",
         ),
+        ("audit without a tenant", vec!["audit"], 2, "--tenant"),
+        (
+            "bad --since",
+            vec!["audit", "--tenant", &tenant, "--since", "yesterday"],
+            2,
+            "RFC 3339",
+        ),
+        (
+            "--until in another time zone",
+            vec![
+                "audit",
+                "--tenant",
+                &tenant,
+                "--until",
+                "2026-12-01T00:00:00+01:00",
+            ],
+            2,
+            "in UTC",
+        ),
+        (
+            "zero limit",
+            vec!["audit", "--tenant", &tenant, "--limit", "0"],
+            2,
+            "--limit",
+        ),
+        (
+            "limit over the maximum",
+            vec!["audit", "--tenant", &tenant, "--limit", "10001"],
+            2,
+            "--limit",
+        ),
+        (
+            "bad audit key id",
+            vec!["audit", "--tenant", &tenant, "--key", "kw_live_abc"],
+            2,
+            "invalid key id",
+        ),
+        (
+            "prune with filters",
+            vec!["audit", "--tenant", &tenant, "prune", "--older-than", "30d"],
+            2,
+            "cannot be used with",
+        ),
+        (
+            "prune without a duration",
+            vec!["audit", "prune"],
+            2,
+            "--older-than",
+        ),
+        (
+            "prune with a bad duration",
+            vec!["audit", "prune", "--older-than", "a while"],
+            2,
+            "--older-than",
+        ),
+        ("usage without a tenant", vec!["usage"], 2, "--tenant"),
         (
             "unknown store scheme",
             vec!["--store", "mysql://u:hunter2@db/keys", "migrate"],
@@ -927,6 +1100,294 @@ fn an_outdated_schema_is_refused_until_migrated() {
     store.create("t", &[]);
 }
 
+/// `audit`: a tenant's events newest first, one line each, filtered by key, time (since
+/// inclusive, until exclusive, RFC 3339 or a duration ago), literal path prefix and limit; the
+/// `--json` shape; never another tenant's events, never a token or a hash.
+fn audit_filters_and_shapes(store: &Store) {
+    const MINUTE: Duration = Duration::from_secs(60);
+    let tenant = tenant("audit");
+    let other = format!("{tenant}_other");
+    let (token_a, id_a) = store.create(&tenant, &["--name", "dashboard"]);
+    let (token_b, id_b) = store.create(&tenant, &[]);
+    let (token_c, id_c) = store.create(&other, &[]);
+    let (a, b, c) = (
+        store.key(&tenant, &id_a),
+        store.key(&tenant, &id_b),
+        store.key(&other, &id_c),
+    );
+    let ip = Some("203.0.113.7");
+    let agent = Some("trcker-sync/2.1");
+    let events = [
+        event(
+            &a,
+            ago(3 * 24 * 60 * MINUTE),
+            ("req_e1", "GET", "/api/campaigns", 200),
+            (ip, agent),
+        ),
+        event(
+            &b,
+            ago(120 * MINUTE),
+            ("req_e2", "POST", "/api/100%_off", 201),
+            (None, None),
+        ),
+        event(
+            &a,
+            ago(10 * MINUTE),
+            ("req_e3", "GET", "/dashboard", 200),
+            (ip, None),
+        ),
+        event(
+            &a,
+            ago(5 * MINUTE),
+            ("req_e4", "GET", "/api/1000xoff", 404),
+            (ip, agent),
+        ),
+        event(
+            &c,
+            ago(MINUTE),
+            ("req_e5", "GET", "/api/campaigns", 200),
+            (ip, agent),
+        ),
+    ];
+    store.append(&events);
+    let audit = |extra: &[&str]| {
+        let mut args = vec!["audit", "--tenant", tenant.as_str()];
+        args.extend_from_slice(extra);
+        store.ok(&args)
+    };
+
+    let all = audit(&[]);
+    assert_eq!(
+        request_ids(&all),
+        ["req_e4", "req_e3", "req_e2", "req_e1"],
+        "{}",
+        all.stdout
+    );
+    let lines: Vec<Vec<&str>> = all
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let (e1_at, fingerprint_a) = (events[0].at.to_string(), a.fingerprint().to_string());
+    assert_eq!(
+        lines[3],
+        [
+            e1_at.as_str(),
+            fingerprint_a.as_str(),
+            "GET",
+            "/api/campaigns",
+            "200",
+            "req_e1",
+            "203.0.113.7",
+            "trcker-sync/2.1",
+        ],
+        "every column of a line: {}",
+        all.stdout
+    );
+    assert!(lines[3][0].ends_with('Z'), "UTC: {}", lines[3][0]);
+    assert_eq!(lines[2][6..], ["-", "-"], "missing values: {}", all.stdout);
+    assert_eq!(lines[1][6..], ["203.0.113.7", "-"], "{}", all.stdout);
+
+    let e3_at = events[2].at.to_string();
+    let cases: Vec<(&str, Vec<&str>, &[&str])> = vec![
+        ("one key", vec!["--key", &id_b], &["req_e2"]),
+        ("another tenant's key", vec!["--key", &id_c], &[]),
+        (
+            "since a duration ago",
+            vec!["--since", "1h"],
+            &["req_e4", "req_e3"],
+        ),
+        (
+            "since is inclusive",
+            vec!["--since", &e3_at],
+            &["req_e4", "req_e3"],
+        ),
+        (
+            "until is exclusive",
+            vec!["--until", &e3_at],
+            &["req_e2", "req_e1"],
+        ),
+        (
+            "a window",
+            vec!["--since", "1d", "--until", "7m"],
+            &["req_e3", "req_e2"],
+        ),
+        (
+            "a path prefix",
+            vec!["--path", "/api/"],
+            &["req_e4", "req_e2", "req_e1"],
+        ),
+        (
+            "`%` and `_` are literal",
+            vec!["--path", "/api/100%_"],
+            &["req_e2"],
+        ),
+        ("`_` is no wildcard", vec!["--path", "/api/100_"], &[]),
+        ("a limit", vec!["--limit", "2"], &["req_e4", "req_e3"]),
+        (
+            "every filter",
+            vec!["--key", &id_a, "--since", "7d", "--path", "/api/", "--limit", "1"],
+            &["req_e4"],
+        ),
+    ];
+    for (what, args, expected) in cases {
+        let run = audit(&args);
+        assert_eq!(request_ids(&run), expected, "{what}: {}", run.stdout);
+        if expected.is_empty() {
+            assert!(run.stderr.contains("no audit events"), "{what}: {}", run.stderr);
+        }
+    }
+
+    let json = store.json(&["audit", "--tenant", &tenant, "--limit", "3"]);
+    let listed = json.as_array().expect("a JSON array");
+    assert_eq!(listed.len(), 3, "{json}");
+    let mut expected_fields = EVENT_FIELDS.to_vec();
+    expected_fields.sort_unstable();
+    for event in listed {
+        assert_eq!(field_names(event), expected_fields, "{event}");
+    }
+    let e2 = &listed[2];
+    assert_eq!(e2["request_id"], "req_e2");
+    assert_eq!(e2["key_id"], id_b.as_str());
+    assert_eq!(e2["tenant"], tenant.as_str());
+    assert_eq!(e2["fingerprint"], b.fingerprint().to_string());
+    assert_eq!(e2["method"], "POST");
+    assert_eq!(e2["path"], "/api/100%_off");
+    assert_eq!(e2["status"], 201);
+    assert_eq!(e2["client_ip"], Value::Null);
+    assert_eq!(e2["user_agent"], Value::Null);
+    assert_eq!(e2["at"], events[1].at.to_string().as_str());
+    assert_eq!(listed[0]["user_agent"], "trcker-sync/2.1");
+
+    let theirs = store.ok(&["audit", "--tenant", &other]);
+    assert_eq!(request_ids(&theirs), ["req_e5"], "{}", theirs.stdout);
+    let none = store.json(&["audit", "--tenant", &format!("{tenant}_none")]);
+    assert_eq!(none, Value::Array(Vec::new()));
+
+    for (what, output) in [
+        ("audit", all.stdout.as_str()),
+        ("audit stderr", all.stderr.as_str()),
+        ("audit --json", &json.to_string()),
+        ("other tenant", theirs.stdout.as_str()),
+    ] {
+        for token in [&token_a, &token_b, &token_c] {
+            assert_no_secret(output, token, what);
+        }
+    }
+}
+
+/// `usage`: a row per key of the tenant, its last use (`never`) and request count; `--json` too.
+fn usage_shows_counts(store: &Store) {
+    let tenant = tenant("usage");
+    let (busy_token, busy_id) = store.create(&tenant, &["--name", "Busy box"]);
+    let (idle_token, idle_id) = store.create(&tenant, &[]);
+    let busy = store.key(&tenant, &busy_id);
+    let used_at = ago(Duration::from_secs(90));
+    let used_text = used_at.to_string();
+    let usage = [KeyUsage {
+        key_id: busy.id.clone(),
+        last_used_at: used_at,
+        requests: 42,
+    }];
+    store
+        .with(async |store| store.record_usage(&usage).await)
+        .expect("usage recorded");
+
+    let table = store.ok(&["usage", "--tenant", &tenant]);
+    let rows: Vec<Vec<&str>> = table
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "a header and two keys: {}", table.stdout);
+    assert_eq!(
+        rows[0],
+        ["ID", "STATUS", "PREFIX", "LAST", "USED", "REQUESTS", "NAME"]
+    );
+    assert_eq!(
+        rows[1],
+        [
+            busy_id.as_str(),
+            "active",
+            busy.display_prefix.as_str(),
+            used_text.as_str(),
+            "42",
+            "Busy",
+            "box",
+        ],
+        "{}",
+        table.stdout
+    );
+    assert_eq!(rows[2][0], idle_id);
+    assert_eq!(rows[2][3..], ["never", "0", "-"], "{}", table.stdout);
+
+    let json = store.json(&["usage", "--tenant", &tenant]);
+    let listed = json.as_array().expect("a JSON array");
+    assert_eq!(listed.len(), 2);
+    let mut expected_fields = USAGE_FIELDS.to_vec();
+    expected_fields.sort_unstable();
+    for row in listed {
+        assert_eq!(field_names(row), expected_fields, "{row}");
+    }
+    assert_eq!(listed[0]["id"], busy_id.as_str());
+    assert_eq!(listed[0]["name"], "Busy box");
+    assert_eq!(listed[0]["request_count"], 42);
+    assert_eq!(listed[0]["last_used_at"], used_text.as_str());
+    assert_eq!(listed[1]["last_used_at"], Value::Null);
+    assert_eq!(listed[1]["request_count"], 0);
+    for output in [&table.stdout, &json.to_string()] {
+        assert_no_secret(output, &busy_token, "usage");
+        assert_no_secret(output, &idle_token, "usage");
+    }
+}
+
+/// `audit prune --older-than`: every tenant's older events go, newer stay, and the count is
+/// printed. SQLite only: it deletes across tenants, and the PostgreSQL database is shared.
+#[cfg(feature = "sqlite")]
+#[test]
+fn audit_prune_deletes_older_events() {
+    const DAY: Duration = Duration::from_secs(86_400);
+    let store = Store::sqlite();
+    let (tenant, other) = (tenant("prune"), tenant("prune_other"));
+    let (_, id) = store.create(&tenant, &[]);
+    let (_, other_id) = store.create(&other, &[]);
+    let (key, other_key) = (store.key(&tenant, &id), store.key(&other, &other_id));
+    let request = |id| (id, "GET", "/api/x", 200);
+    store.append(&[
+        event(&key, ago(40 * DAY), request("req_40d"), (None, None)),
+        event(&other_key, ago(35 * DAY), request("req_35d"), (None, None)),
+        event(&key, ago(10 * DAY), request("req_10d"), (None, None)),
+        event(&key, ago(DAY / 24), request("req_1h"), (None, None)),
+    ]);
+
+    let pruned = store.ok(&["audit", "prune", "--older-than", "30d"]);
+    assert!(
+        pruned.stdout.starts_with("deleted 2 audit events from before "),
+        "{}",
+        pruned.stdout
+    );
+    let again = store.json(&["audit", "prune", "--older-than", "7d"]);
+    assert_eq!(again["deleted"], 1, "{again}");
+    let before = time(&again["before"]);
+    let week_ago = SystemTime::now() - 7 * DAY;
+    assert!(
+        before <= week_ago && week_ago.duration_since(before).unwrap_or_default() < Duration::from_secs(60),
+        "{again}"
+    );
+    let once = store.ok(&["audit", "prune", "--older-than", "7d"]);
+    assert!(
+        once.stdout.starts_with("deleted 0 audit events"),
+        "{}",
+        once.stdout
+    );
+
+    assert_eq!(
+        request_ids(&store.ok(&["audit", "--tenant", &tenant])),
+        ["req_1h"]
+    );
+    assert!(request_ids(&store.ok(&["audit", "--tenant", &other])).is_empty());
+}
+
 macro_rules! per_backend {
     ($($scenario:ident),* $(,)?) => {
         #[cfg(feature = "sqlite")]
@@ -962,6 +1423,8 @@ per_backend!(
     json_everywhere_and_no_token_in_logs,
     bad_input_is_one_error_line,
     keys_follow_the_stored_keyspace,
+    audit_filters_and_shapes,
+    usage_shows_counts,
 );
 
 /// An unreachable PostgreSQL server: exit code 4 and one line naming the store, password hidden.

@@ -8,6 +8,7 @@ mod support;
 #[path = "../examples/trcker.rs"]
 mod trcker;
 
+use keyward_core::audit::AuditQuery;
 use keyward_core::{ManagerError, NewKey, StoreError, TenantId};
 use support::{Client, ExampleProcess, Reply, is_chars, send, sha256_hex};
 use tempfile::TempDir;
@@ -229,7 +230,12 @@ async fn every_request_is_logged_with_the_key_fingerprint() {
     f.app.flush().await;
 
     // "Trcker logs every API request with the (hashed) key fingerprint"
-    let log = f.app.manager.audit_log(&brand(), 10).await.expect("audit log");
+    let log = f
+        .app
+        .manager
+        .audit_log(&AuditQuery::new(brand()).limit(10))
+        .await
+        .expect("audit log");
     assert_eq!(log.len(), 2, "{log:?}");
     for event in &log {
         assert_eq!(event.fingerprint, key.fingerprint());

@@ -7,12 +7,14 @@ use std::fmt;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use keyward_core::audit::AuditQuery;
 use keyward_core::{Environment, KeyId, KeyKind, KeyspaceName, Rotation, ScopeSet, TenantId, Tier};
 
 use super::error::EXIT_CODES_HELP;
 use super::store::redact;
+use super::when::{When, parse_when};
 
-/// Manage keyward API keys in a key store.
+/// Manage keyward API keys in a key store, and read their usage and audit log.
 ///
 /// Tokens are printed once, by `keys create` and `keys rotate`, and never again: the store keeps
 /// only their hash.
@@ -67,6 +69,18 @@ pub(crate) enum Command {
     /// change within a second).
     #[command(subcommand, arg_required_else_help = false)]
     Keyspace(KeyspaceCommand),
+    /// Print a tenant's audit log, newest first; `audit prune` deletes old events.
+    ///
+    /// One line per authenticated request: time (RFC 3339, UTC), key fingerprint, method and
+    /// path, status, request id, client IP, user agent; `-` when missing. With `--json`: an array
+    /// of objects. No token or hash is ever shown.
+    ///
+    /// WHEN is an RFC 3339 time in UTC (`2026-12-01T00:00:00Z`) or a duration ago (`24h`, `7d`).
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Audit(AuditArgs),
+    /// Print a tenant's keys and their use: id, status, display prefix, last use (or `never`),
+    /// request count, name.
+    Usage(TenantArg),
     /// Bring the store's schema up to date (other commands refuse an outdated one), and report
     /// success.
     Migrate,
@@ -189,6 +203,63 @@ pub(crate) struct KeyArgs {
     pub(crate) tenant: TenantArg,
 }
 
+/// `keyward audit …`: the log, filtered, or a subcommand.
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    /// Instead of reading the log.
+    #[command(subcommand)]
+    pub(crate) command: Option<AuditCommand>,
+
+    /// Which events to read; present exactly when no subcommand is given.
+    #[command(flatten)]
+    pub(crate) filter: Option<AuditFilter>,
+}
+
+/// `keyward audit prune`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Delete the audit events of every tenant older than a duration, and print how many went.
+    Prune(PruneArgs),
+}
+
+/// Which audit events `keyward audit` prints.
+#[derive(Debug, Args)]
+pub(crate) struct AuditFilter {
+    /// The tenant whose events are read: 1 to 128 visible ASCII characters.
+    // Not a flattened `TenantArg`: clap tells whether the optional filter is present from its own
+    // arguments only, not those of a struct flattened into it.
+    #[arg(long)]
+    pub(crate) tenant: TenantId,
+
+    /// Only the events of this key (`key_…`).
+    #[arg(long = "key", value_name = "KEY_ID")]
+    pub(crate) key: Option<KeyId>,
+
+    /// Only the events at this time or later.
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub(crate) since: Option<When>,
+
+    /// Only the events before this time.
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub(crate) until: Option<When>,
+
+    /// Only the events whose path starts with this text, taken literally (`/api/`).
+    #[arg(long = "path", value_name = "PREFIX")]
+    pub(crate) path_prefix: Option<String>,
+
+    /// The most events printed, from 1 to 10000. Default: 100.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=AuditQuery::MAX_LIMIT as u64))]
+    pub(crate) limit: Option<u64>,
+}
+
+/// `keyward audit prune`.
+#[derive(Debug, Args)]
+pub(crate) struct PruneArgs {
+    /// Delete the events older than this (`90d`, `720h`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) older_than: Duration,
+}
+
 /// `keyward keys create`.
 #[derive(Debug, Args)]
 pub(crate) struct CreateArgs {
@@ -298,7 +369,7 @@ impl From<EnvArg> for Environment {
 }
 
 /// A humantime duration (`90d`, `48h`, `1h 30m`) longer than zero.
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     match humantime::parse_duration(text) {
         Ok(duration) if duration.is_zero() => Err("the duration must be longer than zero".to_owned()),
         Ok(duration) => Ok(duration),
@@ -387,6 +458,103 @@ mod tests {
                 panic!("expected keys rotate for {flags:?}");
             };
             assert_eq!(rotate.rotation.rotation(), expected, "{flags:?}");
+        }
+    }
+
+    #[test]
+    fn audit_takes_filters_or_prune() {
+        let cli = parse(&[
+            "audit",
+            "--tenant",
+            "t",
+            "--key",
+            "key_abc",
+            "--since",
+            "24h",
+            "--until",
+            "2026-12-01T00:00:00Z",
+            "--path",
+            "/api/",
+            "--limit",
+            "10000",
+        ])
+        .expect("valid arguments");
+        let Command::Audit(AuditArgs {
+            command: None,
+            filter: Some(filter),
+        }) = cli.command
+        else {
+            panic!("expected the audit log, got {:?}", cli.command);
+        };
+        assert_eq!(filter.tenant.as_str(), "t");
+        assert_eq!(filter.key.as_ref().map(KeyId::as_str), Some("key_abc"));
+        assert_eq!(filter.since, Some(When::Ago(Duration::from_secs(86_400))));
+        assert_eq!(
+            filter.until,
+            Some(When::At("2026-12-01T00:00:00Z".parse().expect("a time")))
+        );
+        assert_eq!(filter.path_prefix.as_deref(), Some("/api/"));
+        assert_eq!(filter.limit, Some(10_000));
+
+        let cli = parse(&["audit", "prune", "--older-than", "90d"]).expect("valid arguments");
+        let Command::Audit(AuditArgs {
+            command: Some(AuditCommand::Prune(prune)),
+            filter: None,
+        }) = cli.command
+        else {
+            panic!("expected audit prune, got {:?}", cli.command);
+        };
+        assert_eq!(prune.older_than, Duration::from_secs(90 * 86_400));
+    }
+
+    #[test]
+    fn bad_audit_values_are_usage_errors() {
+        let cases: [(&str, &[&str], ErrorKind); 8] = [
+            ("no tenant", &["audit"], ErrorKind::MissingRequiredArgument),
+            (
+                "filters without a tenant",
+                &["audit", "--limit", "5"],
+                ErrorKind::MissingRequiredArgument,
+            ),
+            (
+                "bad since",
+                &["audit", "--tenant", "t", "--since", "yesterday"],
+                ErrorKind::ValueValidation,
+            ),
+            (
+                "zero limit",
+                &["audit", "--tenant", "t", "--limit", "0"],
+                ErrorKind::ValueValidation,
+            ),
+            (
+                "limit over the maximum",
+                &["audit", "--tenant", "t", "--limit", "10001"],
+                ErrorKind::ValueValidation,
+            ),
+            (
+                "filters with prune",
+                &["audit", "--tenant", "t", "prune", "--older-than", "1d"],
+                ErrorKind::ArgumentConflict,
+            ),
+            (
+                "prune without a duration",
+                &["audit", "prune"],
+                ErrorKind::MissingRequiredArgument,
+            ),
+            (
+                "usage without a tenant",
+                &["usage"],
+                ErrorKind::MissingRequiredArgument,
+            ),
+        ];
+        for (what, args, kind) in cases {
+            match parse(args) {
+                Ok(cli) => panic!("{what}: parsed as {cli:?}"),
+                Err(error) => {
+                    assert_eq!(error.kind(), kind, "{what}");
+                    assert_eq!(error.exit_code(), 2, "{what}");
+                }
+            }
         }
     }
 

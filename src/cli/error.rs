@@ -10,8 +10,8 @@ pub(crate) const SUCCESS: u8 = 0;
 /// Exit code: the store refused the operation (tenant at its key limit, key not active, rotation
 /// pending) or something else failed.
 pub(crate) const REFUSED: u8 = 1;
-/// Exit code: bad usage or a bad value (tenant, scope, tier, key id, duration, name, store URL), as
-/// clap exits.
+/// Exit code: bad usage or a bad value (tenant, scope, tier, key id, duration, time, limit, name,
+/// store URL), as clap exits.
 pub(crate) const USAGE: u8 = 2;
 /// Exit code: no key with that id for that tenant.
 pub(crate) const NOT_FOUND: u8 = 3;
@@ -29,7 +29,8 @@ Exit codes:
   0  success
   1  refused: the tenant is at its key limit, the key is not active, a rotation is pending, the
      keyspace's policy does not allow the scopes, tier or rotation asked for, or another failure
-  2  usage: a bad option or value (tenant, scope, tier, key id, duration, name, store URL, policy)
+  2  usage: a bad option or value (tenant, scope, tier, key id, duration, time, limit, name,
+     store URL, policy)
   3  not found: no key with that id for that tenant in the keyspace
   4  store unavailable: the store URL cannot be opened or the store cannot be reached
   5  keyspace: no keyspace of that name, or several in the store (none of them `default`) and
@@ -103,6 +104,15 @@ impl CliError {
             ) => Self::Keyspace(error),
             (ManagerError::Store(store), _) if store.is_unavailable() => Self::Unavailable(error),
             _ => Self::Refused(error),
+        }
+    }
+
+    /// Classifies a [`StoreError`] from an operation that names no key (`audit prune`).
+    pub(crate) fn from_store(error: StoreError) -> Self {
+        if error.is_unavailable() {
+            Self::Unavailable(error.into())
+        } else {
+            Self::Refused(error.into())
         }
     }
 

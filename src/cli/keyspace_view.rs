@@ -70,6 +70,18 @@ impl KeyspaceView {
         ]
     }
 
+    /// The row of `keyspace list`: name, key limit, rotation, pattern.
+    pub(crate) fn columns(&self) -> [String; 4] {
+        [
+            self.name.to_string(),
+            self.policy
+                .max_active_keys
+                .map_or_else(|| "-".to_owned(), |max| max.to_string()),
+            self.rotation_text(),
+            self.pattern.clone(),
+        ]
+    }
+
     /// The rotation rule: `grace 2days`, `immediate` or `two-step`.
     pub(crate) fn rotation_text(&self) -> String {
         match self.policy.rotation {

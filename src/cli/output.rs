@@ -1,15 +1,17 @@
 //! [`Printer`]: writes results as text or as JSON.
 //!
-//! stdout carries the result: a token alone on its line, a key's `field: value` lines, a table, or
-//! (with `--json`) one pretty-printed JSON document. stderr carries what a script does not parse:
+//! stdout carries the result: a token alone on its line, a key's `field: value` lines, a table,
+//! audit events one a line, or (with `--json`) one pretty-printed JSON document. stderr carries what a script does not parse:
 //! the details that follow a token, notes. A token is only ever written to stdout.
 
 use std::io::{self, Write};
 
+use keyward_core::time::Timestamp;
 use serde::Serialize;
 
+use super::event_view::EventView;
 use super::keyspace_view::KeyspaceView;
-use super::view::KeyView;
+use super::view::{KeyView, UsageView};
 
 /// Writes command results to `out` (stdout) and notes to `err` (stderr).
 #[derive(Debug)]
@@ -34,6 +36,13 @@ struct Minted<'a> {
 struct Pattern<'a> {
     namespace: &'a str,
     pattern: &'a str,
+}
+
+/// The result of `audit prune`.
+#[derive(Serialize)]
+struct Pruned {
+    deleted: u64,
+    before: Timestamp,
 }
 
 /// The result of `migrate`.
@@ -126,18 +135,10 @@ impl<O: Write, E: Write> Printer<O, E> {
             let _ = writeln!(self.err, "no keyspaces: apps declare theirs when they start");
             return Ok(());
         }
-        let rows = keyspaces.iter().map(|k| {
-            vec![
-                k.name.to_string(),
-                k.policy
-                    .max_active_keys
-                    .map_or_else(|| "-".to_owned(), |max| max.to_string()),
-                k.rotation_text(),
-                k.pattern.clone(),
-            ]
-        });
+        let rows: Vec<[String; 4]> = keyspaces.iter().map(KeyspaceView::columns).collect();
+        let header = ["NAME", "MAX_KEYS", "ROTATION", "PATTERN"];
         self.out
-            .write_all(render_table(&["NAME", "MAX_KEYS", "ROTATION", "PATTERN"], rows).as_bytes())?;
+            .write_all(render_columns(Some(header), &rows).as_bytes())?;
         self.out.flush()
     }
 
@@ -159,23 +160,62 @@ impl<O: Write, E: Write> Printer<O, E> {
             let _ = writeln!(self.err, "no keys for tenant `{tenant}`");
             return Ok(());
         }
-        let rows = keys.iter().map(|k| {
-            vec![
-                k.id.to_string(),
-                k.status_text().to_owned(),
-                k.kind.to_string(),
-                k.environment.to_string(),
-                k.display_prefix.clone(),
-                k.tier.to_string(),
-                k.scopes_text(),
-                k.created_at.to_string(),
-                k.name.clone(),
-            ]
-        });
-        const HEADER: [&str; 9] = [
-            "ID", "STATUS", "KIND", "ENV", "PREFIX", "TIER", "SCOPES", "CREATED", "NAME",
-        ];
-        self.out.write_all(render_table(&HEADER, rows).as_bytes())?;
+        let rows: Vec<[String; 9]> = keys.iter().map(key_row).collect();
+        self.out
+            .write_all(render_columns(Some(KEY_HEADER), &rows).as_bytes())?;
+        self.out.flush()
+    }
+
+    /// Audit events one a line, aligned in columns with no header (a note on stderr when there
+    /// are none), or a JSON array.
+    ///
+    /// # Errors
+    ///
+    /// When stdout cannot be written.
+    pub(crate) fn events(&mut self, events: &[EventView], tenant: &str) -> io::Result<()> {
+        if self.json {
+            return self.json_out(&events);
+        }
+        if events.is_empty() {
+            let _ = writeln!(self.err, "no audit events for tenant `{tenant}`");
+            return Ok(());
+        }
+        let rows: Vec<[String; 7]> = events.iter().map(EventView::columns).collect();
+        self.out.write_all(render_columns(None, &rows).as_bytes())?;
+        self.out.flush()
+    }
+
+    /// How many audit events `audit prune` deleted, and from before when.
+    ///
+    /// # Errors
+    ///
+    /// When stdout cannot be written.
+    pub(crate) fn pruned(&mut self, deleted: u64, before: Timestamp) -> io::Result<()> {
+        if self.json {
+            return self.json_out(&Pruned { deleted, before });
+        }
+        let noun = if deleted == 1 { "event" } else { "events" };
+        writeln!(self.out, "deleted {deleted} audit {noun} from before {before}")?;
+        self.out.flush()
+    }
+
+    /// Keys' usage as a table (a note on stderr when there are none), or a JSON array.
+    ///
+    /// # Errors
+    ///
+    /// When stdout cannot be written.
+    pub(crate) fn usage(&mut self, usage: &[UsageView], tenant: &str) -> io::Result<()> {
+        if self.json {
+            return self.json_out(&usage);
+        }
+        if usage.is_empty() {
+            let _ = writeln!(self.err, "no keys for tenant `{tenant}`");
+            return Ok(());
+        }
+        const HEADER: [&str; 6] = ["ID", "STATUS", "PREFIX", "LAST USED", "REQUESTS", "NAME"];
+        let rows: Vec<[String; 6]> = usage.iter().map(UsageView::columns).collect();
+        self.out
+            .write_all(render_columns(Some(HEADER), &rows).as_bytes())?;
         self.out.flush()
     }
 
@@ -239,18 +279,38 @@ fn render_fields(fields: &[(&'static str, String)]) -> String {
         .collect()
 }
 
-/// A table with a header row; columns separated by two spaces.
-fn render_table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
-    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
-    let rows: Vec<Vec<String>> = rows.collect();
-    let mut widths: Vec<usize> = header.iter().map(String::len).collect();
-    for row in &rows {
+/// The columns of `keys list`.
+const KEY_HEADER: [&str; 9] = [
+    "ID", "STATUS", "KIND", "ENV", "PREFIX", "TIER", "SCOPES", "CREATED", "NAME",
+];
+
+/// A key's row in `keys list`, the name last.
+fn key_row(k: &KeyView) -> [String; 9] {
+    [
+        k.id.to_string(),
+        k.status_text().to_owned(),
+        k.kind.to_string(),
+        k.environment.to_string(),
+        k.display_prefix.clone(),
+        k.tier.to_string(),
+        k.scopes_text(),
+        k.created_at.to_string(),
+        k.name.clone(),
+    ]
+}
+
+/// Rows in aligned columns separated by two spaces, after a header row when given; no trailing
+/// spaces, so the last column may hold text of any length.
+fn render_columns<const N: usize>(header: Option<[&str; N]>, rows: &[[String; N]]) -> String {
+    let header = header.map(|header| header.map(str::to_owned));
+    let mut widths = [0; N];
+    for row in header.iter().chain(rows) {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
     let mut table = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
+    for row in header.iter().chain(rows) {
         let cells: Vec<String> = row
             .iter()
             .zip(&widths)

@@ -11,7 +11,7 @@ use tracing_subscriber::EnvFilter;
 use super::args::{Cli, Command};
 use super::error::{CliError, SUCCESS, USAGE, single_line};
 use super::output::Printer;
-use super::{keys, keyspace, patterns, store};
+use super::{audit, keys, keyspace, patterns, store, usage};
 
 /// Runs `keyward` with the process's arguments.
 ///
@@ -47,6 +47,14 @@ fn execute<O: Write, E: Write>(cli: Cli, printer: &mut Printer<O, E>) -> Result<
         Command::Keyspace(command) => block_on(async {
             let store = store::open(&cli.store, Migrations::RequireCurrent).await?;
             keyspace::run(command, store, cli.keyspace.as_ref(), printer).await
+        }),
+        Command::Audit(args) => block_on(async {
+            let store = store::open(&cli.store, Migrations::RequireCurrent).await?;
+            audit::run(args, store, printer).await
+        }),
+        Command::Usage(args) => block_on(async {
+            let store = store::open(&cli.store, Migrations::RequireCurrent).await?;
+            usage::run(args, store, cli.keyspace.as_ref(), printer).await
         }),
     }
 }

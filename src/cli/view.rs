@@ -1,4 +1,5 @@
-//! [`KeyView`]: a key as the command line shows it. It has no field for a secret or a hash.
+//! [`KeyView`]: a key as the command line shows it, and [`UsageView`], its use as `keyward usage`
+//! shows it. Neither has a field for a secret or a hash.
 
 use keyward_core::time::Timestamp;
 use keyward_core::{ApiKey, Environment, KeyId, KeyKind, KeyStatus, KeyspaceName, ScopeSet, TenantId, Tier};
@@ -105,6 +106,48 @@ pub(crate) fn scope_list(scopes: &ScopeSet) -> String {
         return "(none)".to_owned();
     }
     scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// What `keyward usage` prints about a key: who it is and how much it was used.
+#[derive(Debug, Serialize)]
+pub(crate) struct UsageView {
+    pub(crate) id: KeyId,
+    pub(crate) name: String,
+    pub(crate) display_prefix: String,
+    pub(crate) status: KeyStatus,
+    pub(crate) last_used_at: Option<Timestamp>,
+    pub(crate) request_count: u64,
+}
+
+impl UsageView {
+    /// The usage of `key`, its status taken at `now`.
+    pub(crate) fn new(key: &ApiKey, now: Timestamp) -> Self {
+        Self {
+            id: key.id.clone(),
+            name: key.name.clone(),
+            display_prefix: key.display_prefix.clone(),
+            status: key.status(now),
+            last_used_at: key.last_used_at,
+            request_count: key.request_count,
+        }
+    }
+
+    /// The table row: id, status, display prefix, last use (`never`), requests, name (`-`).
+    pub(crate) fn columns(&self) -> [String; 6] {
+        [
+            self.id.to_string(),
+            self.status.as_str().to_owned(),
+            self.display_prefix.clone(),
+            self.last_used_at
+                .map_or_else(|| "never".to_owned(), |at| at.to_string()),
+            self.request_count.to_string(),
+            if self.name.is_empty() {
+                "-".to_owned()
+            } else {
+                self.name.clone()
+            },
+        ]
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,15 @@
-//! Audit events and usage counts: what the request path records, off the hot path.
+//! Audit events and usage counts: what the request path records, off the hot path, and
+//! [`AuditQuery`], how they are read back.
+
+mod query;
 
 use serde::Serialize;
 
 use crate::hash::Fingerprint;
 use crate::time::Timestamp;
 use crate::{KeyId, TenantId};
+
+pub use query::AuditQuery;
 
 /// One authenticated request, as the delivery log shows it. Never holds the token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -77,6 +77,12 @@ impl Timestamp {
         Self::from_millis(self.0.saturating_add(millis))
     }
 
+    /// This timestamp moved `duration` earlier, saturating at [`MIN`](Self::MIN).
+    pub fn minus(self, duration: Duration) -> Self {
+        let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+        Self::from_millis(self.0.saturating_sub(millis))
+    }
+
     /// The time from `earlier` to `self`, zero when `earlier` is later.
     pub fn since(self, earlier: Timestamp) -> Duration {
         Duration::from_millis(u64::try_from(self.0.saturating_sub(earlier.0)).unwrap_or(0))
@@ -204,6 +210,8 @@ mod tests {
     fn arithmetic_saturates() {
         let t = Timestamp::from_millis(10);
         assert_eq!(t.plus(Duration::from_millis(5)), Timestamp::from_millis(15));
+        assert_eq!(t.minus(Duration::from_millis(4)), Timestamp::from_millis(6));
+        assert_eq!(t.minus(Duration::MAX), Timestamp::MIN);
         assert_eq!(
             Timestamp::from_millis(i64::MAX - 1).plus(Duration::MAX),
             Timestamp::MAX

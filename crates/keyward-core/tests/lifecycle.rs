@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use keyward_core::audit::{AuditEvent, KeyUsage};
+use keyward_core::audit::{AuditEvent, AuditQuery, KeyUsage};
 use keyward_core::hash::Hasher;
 use keyward_core::manager::ConfigError;
 use keyward_core::store::{ChangeFeed, KeyspaceWrite, OldKey};
@@ -534,12 +534,12 @@ impl KeyStore for CountingStore {
         self.inner.append_audit(events)
     }
 
-    fn audit_log<'a>(
-        &'a self,
-        tenant: &'a TenantId,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<AuditEvent>, StoreError>> {
-        self.inner.audit_log(tenant, limit)
+    fn audit_log<'a>(&'a self, query: &'a AuditQuery) -> BoxFuture<'a, Result<Vec<AuditEvent>, StoreError>> {
+        self.inner.audit_log(query)
+    }
+
+    fn prune_audit<'a>(&'a self, before: Timestamp) -> BoxFuture<'a, Result<u64, StoreError>> {
+        self.inner.prune_audit(before)
     }
 
     fn keyspace<'a>(&'a self, name: &'a KeyspaceName) -> BoxFuture<'a, Result<Option<Keyspace>, StoreError>> {

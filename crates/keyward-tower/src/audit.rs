@@ -9,6 +9,9 @@
 //! holds on to the request's own buffers. The writer does not wait on it between
 //! batches: it sleeps for the batch interval (or until the queue is half full, a flush, or the
 //! last handle is gone), so handing a record over never wakes a thread.
+//!
+//! With a [`retention`](AuditConfig::retention), the writer also deletes old audit events: when it
+//! starts, then about once an hour by the key manager's clock, in a task of its own.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -18,10 +21,11 @@ use std::time::Duration;
 
 use crossbeam_queue::ArrayQueue;
 use keyward_core::audit::{AuditEvent, KeyUsage};
-use keyward_core::{KeyId, KeyStore};
+use keyward_core::{KeyId, KeyManager};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::audit_record::Record;
+use crate::audit_retention::Retention;
 
 /// How records are batched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +43,30 @@ pub struct AuditConfig {
     /// Most events kept in memory while the store is down; beyond, events are dropped and counted
     /// (usage counts are folded per key and never dropped). Default 100 000.
     pub backlog: usize,
+    /// How long audit events are kept in the store: when set, the writer deletes every tenant's
+    /// events older than this when it starts and then about once an hour, off the request path.
+    /// Default `None`: every event is kept. Set it with [`retention`](Self::retention).
+    pub retention: Option<Duration>,
+}
+
+impl AuditConfig {
+    /// Keeps audit events for `keep` (`Duration::from_secs(90 * 86_400)` for 90 days) and deletes
+    /// older ones, at start and about once an hour. Several processes on one store may each
+    /// delete; the shortest retention among them wins.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use keyward_tower::AuditConfig;
+    ///
+    /// let config = AuditConfig::default().retention(Duration::from_secs(30 * 86_400));
+    /// assert_eq!(config.retention, Some(Duration::from_secs(30 * 86_400)));
+    /// assert_eq!(AuditConfig::default().retention, None, "by default everything is kept");
+    /// ```
+    #[must_use]
+    pub fn retention(mut self, keep: Duration) -> Self {
+        self.retention = Some(keep);
+        self
+    }
 }
 
 impl Default for AuditConfig {
@@ -49,6 +77,7 @@ impl Default for AuditConfig {
             interval: Duration::from_secs(1),
             events: true,
             backlog: 100_000,
+            retention: None,
         }
     }
 }
@@ -68,14 +97,15 @@ pub struct AuditHandle {
 }
 
 impl AuditHandle {
-    /// Starts the background task on the current tokio runtime.
-    pub(crate) fn spawn(store: Arc<dyn KeyStore>, config: AuditConfig) -> Self {
+    /// Starts the background task on the current tokio runtime, writing to `manager`'s store and
+    /// reading the time (for retention) from its clock.
+    pub(crate) fn spawn(manager: KeyManager, config: AuditConfig) -> Self {
         let capacity = config.capacity.max(1);
         let records = Arc::new(ArrayQueue::new(capacity));
         let (flushes, requests) = mpsc::unbounded_channel();
         let dropped = Arc::new(AtomicU64::new(0));
         let wake = Arc::new(Notify::new());
-        let writer = Writer::new(store, config, dropped.clone());
+        let writer = Writer::new(manager, config, dropped.clone());
         tokio::spawn(writer.run(records.clone(), requests, wake.clone()));
         Self {
             records,
@@ -137,8 +167,10 @@ impl AuditHandle {
 }
 
 struct Writer {
-    store: Arc<dyn KeyStore>,
+    /// Its store is written to; its clock tells when old events are due for deletion.
+    manager: KeyManager,
     config: AuditConfig,
+    retention: Option<Retention>,
     dropped: Arc<AtomicU64>,
     /// Usage folded per key; ids come from verified keys only, so foldhash's fast hasher will do.
     usage: HashMap<KeyId, KeyUsage, foldhash::fast::RandomState>,
@@ -148,10 +180,11 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(store: Arc<dyn KeyStore>, config: AuditConfig, dropped: Arc<AtomicU64>) -> Self {
+    fn new(manager: KeyManager, config: AuditConfig, dropped: Arc<AtomicU64>) -> Self {
         Self {
-            store,
+            manager,
             config,
+            retention: config.retention.map(Retention::new),
             dropped,
             usage: HashMap::default(),
             events: Vec::new(),
@@ -167,6 +200,9 @@ impl Writer {
     ) {
         let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
         loop {
+            if let Some(retention) = &mut self.retention {
+                retention.tick(self.manager.store(), self.manager.now());
+            }
             // Sleep without polling the queue: senders find no waker to wake. A flush request, or
             // the last handle going, ends the sleep.
             let mut closed = false;
@@ -299,13 +335,13 @@ impl Writer {
     async fn try_write(&mut self) -> Result<(), keyward_core::StoreError> {
         if !self.usage.is_empty() {
             let usage: Vec<KeyUsage> = self.usage.values().cloned().collect();
-            self.store.record_usage(&usage).await?;
+            self.manager.store().record_usage(&usage).await?;
             self.usage.clear();
         }
         let mut written = 0;
         let result = async {
             for chunk in self.events.chunks(self.config.batch.max(1)) {
-                self.store.append_audit(chunk).await?;
+                self.manager.store().append_audit(chunk).await?;
                 written += chunk.len();
             }
             Ok(())

@@ -307,7 +307,7 @@ impl ApiKeyLayerBuilder {
                 if runtime.is_none() {
                     return Err(ConfigError::NoRuntime);
                 }
-                Some(AuditHandle::spawn(self.manager.store().clone(), config))
+                Some(AuditHandle::spawn(self.manager.clone(), config))
             }
         };
         let verifier = Arc::new(Verifier::new(self.manager, self.limits, self.cache));

@@ -65,6 +65,7 @@
 
 pub mod audit;
 mod audit_record;
+mod audit_retention;
 pub mod bodies;
 pub mod credential;
 mod error;

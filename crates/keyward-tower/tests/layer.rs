@@ -18,6 +18,7 @@ use futures_util::future::{BoxFuture, join_all};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, RETRY_AFTER, USER_AGENT, WWW_AUTHENTICATE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
+use keyward_core::audit::{AuditEvent, AuditQuery};
 use keyward_core::time::Clock;
 use keyward_core::{ApiKey, CreatedKey, Expiry, KeyKind, NewKey, Rotation, Tier};
 use keyward_tower::credential::X_API_KEY;
@@ -1626,12 +1627,20 @@ async fn usage_and_audit_records_wait_out_a_store_outage() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let tenant = tenant_id("site_1");
-    let events = h.manager.audit_log(&tenant, 10).await.expect("the store answers");
+    let events = h
+        .manager
+        .audit_log(&AuditQuery::new(tenant.clone()).limit(10))
+        .await
+        .expect("the store answers");
     assert!(events.is_empty(), "nothing could be written yet");
 
     h.probe.set_writes_down(false);
     layer.audit().expect("recording is on").flush().await;
-    let events = h.manager.audit_log(&tenant, 10).await.expect("the store answers");
+    let events = h
+        .manager
+        .audit_log(&AuditQuery::new(tenant.clone()).limit(10))
+        .await
+        .expect("the store answers");
     assert_eq!(events.len(), 3, "every event kept through the outage");
     let stored = h
         .manager
@@ -1662,7 +1671,11 @@ async fn a_full_audit_queue_drops_and_counts_and_never_holds_up_a_request() {
     assert_eq!(audit.dropped(), 3);
     audit.flush().await;
     let tenant = tenant_id("site_1");
-    let events = h.manager.audit_log(&tenant, 10).await.expect("the store answers");
+    let events = h
+        .manager
+        .audit_log(&AuditQuery::new(tenant.clone()).limit(10))
+        .await
+        .expect("the store answers");
     assert_eq!(events.len(), 2);
 }
 
@@ -1686,7 +1699,7 @@ async fn a_half_full_audit_queue_wakes_the_writer_before_its_interval() {
         loop {
             let events = h
                 .manager
-                .audit_log(&tenant, 1000)
+                .audit_log(&AuditQuery::new(tenant.clone()).limit(1000))
                 .await
                 .expect("the store answers");
             if !events.is_empty() {
@@ -1699,6 +1712,116 @@ async fn a_half_full_audit_queue_wakes_the_writer_before_its_interval() {
     .expect("the writer wrote without waiting out its hour");
     assert!(written >= 512, "{written} events written");
     assert_eq!(layer.audit().expect("recording is on").dropped(), 0);
+}
+
+/// An audit event of `key` that happened `ago` before the harness's clock, named `name`.
+fn event_ago(h: &Harness, key: &CreatedKey, ago: Duration, name: &str) -> AuditEvent {
+    AuditEvent {
+        at: h.clock.now().minus(ago),
+        request_id: name.to_owned(),
+        key_id: key.key.id.clone(),
+        tenant: key.key.tenant.clone(),
+        fingerprint: key.key.fingerprint(),
+        method: "GET".into(),
+        path: "/v1/events".into(),
+        status: 200,
+        client_ip: None,
+        user_agent: None,
+    }
+}
+
+/// The request ids of `tenant`'s stored events, newest first.
+async fn stored_ids(h: &Harness, tenant: &str) -> Vec<String> {
+    let query = AuditQuery::new(tenant_id(tenant));
+    let events = h.manager.audit_log(&query).await.expect("the store answers");
+    events.into_iter().map(|e| e.request_id).collect()
+}
+
+/// Waits (up to ten seconds) until `tenant`'s stored events are `expected`.
+async fn until_stored(h: &Harness, tenant: &str, expected: &[&str]) {
+    let waited = tokio::time::timeout(Duration::from_secs(10), async {
+        while stored_ids(h, tenant).await != expected {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(
+        waited.is_ok(),
+        "expected {expected:?}, stored {:?}",
+        stored_ids(h, tenant).await
+    );
+}
+
+#[tokio::test]
+async fn retention_deletes_old_events_at_start_and_then_hourly() {
+    const DAY: Duration = Duration::from_secs(86_400);
+    const HOUR: Duration = Duration::from_secs(3600);
+    const MINUTE: Duration = Duration::from_secs(60);
+    let h = Harness::new();
+    let key = h.key("site_1").await;
+    let other = h.key("site_2").await;
+    let store = h.manager.store();
+    let old = [
+        event_ago(&h, &key, DAY + HOUR, "old"),
+        event_ago(&h, &other, 2 * DAY, "other_old"),
+        event_ago(&h, &key, DAY - 30 * MINUTE, "recent"),
+        event_ago(&h, &key, HOUR, "new"),
+    ];
+    store.append_audit(&old).await.expect("append");
+    let layer = recording(
+        &h,
+        AuditConfig {
+            interval: Duration::from_millis(5),
+            ..AuditConfig::default()
+        }
+        .retention(DAY),
+    );
+    // At start: every tenant's events older than a day go.
+    until_stored(&h, "site_1", &["new", "recent"]).await;
+    assert_eq!(stored_ids(&h, "site_2").await, Vec::<String>::new());
+
+    // 45 minutes on, `recent` is over a day old, yet kept until the hour since the last deletion
+    // is up.
+    h.clock.advance(45 * MINUTE);
+    let audit = layer.audit().expect("recording is on");
+    for _ in 0..3 {
+        audit.flush().await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        stored_ids(&h, "site_1").await,
+        ["new", "recent"],
+        "at most hourly"
+    );
+
+    h.clock.advance(15 * MINUTE);
+    audit.flush().await;
+    until_stored(&h, "site_1", &["new"]).await;
+}
+
+#[tokio::test]
+async fn without_retention_every_event_is_kept() {
+    let h = Harness::new();
+    let key = h.key("site_1").await;
+    let ancient = event_ago(&h, &key, Duration::from_secs(400 * 86_400), "ancient");
+    h.manager
+        .store()
+        .append_audit(std::slice::from_ref(&ancient))
+        .await
+        .expect("append");
+    let layer = recording(
+        &h,
+        AuditConfig {
+            interval: Duration::from_millis(5),
+            ..AuditConfig::default()
+        },
+    );
+    h.clock.advance(Duration::from_secs(7200));
+    let audit = layer.audit().expect("recording is on");
+    audit.flush().await;
+    audit.flush().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(stored_ids(&h, "site_1").await, ["ancient"]);
 }
 
 #[tokio::test]
@@ -1760,7 +1883,11 @@ async fn usage_and_audit_records_reach_the_store() {
         .expect("the key");
     assert_eq!((untouched.request_count, untouched.last_used_at), (0, None));
 
-    let events = h.manager.audit_log(&tenant, 10).await.expect("the store answers");
+    let events = h
+        .manager
+        .audit_log(&AuditQuery::new(tenant.clone()).limit(10))
+        .await
+        .expect("the store answers");
     assert_eq!(events.len(), 3);
     for (id, method, path, agent, status) in &requests {
         let event = events

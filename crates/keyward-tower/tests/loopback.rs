@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
+use keyward_core::audit::AuditQuery;
 use keyward_tower::rate_limit::{Quota, RateLimits};
 use keyward_tower::{ApiKeyLayer, CredentialSources};
 use reqwest::StatusCode;
@@ -144,7 +145,7 @@ async fn success_carries_the_request_id_and_rate_limit_headers_and_is_audited() 
     layer.audit().expect("recording is on").flush().await;
     let events = h
         .manager
-        .audit_log(&tenant_id("site_1"), 10)
+        .audit_log(&AuditQuery::new(tenant_id("site_1")).limit(10))
         .await
         .expect("the store answers");
     assert_eq!(events.len(), 2);

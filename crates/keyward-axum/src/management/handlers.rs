@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use http::header::CACHE_CONTROL;
 use http::{HeaderMap, HeaderValue, StatusCode};
+use keyward_core::audit::AuditQuery;
 use keyward_core::{ApiKey, CreatedKey, Expiry, KeyId, NewKey, TenantId};
 use keyward_tower::VerifiedKey;
 
@@ -170,7 +171,10 @@ pub(super) async fn audit(
             )
         })?;
         let limit = audit_limit(&query)?;
-        let events = api.manager.audit_log(&key.tenant, limit).await?;
+        let events = api
+            .manager
+            .audit_log(&AuditQuery::new(key.tenant.clone()).limit(limit))
+            .await?;
         Ok(Json(List { data: events }).into_response())
     }
     .await;

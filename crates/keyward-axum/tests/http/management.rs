@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::Router;
 use futures_util::future::BoxFuture;
 use keyward_axum::management::{self, ManagementApi};
-use keyward_core::audit::{AuditEvent, KeyUsage};
+use keyward_core::audit::{AuditEvent, AuditQuery, KeyUsage};
 use keyward_core::store::{ChangeFeed, KeyspaceWrite, OldKey};
 use keyward_core::time::{ManualClock, Timestamp};
 use keyward_core::{
@@ -119,14 +119,17 @@ impl KeyStore for Switchable {
         })
     }
 
-    fn audit_log<'a>(
-        &'a self,
-        tenant: &'a TenantId,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<AuditEvent>, StoreError>> {
+    fn audit_log<'a>(&'a self, query: &'a AuditQuery) -> BoxFuture<'a, Result<Vec<AuditEvent>, StoreError>> {
         Box::pin(async move {
             self.check()?;
-            self.store.audit_log(tenant, limit).await
+            self.store.audit_log(query).await
+        })
+    }
+
+    fn prune_audit<'a>(&'a self, before: Timestamp) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.store.prune_audit(before).await
         })
     }
 

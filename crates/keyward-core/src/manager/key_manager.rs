@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::policy::MILLISECOND;
 use super::policy_watch::PolicyWatch;
 use super::{ConfigError, CreatedKey, Expiry, KeyPolicy, ManagerError, NewKey, Rotation};
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, AuditQuery};
 use crate::hash::Hasher;
 use crate::keyspace::{Drift, Keyspace, KeyspaceName};
 use crate::lookup::PublicPrefix;
@@ -388,13 +388,13 @@ impl KeyManager {
         Ok(self.get(tenant, id).await?.ok_or(StoreError::NotFound)?)
     }
 
-    /// The tenant's latest audit events, newest first.
+    /// The audit events `query` selects, newest first.
     ///
     /// # Errors
     ///
     /// An outage.
-    pub async fn audit_log(&self, tenant: &TenantId, limit: usize) -> Result<Vec<AuditEvent>, ManagerError> {
-        Ok(self.inner.store.audit_log(tenant, limit).await?)
+    pub async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, ManagerError> {
+        Ok(self.inner.store.audit_log(query).await?)
     }
 
     /// Mints a key from `template` (given a fresh id) and writes it as `write` says, minting again

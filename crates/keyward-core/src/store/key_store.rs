@@ -5,7 +5,7 @@ use std::fmt;
 use futures_util::future::BoxFuture;
 
 use super::{ChangeFeed, StoreError};
-use crate::audit::{AuditEvent, KeyUsage};
+use crate::audit::{AuditEvent, AuditQuery, KeyUsage};
 use crate::time::Timestamp;
 use crate::{ApiKey, KeyId, Keyspace, KeyspaceName, LookupKey, TenantId};
 
@@ -123,16 +123,23 @@ pub trait KeyStore: Send + Sync + fmt::Debug + 'static {
     /// Only an outage; then nothing of the batch was written.
     fn append_audit<'a>(&'a self, events: &'a [AuditEvent]) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// The tenant's latest audit events, newest first, at most `limit`.
+    /// The audit events that `query` selects (its tenant's only, every filter applied), newest
+    /// first, at most its limit.
     ///
     /// # Errors
     ///
     /// Only an outage.
-    fn audit_log<'a>(
-        &'a self,
-        tenant: &'a TenantId,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<AuditEvent>, StoreError>>;
+    fn audit_log<'a>(&'a self, query: &'a AuditQuery) -> BoxFuture<'a, Result<Vec<AuditEvent>, StoreError>>;
+
+    /// Deletes the audit events of every tenant from before `before`, and returns how many.
+    /// Events at `before` or later are kept. A large deletion may be split into several
+    /// transactions, so that writers never wait long; an outage part-way leaves the rest for the
+    /// next call.
+    ///
+    /// # Errors
+    ///
+    /// Only an outage.
+    fn prune_audit<'a>(&'a self, before: Timestamp) -> BoxFuture<'a, Result<u64, StoreError>>;
 
     /// The keyspace `name`, if stored.
     ///

@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use futures_util::future::{BoxFuture, FutureExt};
 
 use super::{ChangeFeed, KeyChange, KeyStore, KeyspaceWrite, OldKey, StoreError};
-use crate::audit::{AuditEvent, KeyUsage};
+use crate::audit::{AuditEvent, AuditQuery, KeyUsage};
 use crate::time::Timestamp;
 use crate::{ApiKey, KeyId, Keyspace, KeyspaceName, LookupKey, TenantId};
 
@@ -250,20 +250,13 @@ impl KeyStore for MemoryStore {
         futures_util::future::ready(Ok(())).boxed()
     }
 
-    fn audit_log<'a>(
-        &'a self,
-        tenant: &'a TenantId,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<AuditEvent>, StoreError>> {
-        let events = self
-            .state()
-            .audit
-            .iter()
-            .rev()
-            .filter(|e| &e.tenant == tenant)
-            .take(limit)
-            .cloned()
-            .collect();
+    fn audit_log<'a>(&'a self, query: &'a AuditQuery) -> BoxFuture<'a, Result<Vec<AuditEvent>, StoreError>> {
+        let state = self.state();
+        // Latest appended first; the stable sort then puts the latest time first and keeps that
+        // order among events of the same time.
+        let mut events: Vec<&AuditEvent> = state.audit.iter().rev().filter(|e| query.matches(e)).collect();
+        events.sort_by_key(|e| std::cmp::Reverse(e.at));
+        let events = events.into_iter().take(query.get_limit()).cloned().collect();
         futures_util::future::ready(Ok(events)).boxed()
     }
 
@@ -284,6 +277,15 @@ impl KeyStore for MemoryStore {
         _now: Timestamp,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         futures_util::future::ready(Ok(self.save_keyspace_now(keyspace, write))).boxed()
+    }
+
+    fn prune_audit<'a>(&'a self, before: Timestamp) -> BoxFuture<'a, Result<u64, StoreError>> {
+        let mut state = self.state();
+        let kept_before = state.audit.len();
+        state.audit.retain(|e| e.at >= before);
+        let pruned = (kept_before - state.audit.len()) as u64;
+        drop(state);
+        futures_util::future::ready(Ok(pruned)).boxed()
     }
 
     fn changes(&self) -> &ChangeFeed {
@@ -320,17 +322,20 @@ mod tests {
             .collect();
         store.append_audit(&events[..10]).await.unwrap();
         store.append_audit(&events[10..]).await.unwrap();
-        let log = store.audit_log(&tenant, usize::MAX).await.unwrap();
-        assert_eq!(log.len(), MemoryStore::MAX_AUDIT_EVENTS);
-        assert_eq!(
-            log.first().unwrap().request_id,
-            format!("req_{}", MemoryStore::MAX_AUDIT_EVENTS + 9),
-            "newest first"
-        );
+        let all = AuditQuery::new(tenant.clone()).limit(usize::MAX);
+        assert_eq!(store.audit_log(&all).await.unwrap().len(), AuditQuery::MAX_LIMIT);
+        let oldest = AuditQuery::new(tenant.clone())
+            .until(Timestamp::from_millis(20))
+            .limit(usize::MAX);
+        let log = store.audit_log(&oldest).await.unwrap();
+        assert_eq!(log.len(), 10);
+        assert_eq!(log.first().unwrap().request_id, "req_19", "newest first");
         assert_eq!(
             log.last().unwrap().request_id,
             "req_10",
             "the ten oldest were dropped"
         );
+        let kept = store.prune_audit(Timestamp::MAX).await.unwrap();
+        assert_eq!(kept, MemoryStore::MAX_AUDIT_EVENTS as u64, "all that was kept");
     }
 }

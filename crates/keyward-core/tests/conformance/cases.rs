@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use keyward_core::audit::{AuditEvent, KeyUsage};
+use keyward_core::audit::{AuditEvent, AuditQuery, KeyUsage};
 use keyward_core::store::OldKey;
 use keyward_core::time::{Clock, Timestamp};
 use keyward_core::token::{Alphabet, TokenFormat};
@@ -430,17 +430,219 @@ pub async fn audit_log_order_and_tenant_filter(h: &Harness) {
         .await
         .expect("append");
 
-    assert_eq!(
-        manager.audit_log(&a.tenant, 10).await.expect("log"),
-        vec![a3.clone(), a2.clone(), a1]
+    let log = |tenant: &TenantId, limit: usize| {
+        let query = AuditQuery::new(tenant.clone()).limit(limit);
+        let manager = manager.clone();
+        async move { manager.audit_log(&query).await.expect("log") }
+    };
+    assert_eq!(log(&a.tenant, 10).await, vec![a3.clone(), a2.clone(), a1]);
+    assert_eq!(log(&a.tenant, 2).await, vec![a3, a2]);
+    assert_eq!(log(&a.tenant, 0).await, vec![]);
+    assert_eq!(log(&b.tenant, 10).await, vec![b1]);
+    assert_eq!(log(&tenant("site_c"), 10).await, vec![]);
+}
+
+/// An audit event of `key` at `START + offset` ms on `path`, named `req_<offset>`.
+fn audit_event(h: &Harness, key: &ApiKey, offset: i64, path: &str) -> AuditEvent {
+    AuditEvent {
+        at: Timestamp::from_millis(h.clock().now().as_millis() + offset),
+        request_id: format!("req_{offset}"),
+        key_id: key.id.clone(),
+        tenant: key.tenant.clone(),
+        fingerprint: key.fingerprint(),
+        method: "GET".into(),
+        path: path.into(),
+        status: 200,
+        client_ip: Some("198.51.100.4".into()),
+        user_agent: Some("trcker-sync/2.1".into()),
+    }
+}
+
+/// The request ids of what `query` reads from the store, in the order it returns them.
+async fn request_ids(h: &Harness, query: &AuditQuery) -> Vec<String> {
+    h.store()
+        .audit_log(query)
+        .await
+        .expect("log")
+        .into_iter()
+        .map(|event| event.request_id)
+        .collect()
+}
+
+/// Each filter of an [`AuditQuery`] alone and together: key, time window (since inclusive, until
+/// exclusive), a literal path prefix, limit; newest first by time, whatever the order events were
+/// appended in; never another tenant's events.
+pub async fn audit_log_filters(h: &Harness) {
+    let manager = h.manager(|b| b);
+    let create = |site: &'static str| {
+        let manager = manager.clone();
+        async move {
+            manager
+                .create(NewKey::new(tenant(site)))
+                .await
+                .expect("create")
+                .key
+        }
+    };
+    let (one, two, other) = (
+        create("site_a").await,
+        create("site_a").await,
+        create("site_b").await,
     );
-    assert_eq!(manager.audit_log(&a.tenant, 2).await.expect("log"), vec![a3, a2]);
-    assert_eq!(manager.audit_log(&a.tenant, 0).await.expect("log"), vec![]);
-    assert_eq!(manager.audit_log(&b.tenant, 10).await.expect("log"), vec![b1]);
+    let events = [
+        audit_event(h, &one, 30, "/api/campaigns"),
+        audit_event(h, &one, 10, "/api/100%_off"),
+        audit_event(h, &two, 20, "/api/1000xoff"),
+        audit_event(h, &one, 40, "/dashboard"),
+        audit_event(h, &two, 50, "/API/upper"),
+        audit_event(h, &one, 60, "/api\\literal"),
+        audit_event(h, &other, 35, "/api/campaigns"),
+    ];
+    // Appended out of time order, in two batches.
+    h.store().append_audit(&events[..4]).await.expect("append");
+    h.store().append_audit(&events[4..]).await.expect("append");
+    let site = AuditQuery::new(tenant("site_a"));
+    let at = |offset: i64| Timestamp::from_millis(h.clock().now().as_millis() + offset);
+    let cases: Vec<(&str, AuditQuery, &[&str])> = vec![
+        (
+            "all, newest first",
+            site.clone(),
+            &["req_60", "req_50", "req_40", "req_30", "req_20", "req_10"],
+        ),
+        ("one key", site.clone().key(two.id.clone()), &["req_50", "req_20"]),
+        ("another tenant's key", site.clone().key(other.id.clone()), &[]),
+        (
+            "since is inclusive",
+            site.clone().since(at(40)),
+            &["req_60", "req_50", "req_40"],
+        ),
+        (
+            "until is exclusive",
+            site.clone().until(at(30)),
+            &["req_20", "req_10"],
+        ),
+        (
+            "a window",
+            site.clone().since(at(20)).until(at(50)),
+            &["req_40", "req_30", "req_20"],
+        ),
+        ("an empty window", site.clone().since(at(30)).until(at(30)), &[]),
+        (
+            "a path prefix",
+            site.clone().path_prefix("/api/"),
+            &["req_30", "req_20", "req_10"],
+        ),
+        (
+            "`%` and `_` are literal",
+            site.clone().path_prefix("/api/100%_"),
+            &["req_10"],
+        ),
+        ("`_` is no wildcard", site.clone().path_prefix("/api/100_"), &[]),
+        ("`%` is no wildcard", site.clone().path_prefix("/api/%off"), &[]),
+        (
+            "`\\` is literal",
+            site.clone().path_prefix("/api\\l"),
+            &["req_60"],
+        ),
+        ("case matters", site.clone().path_prefix("/API/"), &["req_50"]),
+        (
+            "an empty prefix",
+            site.clone().path_prefix("").limit(2),
+            &["req_60", "req_50"],
+        ),
+        ("a limit", site.clone().limit(2), &["req_60", "req_50"]),
+        (
+            "every filter",
+            site.clone()
+                .key(one.id.clone())
+                .since(at(10))
+                .until(at(60))
+                .path_prefix("/api/")
+                .limit(1),
+            &["req_30"],
+        ),
+        ("the other tenant", AuditQuery::new(tenant("site_b")), &["req_35"]),
+        ("an unknown tenant", AuditQuery::new(tenant("site_c")), &[]),
+    ];
+    for (what, query, expected) in cases {
+        assert_eq!(request_ids(h, &query).await, expected, "{what}");
+    }
+    // Events of the same time: the latest appended first.
+    let tied = [audit_event(h, &one, 70, "/a"), audit_event(h, &one, 70, "/b")];
+    h.store().append_audit(&tied).await.expect("append");
+    let latest = h.store().audit_log(&site.clone().limit(2)).await.expect("log");
+    assert_eq!(latest, vec![tied[1].clone(), tied[0].clone()]);
+}
+
+/// Pruning deletes every tenant's events from before a time, keeps those at it or later, and
+/// says how many went.
+pub async fn audit_prune(h: &Harness) {
+    let manager = h.manager(|b| b);
+    let a = manager
+        .create(NewKey::new(tenant("site_a")))
+        .await
+        .expect("create")
+        .key;
+    let b = manager
+        .create(NewKey::new(tenant("site_b")))
+        .await
+        .expect("create")
+        .key;
+    let events = [
+        audit_event(h, &a, 10, "/api/x"),
+        audit_event(h, &b, 15, "/api/x"),
+        audit_event(h, &a, 20, "/api/x"),
+        audit_event(h, &b, 30, "/api/x"),
+    ];
+    h.store().append_audit(&events).await.expect("append");
+    let at = |offset: i64| Timestamp::from_millis(h.clock().now().as_millis() + offset);
+
     assert_eq!(
-        manager.audit_log(&tenant("site_c"), 10).await.expect("log"),
-        vec![]
+        h.store().prune_audit(at(10)).await.expect("prune"),
+        0,
+        "nothing before"
     );
+    assert_eq!(h.store().prune_audit(at(20)).await.expect("prune"), 2);
+    assert_eq!(h.store().prune_audit(at(20)).await.expect("prune"), 0, "once");
+    assert_eq!(
+        request_ids(h, &AuditQuery::new(a.tenant.clone())).await,
+        ["req_20"],
+        "an event at the time is kept"
+    );
+    assert_eq!(
+        request_ids(h, &AuditQuery::new(b.tenant.clone())).await,
+        ["req_30"]
+    );
+    assert_eq!(h.store().prune_audit(Timestamp::MAX).await.expect("prune"), 2);
+    assert!(
+        request_ids(h, &AuditQuery::new(a.tenant.clone()))
+            .await
+            .is_empty()
+    );
+}
+
+/// A prune larger than one deletion batch deletes, and counts, every event.
+pub async fn audit_prune_in_batches(h: &Harness) {
+    const EVENTS: i64 = 10_050;
+    let manager = h.manager(|b| b);
+    let key = manager
+        .create(NewKey::new(tenant("site_a")))
+        .await
+        .expect("create")
+        .key;
+    let events: Vec<AuditEvent> = (0..=EVENTS).map(|n| audit_event(h, &key, n, "/api/x")).collect();
+    h.store().append_audit(&events).await.expect("append");
+    let before = Timestamp::from_millis(h.clock().now().as_millis() + EVENTS);
+    assert_eq!(
+        h.store().prune_audit(before).await.expect("prune"),
+        EVENTS.unsigned_abs()
+    );
+    let left = h
+        .store()
+        .audit_log(&AuditQuery::new(key.tenant.clone()))
+        .await
+        .expect("log");
+    assert_eq!(left, vec![events[events.len() - 1].clone()]);
 }
 
 /// A tenant can neither see nor change another tenant's key.

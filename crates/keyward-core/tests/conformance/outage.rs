@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use keyward_core::audit::KeyUsage;
+use keyward_core::audit::{AuditQuery, KeyUsage};
 use keyward_core::store::OldKey;
 use keyward_core::{CreatedKey, KeyId, KeyManager, KeyStore, StoreError, VerifyError};
 
@@ -37,7 +37,11 @@ pub async fn assert_outage(store: &dyn KeyStore, manager: &KeyManager, created: 
                 .await
                 .err(),
         ),
-        ("audit_log", store.audit_log(&key.tenant, 1).await.err()),
+        (
+            "audit_log",
+            store.audit_log(&AuditQuery::new(key.tenant.clone())).await.err(),
+        ),
+        ("prune_audit", store.prune_audit(now).await.err()),
     ];
     for (operation, error) in results {
         assert!(

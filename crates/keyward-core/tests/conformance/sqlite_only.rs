@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use keyward_core::audit::{AuditEvent, KeyUsage};
+use keyward_core::audit::{AuditEvent, AuditQuery, KeyUsage};
 use keyward_core::store::SqliteStore;
 use keyward_core::time::{Clock, ManualClock};
 use keyward_core::{KeyManager, KeyStore, ManagerError, NewKey, StoreError, TenantId, VerifyError};
@@ -80,7 +80,13 @@ async fn reopening_the_file_loses_nothing() {
         reopened.verify(revoked.token.expose()).await,
         Err(VerifyError::Revoked)
     ));
-    assert_eq!(reopened.audit_log(&site, 10).await.expect("audit"), vec![event]);
+    assert_eq!(
+        reopened
+            .audit_log(&AuditQuery::new(site.clone()))
+            .await
+            .expect("audit"),
+        vec![event]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

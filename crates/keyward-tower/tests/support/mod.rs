@@ -12,7 +12,7 @@ use futures_util::future::BoxFuture;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use keyward_core::audit::{AuditEvent, KeyUsage};
+use keyward_core::audit::{AuditEvent, AuditQuery, KeyUsage};
 use keyward_core::manager::KeyManagerBuilder;
 use keyward_core::store::{ChangeFeed, KeyspaceWrite, OldKey};
 use keyward_core::time::{ManualClock, Timestamp};
@@ -205,12 +205,15 @@ impl KeyStore for TestStore {
         }
     }
 
-    fn audit_log<'a>(
-        &'a self,
-        tenant: &'a TenantId,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<AuditEvent>, StoreError>> {
-        self.memory.audit_log(tenant, limit)
+    fn audit_log<'a>(&'a self, query: &'a AuditQuery) -> BoxFuture<'a, Result<Vec<AuditEvent>, StoreError>> {
+        self.memory.audit_log(query)
+    }
+
+    fn prune_audit<'a>(&'a self, before: Timestamp) -> BoxFuture<'a, Result<u64, StoreError>> {
+        match self.probe.write_outage() {
+            Ok(()) => self.memory.prune_audit(before),
+            Err(error) => Box::pin(std::future::ready(Err(error))),
+        }
     }
 
     fn keyspace<'a>(&'a self, name: &'a KeyspaceName) -> BoxFuture<'a, Result<Option<Keyspace>, StoreError>> {

@@ -6,7 +6,7 @@ use sqlx::{Database, Pool, Transaction};
 use crate::store::Change;
 
 /// The parts of a SQL store that depend on the database: how writers take turns and how other
-/// processes hear of a change.
+/// processes hear of a change, and how a statement's result is read.
 pub(crate) trait Dialect: Database {
     /// Counts the tables named `_sqlx_migrations` where the store's tables live (0 or 1).
     const MIGRATIONS_TABLE_COUNT: &'static str;
@@ -23,4 +23,7 @@ pub(crate) trait Dialect: Database {
         tx: &'a mut Transaction<'static, Self>,
         change: &'a Change,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+
+    /// The rows a statement changed (sqlx has no trait for it).
+    fn rows_affected(result: &Self::QueryResult) -> u64;
 }

@@ -10,7 +10,7 @@ use super::dialect::Dialect;
 use super::failure::store_error;
 use super::queries::{self, retire};
 use super::row::{AuditRow, KeyRow, KeyspaceRow, saturating_i64};
-use crate::audit::{AuditEvent, KeyUsage};
+use crate::audit::{AuditEvent, AuditQuery, KeyUsage};
 use crate::store::{Change, ChangeFeed, KeyChange, KeyspaceWrite, OldKey, StoreError};
 use crate::time::Timestamp;
 use crate::{ApiKey, KeyId, Keyspace, KeyspaceName, LookupKey, TenantId};
@@ -280,14 +280,14 @@ where
         tx.commit().await.map_err(store_error)
     }
 
-    pub(crate) async fn audit_log(
-        &self,
-        tenant: &TenantId,
-        limit: usize,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
+    pub(crate) async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
         let rows: Vec<AuditRow> = sqlx::query_as(queries::AUDIT_LOG)
-            .bind(tenant.to_string())
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(query.get_tenant().to_string())
+            .bind(query.get_key().map(KeyId::to_string))
+            .bind(query.get_since().map(Timestamp::as_millis))
+            .bind(query.get_until().map(Timestamp::as_millis))
+            .bind(query.get_path_prefix().map(str::to_owned))
+            .bind(i64::try_from(query.get_limit()).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;
@@ -295,6 +295,26 @@ where
             .into_iter()
             .map(AuditEvent::try_from)
             .collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes a batch a transaction, so that the audit writer never waits long for the lock.
+    pub(crate) async fn prune_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let mut pruned = 0;
+        loop {
+            let mut tx = DB::begin_write(&self.pool, None).await.map_err(store_error)?;
+            let result = sqlx::query(queries::PRUNE_AUDIT)
+                .bind(before.as_millis())
+                .bind(queries::PRUNE_BATCH)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            tx.commit().await.map_err(store_error)?;
+            let deleted = DB::rows_affected(&result);
+            pruned += deleted;
+            if deleted < queries::PRUNE_BATCH.unsigned_abs() {
+                return Ok(pruned);
+            }
+        }
     }
 }
 
@@ -340,7 +360,8 @@ macro_rules! delegate_key_store {
                 ) -> $crate::ApiKey;
                 record_usage(usage: &'a [$crate::audit::KeyUsage]) -> ();
                 append_audit(events: &'a [$crate::audit::AuditEvent]) -> ();
-                audit_log(tenant: &'a $crate::TenantId, limit: usize) -> ::std::vec::Vec<$crate::audit::AuditEvent>;
+                audit_log(query: &'a $crate::audit::AuditQuery) -> ::std::vec::Vec<$crate::audit::AuditEvent>;
+                prune_audit(before: $crate::time::Timestamp) -> u64;
                 keyspace(name: &'a $crate::KeyspaceName) -> ::std::option::Option<$crate::Keyspace>;
                 save_keyspace(
                     keyspace: &'a $crate::Keyspace,

@@ -86,11 +86,20 @@ pub(crate) const INSERT_AUDIT: &str = concat!(
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 );
 
-/// `$1`: tenant, `$2`: limit. Newest first.
+/// `$1`: tenant, `$2`: key id or null, `$3`: since (inclusive) or null, `$4`: until (exclusive)
+/// or null, `$5`: path prefix or null, `$6`: limit. Newest first, ties latest appended first.
+///
+/// The prefix is compared with `substr`, never `LIKE`: `%`, `_` and `\` in it are plain
+/// characters, and case matters in both databases.
 pub(crate) const AUDIT_LOG: &str = concat!(
     "SELECT ",
     audit_columns!(),
-    " FROM keyward_audit WHERE tenant = $1 ORDER BY seq DESC LIMIT $2"
+    " FROM keyward_audit WHERE tenant = $1 \
+     AND ($2 IS NULL OR key_id = $2) \
+     AND ($3 IS NULL OR at >= $3) \
+     AND ($4 IS NULL OR at < $4) \
+     AND ($5 IS NULL OR substr(path, 1, length($5)) = $5) \
+     ORDER BY at DESC, seq DESC LIMIT $6"
 );
 
 /// `$1`: name.
@@ -107,6 +116,14 @@ pub(crate) const CREATE_KEYSPACE: &str = "INSERT INTO keyward_keyspaces (name, d
 pub(crate) const REPLACE_KEYSPACE: &str = "INSERT INTO keyward_keyspaces (name, document, updated_at) \
      VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE \
      SET document = excluded.document, updated_at = excluded.updated_at RETURNING name";
+
+/// `$1`: before, `$2`: batch size. Deletes up to a batch of the events from before `$1`, oldest
+/// first.
+pub(crate) const PRUNE_AUDIT: &str = "DELETE FROM keyward_audit WHERE seq IN \
+     (SELECT seq FROM keyward_audit WHERE at < $1 ORDER BY at LIMIT $2)";
+
+/// Events [`PRUNE_AUDIT`] deletes in one transaction.
+pub(crate) const PRUNE_BATCH: i64 = 10_000;
 
 /// Applies `old` to the rotated-out `key` and returns the statement (with its time argument) that
 /// does the same in the database; `None` when the key is kept as it is.

@@ -190,4 +190,8 @@ impl Dialect for Postgres {
             Ok(())
         })
     }
+
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
 }

@@ -194,6 +194,10 @@ impl Dialect for Sqlite {
             Ok(())
         })
     }
+
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
 }
 
 #[cfg(test)]
