@@ -39,7 +39,30 @@ macro_rules! suite {
                     harness.finish().await;
                 }
             )*
+
+            mod keyspaces {
+                keyspace_cases!($backend:
+                    declaring_a_keyspace,
+                    opening_a_keyspace,
+                    keys_live_in_their_keyspace,
+                    policy_changes_reach_declared_managers,
+                );
+            }
         }
+    };
+}
+
+/// Runs the cases of [`conformance::keyspaces`] against `$backend`.
+macro_rules! keyspace_cases {
+    ($backend:ident: $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let harness = crate::conformance::harness::Harness::$backend().await;
+                crate::conformance::keyspaces::$case(&harness).await;
+                harness.finish().await;
+            }
+        )*
     };
 }
 

@@ -69,6 +69,11 @@ impl Harness {
         &*self.store
     }
 
+    /// The store, shared.
+    pub fn shared(&self) -> Arc<dyn KeyStore> {
+        self.store.clone()
+    }
+
     /// The clock every manager of this harness reads.
     pub fn clock(&self) -> &ManualClock {
         &self.clock

@@ -3,6 +3,7 @@
 
 pub mod cases;
 pub mod harness;
+pub mod keyspaces;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod outage;
 #[cfg(feature = "postgres")]

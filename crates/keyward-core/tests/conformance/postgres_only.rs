@@ -264,3 +264,44 @@ async fn a_closed_store_is_unavailable() {
     assert_outage(&*store, &manager, &created).await;
     schema.drop().await;
 }
+
+/// A policy written through one store reaches a manager declared on another within a second,
+/// through `NOTIFY`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_change_reaches_another_store_within_a_second() {
+    use keyward_core::store::KeyspaceWrite;
+    use keyward_core::time::Clock;
+    use keyward_core::{Drift, KeyspaceName};
+
+    let schema = pg::Schema::create().await;
+    let clock = ManualClock::new(START);
+    let (here, there) = (store(&schema, "here").await, store(&schema, "there").await);
+    let follower = KeyManager::builder_shared(there.clone())
+        .clock(clock.clone())
+        .keyspace("app")
+        .max_active_keys(1)
+        .declare(Drift::Refuse)
+        .await
+        .expect("declared");
+    let mut keyspace = here
+        .keyspace(&KeyspaceName::new("app").expect("valid"))
+        .await
+        .expect("read")
+        .expect("stored");
+    keyspace.policy.max_active_keys = Some(4);
+    here.save_keyspace(&keyspace, KeyspaceWrite::Replace, clock.now())
+        .await
+        .expect("written");
+    let start = std::time::Instant::now();
+    while follower.current_policy().await.expect("read").max_active_keys != Some(4) {
+        assert!(
+            start.elapsed() < NOTIFY_WITHIN,
+            "the policy change did not arrive"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(follower);
+    here.close().await;
+    there.close().await;
+    schema.drop().await;
+}

@@ -1,5 +1,6 @@
 //! What only the SQLite store promises: keys outlive the process, the limit holds across pools on
-//! one file, URLs open it, and a closed store reports an outage.
+//! one file, changes reach every store on the file through its change log, URLs open it, and a
+//! closed store reports an outage.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use keyward_core::{KeyManager, KeyStore, ManagerError, NewKey, StoreError, Tenan
 
 use super::harness::{START, sqlite};
 use super::outage::assert_outage;
+use super::recorder::Recorder;
 
 fn manager(store: Arc<dyn KeyStore>, clock: &ManualClock) -> KeyManager {
     KeyManager::builder_shared(store)
@@ -160,4 +162,80 @@ async fn a_closed_store_is_unavailable() {
         .expect("create");
     store.close().await;
     assert_outage(&*store, &manager, &created).await;
+}
+
+/// Two stores on one file, as two processes have: a revocation, a rotation and a policy change
+/// made through one are heard by the other within a second, through the file's change log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_reach_another_store_on_the_file_within_a_second() {
+    use std::time::{Duration, Instant};
+
+    use keyward_core::store::KeyspaceWrite;
+    use keyward_core::{Drift, KeyspaceName};
+
+    const WITHIN: Duration = Duration::from_secs(1);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = sqlite::url(&dir);
+    let clock = ManualClock::new(START);
+    let here: Arc<dyn KeyStore> = Arc::new(SqliteStore::open(&url).await.expect("open"));
+    let there = Arc::new(SqliteStore::open(&url).await.expect("open again"));
+    assert!(there.reads_other_processes());
+    let heard_there = Recorder::on(&*there);
+    let manager = manager(here.clone(), &clock);
+    let site = TenantId::new("site_a").expect("tenant");
+
+    let revoked = manager
+        .create(NewKey::new(site.clone()))
+        .await
+        .expect("create")
+        .key;
+    let start = Instant::now();
+    manager.revoke(&site, &revoked.id).await.expect("revoke");
+    assert!(
+        heard_there.wait_for(&revoked.id, WITHIN).await,
+        "revocation not heard"
+    );
+    let took = start.elapsed();
+    assert!(took < WITHIN, "{took:?}");
+
+    let rotated = manager
+        .create(NewKey::new(site.clone()))
+        .await
+        .expect("create")
+        .key;
+    manager.rotate(&site, &rotated.id).await.expect("rotate");
+    assert!(
+        heard_there.wait_for(&rotated.id, WITHIN).await,
+        "rotation not heard"
+    );
+    let change = heard_there
+        .heard()
+        .into_iter()
+        .find(|c| c.key_id == rotated.id)
+        .expect("heard");
+    assert_eq!(change.lookup, rotated.lookup);
+    assert_eq!(heard_there.resyncs(), 0, "no row was missed");
+
+    // A manager on the other store follows the policy written through this one.
+    let follower = KeyManager::builder_shared(there.clone())
+        .clock(clock.clone())
+        .keyspace("app")
+        .max_active_keys(1)
+        .declare(Drift::Refuse)
+        .await
+        .expect("declared");
+    let mut keyspace = here
+        .keyspace(&KeyspaceName::new("app").expect("valid"))
+        .await
+        .expect("read")
+        .expect("stored");
+    keyspace.policy.max_active_keys = Some(4);
+    here.save_keyspace(&keyspace, KeyspaceWrite::Replace, clock.now())
+        .await
+        .expect("written");
+    let start = Instant::now();
+    while follower.current_policy().await.expect("read").max_active_keys != Some(4) {
+        assert!(start.elapsed() < WITHIN, "the policy change did not arrive");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
