@@ -19,8 +19,13 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, RETRY_AFTER, USER_AG
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use keyward_core::audit::{AuditEvent, AuditQuery};
+use keyward_core::store::KeyspaceWrite;
 use keyward_core::time::Clock;
-use keyward_core::{ApiKey, CreatedKey, Expiry, KeyKind, NewKey, Rotation, Tier};
+use keyward_core::token::TokenFormat;
+use keyward_core::{
+    ApiKey, CreatedKey, Expiry, KeyKind, KeyManager, KeyPolicy, Keyspace, KeyspaceName, NewKey, Rotation,
+    Tier,
+};
 use keyward_tower::credential::X_API_KEY;
 use keyward_tower::rate_limit::{Check, Quota, RateLimits};
 use keyward_tower::{
@@ -956,6 +961,54 @@ async fn revoking_through_the_manager_evicts_the_key_at_once() {
     assert_eq!(h.probe.finds(), 3, "the revoked key was looked up again");
     accepted(&svc, &other, "the tenant's other key is untouched").await;
     assert_eq!(h.probe.finds(), 3, "and still cached");
+}
+
+/// A key of another keyspace on the same store is unknown to the layer (even with a token of the
+/// same format); a change of the layer's keyspace policy flushes its cache, another's does not.
+#[tokio::test]
+async fn keys_of_another_keyspace_are_unknown_and_policy_changes_flush_the_cache() {
+    let h = Harness::new();
+    let other = KeyManager::builder_shared(h.manager.store().clone())
+        .keyspace("other")
+        .build()
+        .expect("a valid manager");
+    let foreign = other
+        .create(NewKey::new(tenant_id("site_1")))
+        .await
+        .expect("created in the other keyspace");
+    let key = h.key("site_1").await;
+    let svc = service(&layer(&h));
+    let reply = send(&svc, bearer("/v1/events", foreign.token.expose())).await;
+    assert_rejected(&reply, 401, "unauthorized", "another keyspace's key");
+    accepted(&svc, &key, "the layer's own key").await;
+    let finds = h.probe.finds();
+    accepted(&svc, &key, "cached").await;
+    assert_eq!(h.probe.finds(), finds, "a hit asks nothing");
+
+    let store = h.manager.store();
+    let now = h.manager.now();
+    let theirs = Keyspace::new(
+        KeyspaceName::new("other").expect("valid"),
+        TokenFormat::default(),
+        KeyPolicy::default(),
+    );
+    store
+        .save_keyspace(&theirs, KeyspaceWrite::Replace, now)
+        .await
+        .expect("written");
+    accepted(&svc, &key, "after another keyspace's change").await;
+    assert_eq!(h.probe.finds(), finds, "still cached");
+    let ours = Keyspace::new(
+        h.manager.keyspace().clone(),
+        TokenFormat::default(),
+        KeyPolicy::default(),
+    );
+    store
+        .save_keyspace(&ours, KeyspaceWrite::Replace, now)
+        .await
+        .expect("written");
+    accepted(&svc, &key, "after its own keyspace's change").await;
+    assert_eq!(h.probe.finds(), finds + 1, "looked up again");
 }
 
 /// A revoke that lands while a cold lookup is between reading the (still active) record and
