@@ -792,7 +792,7 @@ fn bad_input_is_one_error_line(store: &Store) {
                 "--immediate",
             ],
             1,
-            "rotates keys only as TwoStep",
+            "rotates keys only by two-step, not immediate",
         ),
         (
             "a key of another keyspace",

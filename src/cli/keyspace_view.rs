@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use keyward_core::{KeyPolicy, Keyspace, KeyspaceName, Rotation};
+use keyward_core::{KeyPolicy, Keyspace, KeyspaceName};
 use serde::Serialize;
 
 use super::view::scope_list as scopes;
@@ -84,11 +84,7 @@ impl KeyspaceView {
 
     /// The rotation rule: `grace 2days`, `immediate` or `two-step`.
     pub(crate) fn rotation_text(&self) -> String {
-        match self.policy.rotation {
-            Rotation::Grace(grace) => format!("grace {}", duration(grace)),
-            Rotation::Immediate => "immediate".to_owned(),
-            Rotation::TwoStep => "two-step".to_owned(),
-        }
+        self.policy.rotation.to_string()
     }
 }
 

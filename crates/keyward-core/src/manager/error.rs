@@ -31,7 +31,7 @@ pub enum ManagerError {
         tier: Tier,
     },
     /// The keyspace's policy allows only its own rotation.
-    #[error("the keyspace `{keyspace}` rotates keys only as {allowed:?}, not {asked:?}")]
+    #[error("the keyspace `{keyspace}` rotates keys only by {allowed}, not {asked}")]
     RotationNotAllowed {
         /// The keyspace.
         keyspace: KeyspaceName,

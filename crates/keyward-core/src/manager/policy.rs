@@ -27,6 +27,17 @@ pub enum Rotation {
     TwoStep,
 }
 
+impl std::fmt::Display for Rotation {
+    /// `grace 2days`, `immediate` or `two-step`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Grace(grace) => write!(f, "grace {}", humantime::format_duration(*grace)),
+            Self::Immediate => f.write_str("immediate"),
+            Self::TwoStep => f.write_str("two-step"),
+        }
+    }
+}
+
 /// When a new key expires.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Expiry {
@@ -229,6 +240,16 @@ mod tests {
             json.contains(r#""rotation":{"mode":"grace","grace_ms":172800000}"#),
             "{json}"
         );
+    }
+
+    #[test]
+    fn rotations_read_as_the_cli_writes_them() {
+        assert_eq!(
+            Rotation::Grace(Duration::from_secs(48 * 3600)).to_string(),
+            "grace 2days"
+        );
+        assert_eq!(Rotation::Immediate.to_string(), "immediate");
+        assert_eq!(Rotation::TwoStep.to_string(), "two-step");
     }
 
     #[test]
