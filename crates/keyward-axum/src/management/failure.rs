@@ -48,6 +48,23 @@ impl From<ManagerError> for Failure {
             ManagerError::InvalidExpiry => {
                 ApiError::invalid_parameter("expires_in", "`expires_in` must be in the future").into()
             }
+            ManagerError::ScopesNotAllowed { keyspace, scopes } => ApiError::invalid_parameter(
+                "scopes",
+                format!("The keyspace `{keyspace}` does not allow the scopes `{scopes}`"),
+            )
+            .into(),
+            ManagerError::TierNotAllowed { keyspace, tier } => ApiError::invalid_parameter(
+                "tier",
+                format!("The keyspace `{keyspace}` does not allow the tier `{tier}`"),
+            )
+            .into(),
+            ManagerError::RotationNotAllowed {
+                keyspace, allowed, ..
+            } => ApiError::invalid_parameter(
+                "rotation",
+                format!("The keyspace `{keyspace}` rotates keys only by {allowed}"),
+            )
+            .into(),
             ManagerError::Store(error) => error.into(),
             other => {
                 tracing::error!(target: "keyward::management", error = %other, "key management failed");
@@ -80,6 +97,10 @@ impl From<StoreError> for Failure {
                 tracing::warn!(target: "keyward::management", error = %source, "key store unavailable");
                 Self::Refused(Rejection::StoreUnavailable)
             }
+            outdated @ StoreError::SchemaOutdated { .. } => {
+                tracing::error!(target: "keyward::management", error = %outdated, "key store schema outdated");
+                Self::Refused(Rejection::StoreUnavailable)
+            }
             other => {
                 tracing::error!(target: "keyward::management", error = %other, "key store failed");
                 ApiError::internal().into()
@@ -90,6 +111,8 @@ impl From<StoreError> for Failure {
 
 #[cfg(test)]
 mod tests {
+    use keyward_core::{KeyspaceName, Rotation, Tier};
+
     use super::*;
 
     #[test]
@@ -104,6 +127,40 @@ mod tests {
                 ManagerError::InvalidExpiry,
                 StatusCode::BAD_REQUEST,
                 "invalid_parameter",
+            ),
+            (
+                ManagerError::ScopesNotAllowed {
+                    keyspace: KeyspaceName::default(),
+                    scopes: "admin:*".to_owned(),
+                },
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+            ),
+            (
+                ManagerError::TierNotAllowed {
+                    keyspace: KeyspaceName::default(),
+                    tier: Tier::default(),
+                },
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+            ),
+            (
+                ManagerError::RotationNotAllowed {
+                    keyspace: KeyspaceName::default(),
+                    allowed: Rotation::TwoStep,
+                    asked: Rotation::Immediate,
+                },
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+            ),
+            (
+                StoreError::SchemaOutdated {
+                    applied: 1,
+                    required: 3,
+                }
+                .into(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
             ),
             (StoreError::NotFound.into(), StatusCode::NOT_FOUND, "not_found"),
             (

@@ -80,9 +80,10 @@ pub(super) async fn create(State(api): State<Api>, key: Writer, headers: HeaderM
     let result = async {
         let input = CreateInput::parse(json_object(&headers, body).await?)?;
         let caller = key.key();
-        let scopes = input
-            .scopes
-            .unwrap_or_else(|| api.manager.policy().default_scopes.clone());
+        let scopes = match input.scopes {
+            Some(scopes) => scopes,
+            None => api.manager.current_policy().await?.default_scopes.clone(),
+        };
         let tier = input.tier.unwrap_or_else(|| caller.tier.clone());
         let environment = input.environment.unwrap_or(caller.environment);
         api.may_grant(Grant::Create, caller, &scopes, &tier, environment)?;

@@ -14,7 +14,7 @@ use keyward_core::{
     ApiKey, Environment, KeyId, KeyKind, KeyManager, KeyStore, LookupKey, MemoryStore, NewKey, StoreError,
     TenantId, Tier,
 };
-use keyward_core::{Keyspace, KeyspaceName};
+use keyward_core::{Drift, Keyspace, KeyspaceName, Rotation};
 use keyward_tower::ApiKeyLayer;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -183,7 +183,8 @@ async fn app_with(api: impl FnOnce(KeyManager) -> ManagementApi) -> App {
         .clock(ManualClock::new(START))
         .default_scopes(scopes_of("analytics:read"))
         .max_active_keys(5)
-        .build()
+        .declare(Drift::Refuse)
+        .await
         .expect("a valid manager");
     let layer = ApiKeyLayer::builder(manager.clone())
         .allow_publishable("/v1/keys")
@@ -751,6 +752,69 @@ async fn assignable_tiers_and_publishable_keys() {
         .post("/v1/keys", &app.admin, json!({"name": "gold", "tier": "gold"}))
         .await;
     answer.assert_error(StatusCode::FORBIDDEN, "forbidden");
+}
+
+/// The API applies the keyspace's policy as the store keeps it: a change written by another
+/// process (the CLI's `keyspace set`) rules the next call.
+#[tokio::test]
+async fn the_stored_policy_rules_the_api() {
+    let app = app().await;
+    let rotated = app.create(json!({"name": "to rotate"})).await;
+    let mut keyspace = app
+        .store
+        .keyspace(app.manager.keyspace())
+        .await
+        .expect("readable")
+        .expect("declared");
+    keyspace.policy.max_active_keys = Some(3);
+    keyspace.policy.allowed_scopes = Some(scopes_of("analytics:* keys:*"));
+    keyspace.policy.rotation = Rotation::TwoStep;
+    keyspace.policy.rotation_locked = true;
+    app.store
+        .save_keyspace(&keyspace, KeyspaceWrite::Replace, START)
+        .await
+        .expect("written");
+
+    let answer = app
+        .server
+        .post(
+            &format!("/v1/keys/{}/rotate", id_of(&rotated)),
+            &app.admin,
+            json!({"grace": "immediate"}),
+        )
+        .await;
+    let error = answer.assert_error(StatusCode::BAD_REQUEST, "invalid_parameter");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("only by two-step")),
+        "{error}"
+    );
+    let answer = app
+        .server
+        .post(
+            &format!("/v1/keys/{}/rotate", id_of(&rotated)),
+            &app.admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::CREATED,
+        "the policy's rotation: {}",
+        answer.text
+    );
+
+    app.create(json!({"name": "third"})).await;
+    let answer = app
+        .server
+        .post("/v1/keys", &app.admin, json!({"name": "fourth"}))
+        .await;
+    let error = answer.assert_error(StatusCode::CONFLICT, "limit_reached");
+    assert!(
+        error["message"].as_str().is_some_and(|m| m.contains('3')),
+        "{error}"
+    );
 }
 
 #[tokio::test]
