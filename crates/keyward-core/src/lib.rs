@@ -1,5 +1,10 @@
-//! The core of keyward: API-key tokens, hashing, scopes, the key model and lifecycle, and key
-//! stores. It knows no HTTP framework; `keyward-tower` and `keyward-axum` build on it.
+//! The core of keyward: API-key tokens, hashing, scopes, the key model and lifecycle, keyspaces,
+//! and key stores. It knows no HTTP framework; `keyward-tower` and `keyward-axum` build on it.
+//!
+//! A [`KeyManager`] applies one [`keyspace`]'s policy. Declared with
+//! [`KeyManagerBuilder::declare`](manager::KeyManagerBuilder::declare), the policy is kept by the
+//! store, so that the `keyward` CLI and every other process on it apply the same rules; changes
+//! made anywhere (revocations, rotations, policy changes) reach every process within a second.
 //!
 //! ```
 //! use keyward_core::{KeyManager, MemoryStore, NewKey, ScopeSet, TenantId};
