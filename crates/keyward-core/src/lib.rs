@@ -38,6 +38,7 @@ pub mod lookup;
 pub mod manager;
 pub mod scope;
 pub mod store;
+mod text_name;
 pub mod tier;
 pub mod time;
 pub mod token;

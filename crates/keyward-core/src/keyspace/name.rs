@@ -1,10 +1,6 @@
 //! [`KeyspaceName`]: the name a keyspace is stored under.
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The name of a keyspace: 1 to 64 lowercase ASCII letters, digits, `_` or `-`.
 ///
@@ -57,38 +53,7 @@ impl Default for KeyspaceName {
     }
 }
 
-impl fmt::Display for KeyspaceName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for KeyspaceName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl FromStr for KeyspaceName {
-    type Err = InvalidKeyspaceName;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s)
-    }
-}
-
-impl Serialize for KeyspaceName {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for KeyspaceName {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        Self::new(&name).map_err(serde::de::Error::custom)
-    }
-}
+crate::text_name::text_name!(KeyspaceName, InvalidKeyspaceName);
 
 #[cfg(test)]
 mod tests {

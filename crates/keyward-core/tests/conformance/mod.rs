@@ -11,3 +11,5 @@ mod postgres_only;
 pub mod recorder;
 #[cfg(feature = "sqlite")]
 mod sqlite_only;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod travel;

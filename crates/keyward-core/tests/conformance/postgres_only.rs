@@ -38,44 +38,7 @@ async fn a_revocation_reaches_another_store_within_a_second() {
     let schema = pg::Schema::create().await;
     let clock = ManualClock::new(START);
     let (here, there) = (store(&schema, "here").await, store(&schema, "there").await);
-    let heard_there = Recorder::on(&*there);
-    let manager = manager(here.clone(), &clock);
-    let site = TenantId::new("site_a").expect("tenant");
-
-    let revoked = manager
-        .create(NewKey::new(site.clone()))
-        .await
-        .expect("create")
-        .key;
-    manager.revoke(&site, &revoked.id).await.expect("revoke");
-    assert!(
-        heard_there.wait_for(&revoked.id, NOTIFY_WITHIN).await,
-        "revocation not heard"
-    );
-
-    let rotated = manager
-        .create(NewKey::new(site.clone()))
-        .await
-        .expect("create")
-        .key;
-    let successor = manager.rotate(&site, &rotated.id).await.expect("rotate").key;
-    assert!(
-        heard_there.wait_for(&rotated.id, NOTIFY_WITHIN).await,
-        "rotation not heard"
-    );
-    let change = heard_there
-        .heard()
-        .into_iter()
-        .find(|c| c.key_id == rotated.id)
-        .expect("heard");
-    assert_eq!(change.lookup, rotated.lookup);
-    assert_eq!(
-        heard_there.count(&successor.id),
-        0,
-        "the successor did not change"
-    );
-
-    drop(manager);
+    super::travel::assert_key_changes_travel(here.clone(), &*there, &clock, NOTIFY_WITHIN).await;
     here.close().await;
     there.close().await;
     schema.drop().await;
@@ -269,38 +232,10 @@ async fn a_closed_store_is_unavailable() {
 /// through `NOTIFY`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_policy_change_reaches_another_store_within_a_second() {
-    use keyward_core::store::KeyspaceWrite;
-    use keyward_core::time::Clock;
-    use keyward_core::{Drift, KeyspaceName};
-
     let schema = pg::Schema::create().await;
     let clock = ManualClock::new(START);
     let (here, there) = (store(&schema, "here").await, store(&schema, "there").await);
-    let follower = KeyManager::builder_shared(there.clone())
-        .clock(clock.clone())
-        .keyspace("app")
-        .max_active_keys(1)
-        .declare(Drift::Refuse)
-        .await
-        .expect("declared");
-    let mut keyspace = here
-        .keyspace(&KeyspaceName::new("app").expect("valid"))
-        .await
-        .expect("read")
-        .expect("stored");
-    keyspace.policy.max_active_keys = Some(4);
-    here.save_keyspace(&keyspace, KeyspaceWrite::Replace, clock.now())
-        .await
-        .expect("written");
-    let start = std::time::Instant::now();
-    while follower.current_policy().await.expect("read").max_active_keys != Some(4) {
-        assert!(
-            start.elapsed() < NOTIFY_WITHIN,
-            "the policy change did not arrive"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    drop(follower);
+    super::travel::assert_a_policy_change_travels(&*here, there.clone(), &clock, NOTIFY_WITHIN).await;
     here.close().await;
     there.close().await;
     schema.drop().await;

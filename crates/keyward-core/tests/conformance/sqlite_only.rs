@@ -11,7 +11,6 @@ use keyward_core::{KeyManager, KeyStore, ManagerError, NewKey, StoreError, Tenan
 
 use super::harness::{START, sqlite};
 use super::outage::assert_outage;
-use super::recorder::Recorder;
 
 fn manager(store: Arc<dyn KeyStore>, clock: &ManualClock) -> KeyManager {
     KeyManager::builder_shared(store)
@@ -168,10 +167,9 @@ async fn a_closed_store_is_unavailable() {
 /// made through one are heard by the other within a second, through the file's change log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_reach_another_store_on_the_file_within_a_second() {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
-    use keyward_core::store::KeyspaceWrite;
-    use keyward_core::{Drift, KeyspaceName};
+    use super::travel::{assert_a_policy_change_travels, assert_key_changes_travel};
 
     const WITHIN: Duration = Duration::from_secs(1);
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -180,62 +178,7 @@ async fn changes_reach_another_store_on_the_file_within_a_second() {
     let here: Arc<dyn KeyStore> = Arc::new(SqliteStore::open(&url).await.expect("open"));
     let there = Arc::new(SqliteStore::open(&url).await.expect("open again"));
     assert!(there.reads_other_processes());
-    let heard_there = Recorder::on(&*there);
-    let manager = manager(here.clone(), &clock);
-    let site = TenantId::new("site_a").expect("tenant");
-
-    let revoked = manager
-        .create(NewKey::new(site.clone()))
-        .await
-        .expect("create")
-        .key;
-    let start = Instant::now();
-    manager.revoke(&site, &revoked.id).await.expect("revoke");
-    assert!(
-        heard_there.wait_for(&revoked.id, WITHIN).await,
-        "revocation not heard"
-    );
-    let took = start.elapsed();
-    assert!(took < WITHIN, "{took:?}");
-
-    let rotated = manager
-        .create(NewKey::new(site.clone()))
-        .await
-        .expect("create")
-        .key;
-    manager.rotate(&site, &rotated.id).await.expect("rotate");
-    assert!(
-        heard_there.wait_for(&rotated.id, WITHIN).await,
-        "rotation not heard"
-    );
-    let change = heard_there
-        .heard()
-        .into_iter()
-        .find(|c| c.key_id == rotated.id)
-        .expect("heard");
-    assert_eq!(change.lookup, rotated.lookup);
-    assert_eq!(heard_there.resyncs(), 0, "no row was missed");
-
-    // A manager on the other store follows the policy written through this one.
-    let follower = KeyManager::builder_shared(there.clone())
-        .clock(clock.clone())
-        .keyspace("app")
-        .max_active_keys(1)
-        .declare(Drift::Refuse)
-        .await
-        .expect("declared");
-    let mut keyspace = here
-        .keyspace(&KeyspaceName::new("app").expect("valid"))
-        .await
-        .expect("read")
-        .expect("stored");
-    keyspace.policy.max_active_keys = Some(4);
-    here.save_keyspace(&keyspace, KeyspaceWrite::Replace, clock.now())
-        .await
-        .expect("written");
-    let start = Instant::now();
-    while follower.current_policy().await.expect("read").max_active_keys != Some(4) {
-        assert!(start.elapsed() < WITHIN, "the policy change did not arrive");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let heard_there = assert_key_changes_travel(here.clone(), &*there, &clock, WITHIN).await;
+    assert_eq!(heard_there.resyncs(), 0, "no row of the change log was missed");
+    assert_a_policy_change_travels(&*here, there, &clock, WITHIN).await;
 }
