@@ -11,6 +11,7 @@ use keyward_core::{KeyManager, KeyStore, ManagerError, NewKey, StoreError, Tenan
 
 use super::harness::{START, sqlite};
 use super::outage::assert_outage;
+use super::recorder::Recorder;
 
 fn manager(store: Arc<dyn KeyStore>, clock: &ManualClock) -> KeyManager {
     KeyManager::builder_shared(store)
@@ -181,4 +182,65 @@ async fn changes_reach_another_store_on_the_file_within_a_second() {
     let heard_there = assert_key_changes_travel(here.clone(), &*there, &clock, WITHIN).await;
     assert_eq!(heard_there.resyncs(), 0, "no row of the change log was missed");
     assert_a_policy_change_travels(&*here, there, &clock, WITHIN).await;
+}
+
+/// The change log keeps an hour: older rows are deleted by the readers; a reader that finds rows
+/// missing after the last one it saw (deleted before it read them) tells its listeners to forget
+/// everything, and goes on with the rows that are there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_log_is_pruned_and_a_gap_flushes_caches() {
+    use std::time::{Duration, Instant};
+
+    use keyward_core::time::Timestamp;
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = sqlite::url(&dir);
+    let writer = SqliteStore::open(&url).await.expect("open");
+    let old = Timestamp::now().as_millis() - 2 * 3_600_000;
+    sqlx::query("INSERT INTO keyward_changes (at, change) VALUES ($1, 'keyspace old')")
+        .bind(old)
+        .execute(writer.pool())
+        .await
+        .expect("an old row");
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM keyward_changes")
+            .fetch_one(writer.pool())
+            .await
+            .expect("counted")
+    };
+    assert_eq!(count().await, 1);
+
+    // A reader prunes when it starts, and every minute after.
+    let reader = Arc::new(SqliteStore::open(&url).await.expect("open again"));
+    let heard = Recorder::on(&*reader);
+    let start = Instant::now();
+    while count().await != 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "the old row was not pruned"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Two changes, the first deleted in the same transaction: the reader sees a gap.
+    let key_id = keyward_core::KeyId::generate();
+    let mut tx = writer.pool().begin().await.expect("a transaction");
+    for text in ["keyspace gone".to_owned(), format!("{key_id} p:abcdefgh")] {
+        sqlx::query("INSERT INTO keyward_changes (at, change) VALUES ($1, $2)")
+            .bind(Timestamp::now().as_millis())
+            .bind(text)
+            .execute(&mut *tx)
+            .await
+            .expect("a row");
+    }
+    sqlx::query("DELETE FROM keyward_changes WHERE change = 'keyspace gone'")
+        .execute(&mut *tx)
+        .await
+        .expect("deleted");
+    tx.commit().await.expect("committed");
+    assert!(
+        heard.wait_for(&key_id, Duration::from_secs(1)).await,
+        "the row after the gap"
+    );
+    assert_eq!(heard.resyncs(), 1, "the gap flushed the caches once");
 }

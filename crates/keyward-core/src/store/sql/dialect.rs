@@ -3,8 +3,6 @@
 use futures_util::future::BoxFuture;
 use sqlx::{Database, Pool, Transaction};
 
-use crate::store::Change;
-
 /// The parts of a SQL store that depend on the database: how writers take turns and how other
 /// processes hear of a change, and how a statement's result is read.
 pub(crate) trait Dialect: Database {
@@ -18,11 +16,10 @@ pub(crate) trait Dialect: Database {
         tenant: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Transaction<'static, Self>, sqlx::Error>>;
 
-    /// Inside the transaction that changed a key: tells other processes, when the database can.
-    fn announce<'a>(
-        tx: &'a mut Transaction<'static, Self>,
-        change: &'a Change,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+    /// Run inside the transaction that made a change, with the change's
+    /// [text](super::change_text) as `$1`: tells every other process on the database, once (and
+    /// only if) the transaction commits.
+    const ANNOUNCE: &'static str;
 
     /// The rows a statement changed (sqlx has no trait for it).
     fn rows_affected(result: &Self::QueryResult) -> u64;

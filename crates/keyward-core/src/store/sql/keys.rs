@@ -4,8 +4,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Transaction, Type};
 
+use super::change_text;
 use super::dialect::Dialect;
 use super::failure::store_error;
 use super::queries::{self, retire};
@@ -139,7 +140,7 @@ where
             key_id: key.id.clone(),
             lookup: key.lookup,
         });
-        DB::announce(&mut tx, &change).await.map_err(store_error)?;
+        announce(&mut tx, &change).await?;
         tx.commit().await.map_err(store_error)?;
         self.changes.publish_change(&change);
         Ok(key)
@@ -188,7 +189,7 @@ where
                     key_id: current.id.clone(),
                     lookup: current.lookup,
                 });
-                DB::announce(&mut tx, &change).await.map_err(store_error)?;
+                announce(&mut tx, &change).await?;
                 Some(change)
             }
             None => None,
@@ -239,7 +240,7 @@ where
             return Ok(false);
         }
         let change = Change::Keyspace(keyspace.name.clone());
-        DB::announce(&mut tx, &change).await.map_err(store_error)?;
+        announce(&mut tx, &change).await?;
         tx.commit().await.map_err(store_error)?;
         self.changes.publish_change(&change);
         Ok(true)
@@ -316,6 +317,22 @@ where
             }
         }
     }
+}
+
+/// Tells other processes of `change` from inside the transaction `tx` that made it.
+async fn announce<DB>(tx: &mut Transaction<'static, DB>, change: &Change) -> Result<(), StoreError>
+where
+    DB: Dialect,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    String: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    sqlx::query(DB::ANNOUNCE)
+        .bind(change_text::encode(change))
+        .execute(&mut **tx)
+        .await
+        .map(drop)
+        .map_err(store_error)
 }
 
 /// The row of key `id` if `tenant` owns it, read through `executor` (the pool, or a transaction).

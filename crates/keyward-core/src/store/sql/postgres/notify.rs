@@ -98,3 +98,16 @@ async fn listen(mut listener: PgListener, feed: Weak<ChangeFeed>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Postgres;
+
+    use super::super::super::dialect::Dialect;
+    use super::*;
+
+    #[test]
+    fn changes_are_announced_on_the_channel_listened_to() {
+        assert!(<Postgres as Dialect>::ANNOUNCE.contains(&format!("'{CHANNEL}'")));
+    }
+}

@@ -9,13 +9,12 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Pool, Postgres, Transaction};
 
-use super::super::change_text;
 use super::super::dialect::Dialect;
 use super::super::failure::store_error;
 use super::super::keys::{SqlKeys, delegate_key_store};
 use super::super::schema;
 use super::notify::{self, ChangeListener};
-use crate::store::{Change, ChangeFeed, Migrations, StoreError};
+use crate::store::{ChangeFeed, Migrations, StoreError};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -176,20 +175,9 @@ impl Dialect for Postgres {
         })
     }
 
-    /// `pg_notify` on the changes channel, delivered when (and only if) the transaction commits.
-    fn announce<'a>(
-        tx: &'a mut Transaction<'static, Self>,
-        change: &'a Change,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        Box::pin(async move {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(notify::CHANNEL)
-                .bind(change_text::encode(change))
-                .execute(&mut **tx)
-                .await?;
-            Ok(())
-        })
-    }
+    /// `pg_notify` on the changes channel ([`notify::CHANNEL`]), delivered when (and only if)
+    /// the transaction commits.
+    const ANNOUNCE: &'static str = "SELECT pg_notify('keyward_key_changes', $1)";
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()

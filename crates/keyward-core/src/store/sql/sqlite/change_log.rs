@@ -30,8 +30,9 @@ const BATCH: i64 = 1000;
 const LAST_SEQ: &str = "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'keyward_changes'), 0)";
 const READ_AFTER: &str = "SELECT seq, change FROM keyward_changes WHERE seq > $1 ORDER BY seq LIMIT $2";
 const PRUNE: &str = "DELETE FROM keyward_changes WHERE at < $1";
-/// `$1`: when, `$2`: the change's text.
-pub(crate) const APPEND: &str = "INSERT INTO keyward_changes (at, change) VALUES ($1, $2)";
+/// `$1`: the change's text; the time is the database's, in unix milliseconds.
+pub(crate) const APPEND: &str = "INSERT INTO keyward_changes (at, change) \
+     VALUES (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), $1)";
 
 /// The reading task. Stops when dropped or when the feed it publishes on is gone.
 #[derive(Debug)]

@@ -11,14 +11,12 @@ use sqlx::sqlite::{
 };
 use sqlx::{Pool, Sqlite, Transaction};
 
-use super::super::change_text;
 use super::super::dialect::Dialect;
 use super::super::failure::store_error;
 use super::super::keys::{SqlKeys, delegate_key_store};
 use super::super::schema;
 use super::change_log::{self, ChangeLogReader};
-use crate::store::{Change, ChangeFeed, Migrations, StoreError};
-use crate::time::Timestamp;
+use crate::store::{ChangeFeed, Migrations, StoreError};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -181,19 +179,7 @@ impl Dialect for Sqlite {
     }
 
     /// A row of the change log, which every other store on the file reads.
-    fn announce<'a>(
-        tx: &'a mut Transaction<'static, Self>,
-        change: &'a Change,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        Box::pin(async move {
-            sqlx::query(change_log::APPEND)
-                .bind(Timestamp::now().as_millis())
-                .bind(change_text::encode(change))
-                .execute(&mut **tx)
-                .await?;
-            Ok(())
-        })
-    }
+    const ANNOUNCE: &'static str = change_log::APPEND;
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
