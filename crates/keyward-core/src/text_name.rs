@@ -1,5 +1,5 @@
-//! [`text_name!`]: the traits every validated name type (a tier, a keyspace) implements the same
-//! way, from its `new(&str)` and its text.
+//! What every validated name type (a tier, a keyspace) shares: its shape ([`is_name`]) and the
+//! traits [`text_name!`] implements from its `new(&str)` and its text.
 
 /// Implements `Display` and `Debug` (the text), `FromStr` (through `new`), and `Serialize` and
 /// `Deserialize` (as a string, checked by `new`) for `$name`, a tuple struct over `Arc<str>` with
@@ -42,3 +42,12 @@ macro_rules! text_name {
 }
 
 pub(crate) use text_name;
+
+/// Whether `text` is 1 to `max` lowercase ASCII letters, digits, `_` or `-`: the shape of every
+/// name keyward stores (tiers, keyspaces).
+pub(crate) fn is_name(text: &str, max: usize) -> bool {
+    (1..=max).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}

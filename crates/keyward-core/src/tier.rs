@@ -26,11 +26,7 @@ impl Tier {
     ///
     /// [`InvalidTier`] when the name is empty, too long or has other characters.
     pub fn new(name: &str) -> Result<Self, InvalidTier> {
-        let valid = (1..=32).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if valid {
+        if crate::text_name::is_name(name, 32) {
             Ok(Self(name.into()))
         } else {
             Err(InvalidTier)

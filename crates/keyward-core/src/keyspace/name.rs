@@ -29,11 +29,7 @@ impl KeyspaceName {
     ///
     /// [`InvalidKeyspaceName`] when the name is empty, too long or has other characters.
     pub fn new(name: &str) -> Result<Self, InvalidKeyspaceName> {
-        let valid = (1..=64).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if valid {
+        if crate::text_name::is_name(name, 64) {
             Ok(Self(name.into()))
         } else {
             Err(InvalidKeyspaceName)
