@@ -181,7 +181,7 @@ fn keyward(args: &[&str], env: &[(&str, &str)]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
         .args(args)
         .env_remove("KEYWARD_STORE")
-        .env_remove("KEYWARD_MAX_ACTIVE_KEYS")
+        .env_remove("KEYWARD_KEYSPACE")
         .env_remove("RUST_LOG")
         .envs(env.iter().copied())
         .output()
