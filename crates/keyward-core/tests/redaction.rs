@@ -2,9 +2,9 @@
 //! every format, neither the secret part (nor any 12-character piece of it) nor the stored hex hash
 //! (nor any 16-character piece of it) may appear.
 
+mod secrets;
 mod seeds;
 
-use std::error::Error;
 use std::fmt::{self, Write as _};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -15,55 +15,9 @@ use keyward_core::token::{PlaintextToken, TokenFormat};
 use keyward_core::{
     Environment, Expiry, KeyKind, KeyManager, MemoryStore, NewKey, Rotation, TenantId, VerifyError,
 };
+use secrets::Secrets;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Metadata, Subscriber, span};
-
-/// What must stay hidden about one key.
-struct Secrets {
-    token: String,
-    secret: String,
-    hash_hex: String,
-}
-
-impl Secrets {
-    fn of(token: &PlaintextToken, hasher: &Hasher) -> Self {
-        Self {
-            token: token.expose().to_owned(),
-            secret: seeds::secret_part(token).to_owned(),
-            hash_hex: hasher.hash(token.expose()).to_hex(),
-        }
-    }
-
-    /// Fails when `text` (described by `what`) shows any of the secrets.
-    fn assert_hidden_in(&self, what: &str, text: &str) {
-        assert!(!text.contains(&self.token), "{what} shows the token: {text}");
-        let secret = self.secret.as_bytes();
-        for piece in secret.windows(12.min(secret.len())) {
-            let piece = std::str::from_utf8(piece).expect("tokens are ASCII");
-            assert!(
-                !text.contains(piece),
-                "{what} shows part of the secret ({piece}): {text}"
-            );
-        }
-        for piece in self.hash_hex.as_bytes().windows(16) {
-            let piece = std::str::from_utf8(piece).expect("hex is ASCII");
-            assert!(
-                !text.contains(piece),
-                "{what} shows part of the hash ({piece}): {text}"
-            );
-        }
-    }
-
-    /// Checks an error's `Display`, its `Debug`, and every error in its `source` chain.
-    fn assert_hidden_in_error(&self, what: &str, error: &(dyn Error + 'static)) {
-        let mut current = Some(error);
-        while let Some(error) = current {
-            self.assert_hidden_in(what, &error.to_string());
-            self.assert_hidden_in(what, &format!("{error:?}"));
-            current = error.source();
-        }
-    }
-}
 
 #[test]
 #[should_panic(expected = "shows part of the secret")]
@@ -79,7 +33,7 @@ fn the_check_catches_a_piece_of_the_secret() {
 fn the_check_catches_a_piece_of_the_hash() {
     let token = TokenFormat::default().mint(Environment::Live, KeyKind::Secret);
     let secrets = Secrets::of(&token, &Hasher::sha256());
-    let piece = &secrets.hash_hex[40..56];
+    let piece = &secrets.hash_hex()[40..56];
     secrets.assert_hidden_in("a leaky message", &format!("hash {piece}"));
 }
 

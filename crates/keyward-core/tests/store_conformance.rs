@@ -18,6 +18,7 @@ macro_rules! suite {
             rotation_refusals,
             expiry,
             max_active_keys_under_concurrency,
+            rotate_and_revoke_race,
             lineage_is_shared_by_successors,
             last_used_batches_fold,
             audit_log_order_and_tenant_filter,

@@ -74,7 +74,8 @@ impl CredentialSources {
     }
 
     /// Also reads the key from the string field `name` of a JSON object body, when no header
-    /// carries one. Bodies over `max_bytes` get 413. The body is handed on to the handler intact.
+    /// carries one. Bodies over `max_bytes`, or declared so by their `Content-Length`, get 413 (the
+    /// latter before any of the body is read). The body is handed on to the handler intact.
     #[must_use]
     pub fn body_field(mut self, name: &str, max_bytes: usize) -> Self {
         self.body = Some(BodyField {

@@ -258,6 +258,11 @@ where
                 return reject(&Rejection::MissingCredential);
             };
             let (parts, body) = request.into_parts();
+            // A body declared larger than allowed (`Content-Length`) is refused before any of it
+            // is read: a client that declares one and sends nothing more must not hold the request.
+            if body.size_hint().lower() > u64::try_from(field.max_bytes).unwrap_or(u64::MAX) {
+                return reject(&Rejection::PayloadTooLarge);
+            }
             let bytes = match Limited::new(body, field.max_bytes).collect().await {
                 Ok(collected) => collected.to_bytes(),
                 Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {

@@ -1,110 +1,16 @@
 //! `ApiKeyLayer` behind a real HTTP/1 server (hyper) on `127.0.0.1:0`, spoken to by a real
-//! client (reqwest): what a client sees on the wire.
+//! client (reqwest): what a client sees on the wire (the server is in `support::server`).
 
 mod support;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use bytes::Bytes;
-use http::Request;
-use http_body_util::{Either, Full};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use keyward_core::audit::AuditQuery;
 use keyward_tower::rate_limit::{Quota, RateLimits};
 use keyward_tower::{ApiKeyLayer, CredentialSources};
 use reqwest::StatusCode;
-use support::{Harness, echo_body, echo_tenant, tenant_id};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tower::{ServiceBuilder, service_fn};
-
-/// What the handler behind the layer receives from hyper: hyper's body is not built from bytes,
-/// so the layer wraps bodies (`ApiKeyLayer::wrap_bodies`).
-type Inbound = Either<Incoming, Full<Bytes>>;
-
-/// A server task; stopped when dropped.
-struct Server {
-    base: String,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Server {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
-
-/// Serves `layer` in front of the tenant-echoing handler (the body-echoing one on `/v1/track`)
-/// on a free port of 127.0.0.1. Each request carries its peer address as a `SocketAddr`
-/// extension.
-async fn serve(layer: &ApiKeyLayer) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free local port");
-    let address = listener.local_addr().expect("the bound address");
-    let service = ServiceBuilder::new()
-        .layer(layer.clone().wrap_bodies())
-        .service(service_fn(|request: Request<Inbound>| async move {
-            if request.uri().path() == "/v1/track" {
-                echo_body(request).await
-            } else {
-                echo_tenant(request).await
-            }
-        }));
-    let task = tokio::spawn(async move {
-        loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    eprintln!("accept failed: {error}");
-                    continue;
-                }
-            };
-            let service = ServiceBuilder::new()
-                .map_request(move |mut request: Request<Incoming>| {
-                    request.extensions_mut().insert::<SocketAddr>(peer);
-                    request
-                })
-                .service(service.clone());
-            tokio::spawn(async move {
-                let connection = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-                if let Err(error) = connection.await {
-                    eprintln!("connection failed: {error}");
-                }
-            });
-        }
-    });
-    Server {
-        base: format!("http://{address}"),
-        task,
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent("keyward-loopback/1.0")
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("a client")
-}
-
-fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
-    response
-        .headers()
-        .get(name)
-        .unwrap_or_else(|| panic!("no {name} header"))
-        .to_str()
-        .expect("a visible-ASCII header")
-}
+use support::server::{client, header, serve};
+use support::{Harness, tenant_id};
 
 #[tokio::test]
 async fn success_carries_the_request_id_and_rate_limit_headers_and_is_audited() {

@@ -1,8 +1,10 @@
 //! keyward-axum over real HTTP: an axum app served on loopback, spoken to with reqwest.
 
+mod bad_input;
 mod extractor;
 mod guards;
 mod logs;
 mod management;
 mod placement;
+mod raw;
 mod support;

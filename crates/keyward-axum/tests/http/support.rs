@@ -1,6 +1,8 @@
 //! Serving an app on `127.0.0.1:0` and reading its answers.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::extract::Request;
 use axum::response::Response;
@@ -12,8 +14,12 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tower::Service;
 
+/// How long a test waits for any one answer: a server that hangs fails the test instead.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// An app listening on loopback.
 pub struct Server {
+    address: SocketAddr,
     base: String,
     client: reqwest::Client,
 }
@@ -37,12 +43,21 @@ where
     let service = ServiceExt::<Request>::into_make_service(service);
     tokio::spawn(async move { axum::serve(listener, service).await.expect("the server runs") });
     Server {
+        address,
         base: format!("http://{address}"),
-        client: reqwest::Client::new(),
+        client: reqwest::Client::builder()
+            .timeout(ANSWER_TIMEOUT)
+            .build()
+            .expect("a client"),
     }
 }
 
 impl Server {
+    /// Where it listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
     /// A request to `path`, with `token` as a Bearer credential when given.
     pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
         let request = self.client.request(method, format!("{}{path}", self.base));

@@ -292,6 +292,10 @@ pub async fn max_active_keys_under_concurrency(h: &Harness) {
     assert_eq!(created, LIMIT);
     let keys = manager.list(&site).await.expect("list");
     assert_eq!(keys.len(), LIMIT as usize);
+    assert!(
+        keys.iter().all(|k| k.is_active(h.clock().now())),
+        "exactly {LIMIT} active keys: {keys:?}"
+    );
 
     // Another tenant has its own budget; a revocation makes room for exactly one more.
     manager
@@ -307,6 +311,73 @@ pub async fn max_active_keys_under_concurrency(h: &Harness) {
         store_error(manager.create(NewKey::new(site.clone())).await),
         StoreError::LimitReached { limit: LIMIT }
     ));
+}
+
+/// One key rotated by several callers while another revokes it, round after round and by every
+/// kind of rotation: at most one rotation wins (its successor is the only one stored, and stays
+/// valid), and the old key is refused as revoked whichever came first.
+pub async fn rotate_and_revoke_race(h: &Harness) {
+    const ROUNDS: usize = 24;
+    const ROTATORS: usize = 4;
+    let rotations = [Rotation::Grace(HOUR), Rotation::TwoStep, Rotation::Immediate];
+    for (round, rotation) in rotations.into_iter().cycle().take(ROUNDS).enumerate() {
+        let manager = h.manager(|b| b.rotation(rotation));
+        let site = tenant(&format!("site_race_{round}"));
+        let old = manager.create(NewKey::new(site.clone())).await.expect("create");
+        let spawn_on_old = |revoke: bool| {
+            let (manager, site, id) = (manager.clone(), site.clone(), old.key.id.clone());
+            tokio::spawn(async move {
+                if revoke {
+                    manager.revoke(&site, &id).await.map(|_| None)
+                } else {
+                    manager.rotate(&site, &id).await.map(Some)
+                }
+            })
+        };
+        // The revocation is started first in some rounds, last in others.
+        let revoker = round % (ROTATORS + 1);
+        let tasks: Vec<_> = (0..=ROTATORS).map(|i| spawn_on_old(i == revoker)).collect();
+        let mut successors = Vec::new();
+        for task in tasks {
+            match task.await.expect("the task ran") {
+                Ok(Some(successor)) => successors.push(successor),
+                Ok(None) => {}
+                Err(ManagerError::Store(StoreError::NotActive | StoreError::RotationPending)) => {}
+                Err(other) => panic!("round {round} ({rotation:?}): unexpected refusal: {other:?}"),
+            }
+        }
+        let what = format!("round {round} ({rotation:?})");
+        assert!(
+            successors.len() <= 1,
+            "{what}: {} rotations won",
+            successors.len()
+        );
+        let stored: Vec<KeyId> = manager
+            .list(&site)
+            .await
+            .expect("list")
+            .into_iter()
+            .filter(|k| k.rotated_from.as_ref() == Some(&old.key.id))
+            .map(|k| k.id)
+            .collect();
+        let won: Vec<KeyId> = successors.iter().map(|s| s.key.id.clone()).collect();
+        assert_eq!(stored, won, "{what}: the stored successors are the winners'");
+        assert!(
+            matches!(
+                manager.verify(old.token.expose()).await,
+                Err(VerifyError::Revoked)
+            ),
+            "{what}: the revoked key is refused"
+        );
+        for successor in &successors {
+            let verified = manager.verify(successor.token.expose()).await;
+            assert_eq!(
+                verified.expect("the successor is valid").id,
+                successor.key.id,
+                "{what}"
+            );
+        }
+    }
 }
 
 /// A key and its successors share one lineage and count once against the limit.

@@ -26,6 +26,8 @@ use keyward_tower::{ApiKeyLayer, VerifiedKey};
 use tokio::sync::watch;
 use tower::{Service, ServiceExt, service_fn};
 
+pub mod server;
+
 /// The body of the requests the tests send.
 pub type Body = Full<Bytes>;
 /// The body the handler behind the layer receives: the client's, or the JSON body the layer read,
@@ -331,6 +333,17 @@ where
         Err(error) => Bytes::from(format!("body error: {error}")),
     };
     Ok(Response::new(Full::new(bytes)))
+}
+
+/// The handler for redaction tests: answers the `Debug` of the request's headers and of its
+/// [`VerifiedKey`], as a handler that logs them would print them.
+pub async fn echo_debug<B>(request: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let text = format!(
+        "{:?} {:?}",
+        request.headers(),
+        request.extensions().get::<VerifiedKey>()
+    );
+    Ok(Response::new(Full::new(Bytes::from(text))))
 }
 
 /// The layer in front of [`echo_tenant`].
