@@ -117,8 +117,8 @@ where
         // print headers.
         let scanned = shared.credentials.scan(request.headers_mut());
         let (request_id, minted) = match scanned.request_id {
-            Some(incoming) => (incoming.clone(), false),
-            None => (request_id::mint(), true),
+            Some(incoming) if shared.keeps_request_id(incoming) => (incoming.clone(), false),
+            _ => (request_id::mint(), true),
         };
         let reject = |rejection: &Rejection, decision: Option<&RateDecision>| {
             ResponseFuture::reject(shared.reject::<M, ResBody>(rejection, &request_id, decision))

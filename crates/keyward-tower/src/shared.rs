@@ -77,6 +77,15 @@ impl Shared {
                 .is_some_and(|p| p(request.method(), request.uri(), request.headers()))
     }
 
+    /// Whether an incoming, well-formed request id may be kept: not when it is a token of the
+    /// keyspace's format (a client that put its key in `X-Request-Id` must not have it echoed on
+    /// the response, nor written to the audit log as a request id).
+    #[inline]
+    pub(crate) fn keeps_request_id(&self, id: &HeaderValue) -> bool {
+        id.to_str()
+            .is_ok_and(|id| self.verifier.manager().format().parse(id).is_err())
+    }
+
     /// Parses and hashes a token. Malformed tokens are refused here, before any lookup.
     #[inline]
     pub(crate) fn present(&self, token: &str) -> Result<Presented, Rejection> {

@@ -119,6 +119,11 @@ async fn request_ids_are_kept_when_well_formed_minted_otherwise_and_on_every_res
             None,
         ),
         ("two ids are replaced", vec!["one", "two"], None),
+        (
+            "a token sent as the id is replaced, never echoed",
+            vec![token.as_str()],
+            None,
+        ),
     ];
     // (what it checks, the request without its id, the expected status, the expected error code)
     type Build = Box<dyn Fn() -> Request<Body>>;
