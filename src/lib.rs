@@ -11,3 +11,6 @@ pub use keyward_axum as axum;
 pub use keyward_core as core;
 /// `ApiKeyLayer`, rate limiting, headers and errors (the `keyward-tower` crate).
 pub use keyward_tower as tower;
+
+#[cfg(feature = "testing")]
+pub mod testing;
