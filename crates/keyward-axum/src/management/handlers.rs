@@ -8,12 +8,11 @@ use axum::extract::{Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use http::header::CACHE_CONTROL;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use keyward_core::audit::AuditQuery;
 use keyward_core::{ApiKey, CreatedKey, Expiry, KeyId, NewKey, TenantId};
 use keyward_tower::VerifiedKey;
 
 use super::failure::{Failure, not_found};
-use super::input::{CreateInput, audit_limit, json_object, rotation};
+use super::input::{CreateInput, audit_query, json_object, rotation};
 use super::view::{Created, KeyUsageView, KeyView, List, Usage};
 use super::{Api, Grant, KeysRead, KeysWrite};
 use crate::{ApiError, AuthedKey};
@@ -171,10 +170,9 @@ pub(super) async fn audit(
                 rejection.body_text(),
             )
         })?;
-        let limit = audit_limit(&query)?;
         let events = api
             .manager
-            .audit_log(&AuditQuery::new(key.tenant.clone()).limit(limit))
+            .audit_log(&audit_query(key.tenant.clone(), &query)?)
             .await?;
         Ok(Json(List { data: events }).into_response())
     }

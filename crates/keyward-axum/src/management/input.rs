@@ -8,7 +8,9 @@ use axum::body::Body;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use keyward_core::{Environment, KeyKind, Rotation, ScopeSet, Tier};
+use keyward_core::audit::AuditQuery;
+use keyward_core::time::Timestamp;
+use keyward_core::{Environment, KeyId, KeyKind, Rotation, ScopeSet, TenantId, Tier};
 use serde_json::{Map, Value};
 
 use crate::ApiError;
@@ -239,27 +241,70 @@ pub(crate) fn rotation(fields: Option<Fields>) -> Result<Option<Rotation>, ApiEr
     Ok(Some(rotation))
 }
 
-/// The `limit` of `GET /audit`.
-pub(crate) fn audit_limit(query: &[(String, String)]) -> Result<usize, ApiError> {
-    let mut limit = AUDIT_DEFAULT;
+/// The longest `path` prefix `GET /audit` takes.
+const AUDIT_PATH_MAX: usize = 1024;
+
+/// The query of `GET /audit` for `tenant`: `limit` (1 to 500, default 50), `key` (a key id),
+/// `since` and `until` (RFC 3339 times; since inclusive, until exclusive) and `path` (a literal
+/// prefix of the request path). Each at most once; any other parameter is refused.
+pub(crate) fn audit_query(tenant: TenantId, query: &[(String, String)]) -> Result<AuditQuery, ApiError> {
+    const NAMES: &str = "limit, key, since, until, path";
+    let mut audit = AuditQuery::new(tenant).limit(AUDIT_DEFAULT);
+    let mut seen: Vec<&str> = Vec::new();
     for (name, value) in query {
-        if name != "limit" {
-            let name: String = name.chars().take(MAX_ECHO).collect();
-            let message = format!("Unknown parameter `{name}`; expected: limit");
-            return Err(ApiError::invalid_parameter(name, message));
+        let name = name.as_str();
+        if seen.contains(&name) {
+            return Err(ApiError::invalid_parameter(
+                name.to_owned(),
+                format!("`{name}` may be given once"),
+            ));
         }
-        limit = value
-            .parse()
-            .ok()
-            .filter(|n| (1..=AUDIT_MAX).contains(n))
-            .ok_or_else(|| {
+        let time = |value: &str| {
+            value.parse::<Timestamp>().map_err(|_| {
                 ApiError::invalid_parameter(
-                    "limit",
-                    format!("`limit` must be a number from 1 to {AUDIT_MAX}"),
+                    name.to_owned(),
+                    format!("`{name}` must be an RFC 3339 time, e.g. 2026-12-01T00:00:00Z"),
                 )
-            })?;
+            })
+        };
+        audit = match name {
+            "limit" => audit.limit(
+                value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=AUDIT_MAX).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::invalid_parameter(
+                            "limit",
+                            format!("`limit` must be a number from 1 to {AUDIT_MAX}"),
+                        )
+                    })?,
+            ),
+            "key" => audit.key(
+                value
+                    .parse::<KeyId>()
+                    .map_err(|_| ApiError::invalid_parameter("key", "`key` must be a key id (`key_…`)"))?,
+            ),
+            "since" => audit.since(time(value)?),
+            "until" => audit.until(time(value)?),
+            "path" if value.len() <= AUDIT_PATH_MAX && value.starts_with('/') => {
+                audit.path_prefix(value.clone())
+            }
+            "path" => {
+                return Err(ApiError::invalid_parameter(
+                    "path",
+                    format!("`path` must start with `/` and be at most {AUDIT_PATH_MAX} bytes"),
+                ));
+            }
+            other => {
+                let name: String = other.chars().take(MAX_ECHO).collect();
+                let message = format!("Unknown parameter `{name}`; expected: {NAMES}");
+                return Err(ApiError::invalid_parameter(name, message));
+            }
+        };
+        seen.push(name);
     }
-    Ok(limit)
+    Ok(audit)
 }
 
 #[cfg(test)]
@@ -402,25 +447,52 @@ mod tests {
     }
 
     #[test]
-    fn audit_limits() {
-        let query = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-            pairs
+    fn audit_queries() {
+        let tenant = TenantId::new("site_1").expect("valid");
+        let query = |pairs: &[(&str, &str)]| -> Result<AuditQuery, ApiError> {
+            let pairs: Vec<(String, String)> = pairs
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect()
+                .collect();
+            audit_query(tenant.clone(), &pairs)
         };
-        assert_eq!(audit_limit(&[]).ok(), Some(AUDIT_DEFAULT));
-        assert_eq!(audit_limit(&query(&[("limit", "10")])).ok(), Some(10));
-        for bad in ["0", "501", "ten", "-1"] {
-            let error = audit_limit(&query(&[("limit", bad)])).expect_err(bad);
-            assert_eq!(error.param(), Some("limit"), "limit={bad}");
-        }
+        let default = query(&[]).expect("valid");
+        assert_eq!(default.get_limit(), AUDIT_DEFAULT);
+        assert_eq!(default.get_key(), None);
+        let full = query(&[
+            ("limit", "10"),
+            ("key", "key_abc"),
+            ("since", "2026-12-01T00:00:00Z"),
+            ("until", "2026-12-02T00:00:00Z"),
+            ("path", "/api/"),
+        ])
+        .expect("valid");
+        assert_eq!(full.get_limit(), 10);
+        assert_eq!(full.get_key().map(KeyId::as_str), Some("key_abc"));
         assert_eq!(
-            audit_limit(&query(&[("page", "2")]))
-                .expect_err("unknown")
-                .param(),
-            Some("page")
+            full.get_since().map(|t| t.to_string()).as_deref(),
+            Some("2026-12-01T00:00:00.000Z")
         );
+        assert_eq!(
+            full.get_until().map(|t| t.to_string()).as_deref(),
+            Some("2026-12-02T00:00:00.000Z")
+        );
+        assert_eq!(full.get_path_prefix(), Some("/api/"));
+        let refused: [(&[(&str, &str)], &str); 9] = [
+            (&[("limit", "0")], "limit"),
+            (&[("limit", "501")], "limit"),
+            (&[("limit", "ten")], "limit"),
+            (&[("key", "kw_live_x")], "key"),
+            (&[("since", "yesterday")], "since"),
+            (&[("until", "2026-13-01T00:00:00Z")], "until"),
+            (&[("path", "api")], "path"),
+            (&[("limit", "1"), ("limit", "2")], "limit"),
+            (&[("page", "2")], "page"),
+        ];
+        for (pairs, param) in refused {
+            let error = query(pairs).expect_err(param);
+            assert_eq!(error.param(), Some(param), "{pairs:?}");
+        }
     }
 
     #[test]

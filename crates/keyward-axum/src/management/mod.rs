@@ -9,7 +9,7 @@
 //! | `POST /{id}/revoke`, `DELETE /{id}` | `keys:write` | revokes a key at once |
 //! | `POST /{id}/rotate` | `keys:write` | rotates a key: 201 `{"token": "…", "key": successor}` |
 //! | `GET /usage` | `keys:read` | per key `last_used_at` and `request_count`, and `total_requests` |
-//! | `GET /audit?limit=N` | `keys:read` | the tenant's latest audit events (default 50, at most 500) |
+//! | `GET /audit?limit=N&key=ID&since=T&until=T&path=P` | `keys:read` | the tenant's audit events, newest first, filtered by key, time (RFC 3339) and path prefix (default 50, at most 500) |
 //!
 //! A key is shown as `id`, `name`, `display_prefix`, `kind`, `environment`, `scopes`, `tier`,
 //! `created_at`, `expires_at`, `revoked_at`, `last_used_at`, `request_count`, `status`, `lineage`,

@@ -558,6 +558,48 @@ async fn usage_and_audit() {
     let bad = app.server.get("/v1/keys/audit?limit=0", &app.admin).await;
     let error = bad.assert_error(StatusCode::BAD_REQUEST, "invalid_parameter");
     assert_eq!(error["param"], "limit");
+
+    // Filters: by key, by path prefix, by time (all events are at the test clock's START).
+    let other = key(&app.manager, "site_1", "keys:read").await;
+    assert_eq!(
+        app.server.get("/v1/keys/usage", &other).await.status,
+        StatusCode::OK
+    );
+    app.layer.audit().expect("recording is on").flush().await;
+    let count = |query: String| {
+        let server = &app.server;
+        let admin = app.admin.clone();
+        async move {
+            let answer = server.get(&format!("/v1/keys/audit?{query}"), &admin).await;
+            assert_eq!(answer.status, StatusCode::OK, "{query}: {}", answer.text);
+            answer.json()["data"].as_array().map_or(0, Vec::len)
+        }
+    };
+    // The other key made one request; the admin's own audit reads may be flushed at any time.
+    let other_id = app.manager.verify(&other).await.expect("valid").id.to_string();
+    assert_eq!(
+        count(format!("key={other_id}")).await,
+        1,
+        "the other key's request"
+    );
+    assert_eq!(
+        count("path=/v1/keys/usage".to_owned()).await,
+        2,
+        "one by the admin, one by the other"
+    );
+    assert_eq!(
+        count(format!("key={other_id}&since={START}")).await,
+        1,
+        "since is inclusive"
+    );
+    assert_eq!(
+        count(format!("key={other_id}&until={START}")).await,
+        0,
+        "until is exclusive"
+    );
+    let bad = app.server.get("/v1/keys/audit?since=yesterday", &app.admin).await;
+    let error = bad.assert_error(StatusCode::BAD_REQUEST, "invalid_parameter");
+    assert_eq!(error["param"], "since");
 }
 
 #[tokio::test]
