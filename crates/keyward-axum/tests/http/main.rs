@@ -5,4 +5,5 @@ mod guards;
 mod logs;
 mod management;
 mod placement;
+mod scope_queries;
 mod support;
