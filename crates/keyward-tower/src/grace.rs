@@ -11,6 +11,49 @@
 //! the key is deprecated by then at the latest, and `Deprecation` is never later than `Sunset`.
 //!
 //! Keys rotated in two steps keep no grace deadline (they work until revoked) and get no notice.
+//!
+//! The notice is on every response to a request the key authenticated (the handler's, the tenant
+//! gate's 403, the rate limit's 429), with a `Link: <uri>; rel="sunset"` when the layer has
+//! [`rotation_docs`](crate::ApiKeyLayerBuilder::rotation_docs). With audit events on, each such
+//! request is also logged at info level, target `keyward::audit`, naming the key by fingerprint.
+//!
+//! ```
+//! use std::time::Duration;
+//! use bytes::Bytes;
+//! use http::Request;
+//! use http_body_util::Full;
+//! use keyward_core::{KeyManager, MemoryStore, NewKey, Rotation, TenantId};
+//! use keyward_tower::ApiKeyLayer;
+//! use keyward_tower::headers::{DEPRECATION, SUNSET};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let manager = KeyManager::new(MemoryStore::new());
+//! let tenant = TenantId::new("site_1")?;
+//! let old = manager.create(NewKey::new(tenant.clone())).await?;
+//! let new = manager
+//!     .rotate_with(&tenant, &old.key.id, Rotation::Grace(Duration::from_secs(48 * 3600)))
+//!     .await?;
+//! let layer = ApiKeyLayer::builder(manager).rotation_docs("https://docs.example.com/keys").build()?;
+//! let service = ServiceBuilder::new().layer(layer).service(service_fn(|_: Request<Full<Bytes>>| async {
+//!     Ok::<_, std::convert::Infallible>(http::Response::new(Full::<Bytes>::from("ok")))
+//! }));
+//! let get = |token: &str| {
+//!     Request::get("/v1/events")
+//!         .header("authorization", format!("Bearer {token}"))
+//!         .body(Full::<Bytes>::default())
+//! };
+//! let response = service.clone().oneshot(get(old.token.expose())?).await?;
+//! let deprecated = format!("@{}", new.key.created_at.as_millis() / 1000);
+//! assert_eq!(response.headers()[&DEPRECATION], deprecated.as_str());
+//! assert!(response.headers()[&SUNSET].to_str()?.ends_with(" GMT"));
+//! assert_eq!(response.headers()["link"], "<https://docs.example.com/keys>; rel=\"sunset\"");
+//!
+//! let response = service.oneshot(get(new.token.expose())?).await?;
+//! assert!(response.headers().get(&DEPRECATION).is_none(), "the successor is not deprecated");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

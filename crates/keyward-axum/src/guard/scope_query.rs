@@ -41,6 +41,15 @@ pub enum ScopeQuery {
 impl ScopeQuery {
     /// One scope.
     ///
+    /// ```
+    /// use keyward_axum::guard::ScopeQuery;
+    ///
+    /// let query = ScopeQuery::scope("reports:read")?;
+    /// assert!(query.is_satisfied_by(&"reports:*".parse()?));
+    /// assert!(ScopeQuery::scope("Reports Read").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`InvalidScope`] when `scope` is not `resource:action`, `resource:*` or `*`.
@@ -93,6 +102,16 @@ impl ScopeQuery {
     }
 
     /// Whether a key granted `granted` satisfies the query.
+    ///
+    /// ```
+    /// use keyward_axum::guard::ScopeQuery;
+    /// use keyward_core::ScopeSet;
+    ///
+    /// let query = ScopeQuery::any_of(["a:read", "b:read"])?;
+    /// assert!(query.is_satisfied_by(&ScopeSet::unrestricted()));
+    /// assert!(!query.is_satisfied_by(&ScopeSet::empty()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_satisfied_by(&self, granted: &ScopeSet) -> bool {
         match self {
             Self::Scope(scope) => granted.allows(scope.as_str()),
@@ -104,6 +123,15 @@ impl ScopeQuery {
     /// What a key granted `granted` would need for the query, in the query's order, each scope
     /// once (see the type's documentation for `Any`); empty when it is satisfied, and for an empty
     /// `Any`, which nothing satisfies and which names nothing.
+    ///
+    /// ```
+    /// use keyward_axum::guard::ScopeQuery;
+    ///
+    /// let query = ScopeQuery::all_of(["a:read", "b:read", "a:read"])?;
+    /// assert_eq!(query.missing(&"c:read".parse()?), ["a:read", "b:read"]);
+    /// assert!(query.missing(&"a:read b:read".parse()?).is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn missing(&self, granted: &ScopeSet) -> Vec<&str> {
         let mut missing = Vec::new();
         self.unmet(granted, &mut missing);

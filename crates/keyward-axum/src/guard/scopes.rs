@@ -115,6 +115,13 @@ impl RequireScopes {
 
     /// Requires at least one scope of `scopes`.
     ///
+    /// ```
+    /// use keyward_axum::guard::RequireScopes;
+    ///
+    /// assert!(RequireScopes::try_any_of(["reports:read", "analytics:read"]).is_ok());
+    /// assert!(RequireScopes::try_any_of(["reports:read", "not a scope"]).is_err());
+    /// ```
+    ///
     /// # Errors
     ///
     /// The first [`InvalidScope`].
@@ -146,6 +153,13 @@ impl RequireScopes {
     }
 
     /// What the guard requires.
+    ///
+    /// ```
+    /// use keyward_axum::guard::{RequireScopes, ScopeQuery};
+    ///
+    /// let guard = RequireScopes::new(["customers:read"]);
+    /// assert_eq!(guard.scope_query(), &ScopeQuery::all_of(["customers:read"]).unwrap());
+    /// ```
     pub fn scope_query(&self) -> &ScopeQuery {
         &self.query
     }
