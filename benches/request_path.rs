@@ -828,6 +828,7 @@ fn bench_steps(c: &mut Criterion) {
     let cached = Arc::new(CachedKey {
         fingerprint: record.fingerprint(),
         quota: limits.quota_for(&record.tier),
+        grace: None,
         key: record,
     });
     // Built as the layer's verifier builds its cache.

@@ -2,8 +2,10 @@
 //!
 //! - [`AuthedKey<Tenant, Scopes, Tier>`](AuthedKey): the extractor. The verified key's tenant and
 //!   tier become the application's types, the route's scopes are checked;
-//! - [`scope!`]: declares scope types, checked at compile time;
-//! - [`guard`]: per-route layers: [`RequireScopes`](guard::RequireScopes),
+//! - [`scope!`]: declares scope types, checked at compile time; [`AnyOf`] a tuple of them
+//!   accepts a key with one;
+//! - [`guard`]: per-route layers: [`RequireScopes`](guard::RequireScopes) (all of, any of, or a
+//!   [`ScopeQuery`](guard::ScopeQuery)),
 //!   [`RequireKind`](guard::RequireKind), [`RouteCost`](guard::RouteCost);
 //! - [`management`]: the key-management router (create, list, show, revoke, rotate, usage,
 //!   audit);
@@ -71,7 +73,7 @@ mod scope;
 
 pub use extract::{AuthedKey, FromTenant, FromTier};
 pub use rejection::{ApiError, KeyRejection};
-pub use scope::{RequiredScope, ScopeList};
+pub use scope::{AnyOf, RequiredScope, ScopeList};
 
 #[doc(hidden)]
 pub mod __private {

@@ -1,5 +1,6 @@
 //! Scopes as types: [`RequiredScope`] names one scope, [`ScopeList`] a list of them (a tuple of
-//! scope types, or one alone), checked when [`AuthedKey`](crate::AuthedKey) is extracted.
+//! scope types, or one alone, all required; [`AnyOf`] a tuple, one required), checked when
+//! [`AuthedKey`](crate::AuthedKey) is extracted.
 //!
 //! Declare a scope with [`scope!`](crate::scope!), or implement [`RequiredScope`] by hand:
 //!
@@ -24,6 +25,10 @@
 //! keyward_axum::scope!(pub Bad = "Analytics Read");
 //! ```
 
+use std::marker::PhantomData;
+
+use keyward_core::ScopeSet;
+
 /// One scope a route requires, named by a type: `AuthedKey<Tenant, (AnalyticsRead,)>`.
 ///
 /// [`scope!`](crate::scope!) declares such a type and checks the scope at compile time.
@@ -32,11 +37,46 @@ pub trait RequiredScope {
     const SCOPE: &'static str;
 }
 
-/// A list of required scopes: `()` (none), one [`RequiredScope`] type, or a tuple of up to eight.
+/// A list of required scopes: `()` (none), one [`RequiredScope`] type, a tuple of up to eight
+/// (all of them), or [`AnyOf`] such a tuple (one of them).
 pub trait ScopeList {
     /// The scopes, in the order they were listed.
     const SCOPES: &'static [&'static str];
+
+    /// What a key granted `granted` lacks: empty when it may pass. By default every scope of
+    /// [`SCOPES`](Self::SCOPES) is required, and the missing ones are named.
+    ///
+    /// ```
+    /// use keyward_axum::{AnyOf, ScopeList, scope};
+    ///
+    /// scope!(pub A = "a:read");
+    /// scope!(pub B = "b:read");
+    /// let granted = "a:read".parse()?;
+    /// assert_eq!(<(A, B)>::missing(&granted), ["b:read"]);
+    /// assert!(<AnyOf<(A, B)>>::missing(&granted).is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn missing(granted: &ScopeSet) -> Vec<&'static str> {
+        granted.missing(Self::SCOPES)
+    }
 }
+
+/// One scope of a tuple suffices: `AuthedKey<Tenant, AnyOf<(ReportsRead, AnalyticsRead)>>`. A key
+/// with none of them is refused with 403 `insufficient_scope` naming every alternative (as
+/// [`RequireScopes::any_of`](crate::guard::RequireScopes::any_of)).
+///
+/// ```
+/// use keyward_axum::{AnyOf, ScopeList, scope};
+///
+/// scope!(pub ReportsRead = "reports:read");
+/// scope!(pub AnalyticsRead = "analytics:read");
+/// type Either = AnyOf<(ReportsRead, AnalyticsRead)>;
+/// assert_eq!(Either::SCOPES, ["reports:read", "analytics:read"]);
+/// assert!(Either::missing(&"analytics:*".parse()?).is_empty());
+/// assert_eq!(Either::missing(&"billing:read".parse()?), ["reports:read", "analytics:read"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct AnyOf<Scopes>(PhantomData<fn() -> Scopes>);
 
 impl ScopeList for () {
     const SCOPES: &'static [&'static str] = &[];
@@ -50,6 +90,18 @@ macro_rules! tuple_scope_list {
     ($($ty:ident),+) => {
         impl<$($ty: RequiredScope),+> ScopeList for ($($ty,)+) {
             const SCOPES: &'static [&'static str] = &[$($ty::SCOPE),+];
+        }
+
+        impl<$($ty: RequiredScope),+> ScopeList for AnyOf<($($ty,)+)> {
+            const SCOPES: &'static [&'static str] = &[$($ty::SCOPE),+];
+
+            fn missing(granted: &ScopeSet) -> Vec<&'static str> {
+                if Self::SCOPES.iter().any(|scope| granted.allows(scope)) {
+                    Vec::new()
+                } else {
+                    Self::SCOPES.to_vec()
+                }
+            }
         }
     };
 }
@@ -144,6 +196,18 @@ mod tests {
     crate::scope! {
         pub(crate) One = "one:read";
         pub(crate) Two = "two:*";
+    }
+
+    #[test]
+    fn any_of_passes_with_one_and_names_all_without() {
+        let one: ScopeSet = "one:read".parse().unwrap();
+        let two_all: ScopeSet = "two:*".parse().unwrap();
+        let neither: ScopeSet = "two:write".parse().unwrap();
+        assert!(<AnyOf<(One, Two)>>::missing(&one).is_empty());
+        assert!(<AnyOf<(One, Two)>>::missing(&two_all).is_empty());
+        assert_eq!(<AnyOf<(One, Two)>>::missing(&neither), ["one:read", "two:*"]);
+        assert_eq!(<AnyOf<(One,)>>::missing(&neither), ["one:read"]);
+        assert_eq!(<(One, Two)>::missing(&one), ["two:*"]);
     }
 
     #[test]

@@ -269,7 +269,10 @@ impl Writer {
     }
 
     /// Counts a record towards its key's usage and, when events are on, makes it an event
-    /// (dropped and counted beyond the backlog).
+    /// (dropped and counted beyond the backlog). The event of a key in its rotation grace period
+    /// is also logged at info level (target `keyward::audit`), naming the key by fingerprint: an
+    /// audit event is a row of three stores' schemas, and whether its key was in grace is a log
+    /// line's worth, read while the old key is still in use.
     fn fold(&mut self, record: &Record) {
         let key = &record.key.key;
         // Looked up before inserting: the id is cloned once per key a batch, not per record.
@@ -289,6 +292,18 @@ impl Writer {
         }
         if !self.config.events {
             return;
+        }
+        if let Some(grace) = &record.key.grace {
+            tracing::info!(
+                target: "keyward::audit",
+                fingerprint = %record.key.fingerprint,
+                key_id = %key.id,
+                tenant = %key.tenant,
+                request_id = record.request_id(),
+                path = record.path(),
+                sunset = %grace.sunset_at(),
+                "request made with a key in its rotation grace period"
+            );
         }
         if self.events.len() >= self.config.backlog {
             self.dropped.fetch_add(1, Ordering::Relaxed);

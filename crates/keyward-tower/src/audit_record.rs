@@ -150,6 +150,7 @@ mod tests {
         Arc::new(CachedKey {
             fingerprint: created.key.fingerprint(),
             quota: Quota::per_minute(60),
+            grace: None,
             key: created.key,
         })
     }

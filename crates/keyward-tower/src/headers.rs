@@ -1,5 +1,6 @@
 //! Response headers: `X-RateLimit-*`, the IETF `RateLimit`/`RateLimit-Policy` fields,
-//! `Retry-After`, `X-Request-Id`.
+//! `Retry-After`, `X-Request-Id`, and `Deprecation` / `Sunset` for keys in their rotation grace
+//! period (see [`grace`](crate::grace)).
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -20,6 +21,10 @@ pub static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-
 pub static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// `ratelimit-policy` (IETF draft).
 pub static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+/// `deprecation` (RFC 9745): sent with a key in its rotation grace period.
+pub static DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
+/// `sunset` (RFC 8594): when a key in its rotation grace period stops working.
+pub static SUNSET: HeaderName = HeaderName::from_static("sunset");
 
 const CACHED_NUMBERS: u64 = 4096;
 

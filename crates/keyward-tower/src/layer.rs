@@ -70,6 +70,9 @@ pub enum ConfigError {
     /// A route cost of zero.
     #[error("a route cost must be at least 1 (route `{0}`)")]
     ZeroCost(String),
+    /// A rotation documentation address that cannot be sent in a `Link` header.
+    #[error("the rotation documentation `{0}` is not a URI reference that a Link header can carry")]
+    RotationDocs(String),
 }
 
 impl ApiKeyLayer {
@@ -104,6 +107,7 @@ impl ApiKeyLayer {
             cache: CacheConfig::default(),
             client_ip: None,
             ietf_headers: false,
+            rotation_docs: None,
         }
     }
 }
@@ -158,6 +162,7 @@ pub struct ApiKeyLayerBuilder {
     cache: CacheConfig,
     client_ip: Option<Box<crate::shared::ClientIp>>,
     ietf_headers: bool,
+    rotation_docs: Option<String>,
 }
 
 impl fmt::Debug for ApiKeyLayerBuilder {
@@ -277,14 +282,43 @@ impl ApiKeyLayerBuilder {
         self
     }
 
+    /// Where clients read about key rotation: responses to a key in its rotation grace period
+    /// then carry `Link: <uri>; rel="sunset"` (RFC 8594) beside their `Deprecation` and `Sunset`
+    /// headers (see [`grace`](crate::grace)). Without it, they carry those two alone.
+    ///
+    /// ```
+    /// use keyward_core::{KeyManager, MemoryStore};
+    /// use keyward_tower::{ApiKeyLayer, ConfigError};
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let manager = KeyManager::new(MemoryStore::new());
+    /// let layer = ApiKeyLayer::builder(manager.clone())
+    ///     .rotation_docs("https://docs.example.com/keys#rotation")
+    ///     .build();
+    /// assert!(layer.is_ok());
+    /// let spaced = ApiKeyLayer::builder(manager).rotation_docs("https://docs.example.com/key rotation").build();
+    /// assert!(matches!(spaced, Err(ConfigError::RotationDocs(_))));
+    /// # });
+    /// ```
+    pub fn rotation_docs(mut self, uri: impl Into<String>) -> Self {
+        self.rotation_docs = Some(uri.into());
+        self
+    }
+
     /// Builds the layer, subscribes its cache to the store's changes, and starts the background
     /// tasks (usage/audit writer, limiter housekeeping).
     ///
     /// # Errors
     ///
     /// [`ConfigError::NoRuntime`] when recording is on and no tokio runtime is running;
-    /// [`ConfigError::ZeroCost`] for a route cost of zero.
+    /// [`ConfigError::ZeroCost`] for a route cost of zero; [`ConfigError::RotationDocs`] for a
+    /// rotation documentation address with a space, a control or non-ASCII character, `<`, `>` or
+    /// `"`.
     pub fn build(mut self) -> Result<ApiKeyLayer, ConfigError> {
+        let rotation_docs = match self.rotation_docs {
+            None => None,
+            Some(uri) => Some(crate::grace::docs_link(&uri).ok_or(ConfigError::RotationDocs(uri))?),
+        };
         for (pattern, cost) in &self.costs {
             let cost = NonZeroU32::new(*cost).ok_or_else(|| ConfigError::ZeroCost(pattern.clone()))?;
             self.routes.cost(pattern, cost);
@@ -327,6 +361,7 @@ impl ApiKeyLayerBuilder {
                 audit,
                 client_ip: self.client_ip,
                 ietf_headers: self.ietf_headers,
+                rotation_docs,
             }),
         })
     }

@@ -15,8 +15,9 @@
 //! 6. publishable keys only on the routes that allow them (403), then the tenant gate;
 //! 7. the rate limit of the key's lineage, at the route's cost: 429 with `Retry-After`;
 //! 8. the [`VerifiedKey`] goes into request extensions;
-//! 9. `X-RateLimit-Limit`, `-Remaining`, `-Reset` on the way out; usage and audit records go to a
-//!    background writer.
+//! 9. `X-RateLimit-Limit`, `-Remaining`, `-Reset` on the way out, and for a key in its rotation
+//!    grace period `Deprecation` and `Sunset` (and a `Link` to the rotation documentation, when
+//!    configured; see [`grace`]); usage and audit records go to a background writer.
 //!
 //! Bodies are handed on as they are, and the layer's own bodies (a rejection's JSON, a JSON body
 //! read for its key) are built from `Bytes`, so the request and response body types must be
@@ -70,6 +71,7 @@ pub mod bodies;
 pub mod credential;
 mod error;
 mod future;
+pub mod grace;
 pub mod headers;
 mod kill_switch;
 mod layer;

@@ -159,7 +159,9 @@ where
         if let Err(rejection) = shared.admit(&cached, presented, &route, now) {
             return reject(&rejection, None);
         }
-        if shared.gate.is_some() {
+        // A tenant gate waits; a key in its grace period gets its notice on the response: both
+        // on the slow path, so that other keys pay this one test.
+        if shared.gate.is_some() || cached.grace.is_some() {
             let start = Start::Admitted { cached, check: None };
             return self.slow(request, request_id, route, start);
         }
@@ -306,8 +308,32 @@ where
 }
 
 /// The rest of the path for an admitted key: the tenant gate, the rate limit (`check` when one was
-/// already started), then the inner service.
+/// already started), then the inner service. Every response of a key in its grace period carries
+/// its notice.
 async fn authorized<S, M, ReqBody, ResBody>(
+    shared: &Arc<Shared>,
+    inner: S,
+    request: Request<Inbound<M, ReqBody>>,
+    request_id: HeaderValue,
+    route: &RouteClass,
+    cached: Arc<CachedKey>,
+    check: Option<Check>,
+) -> Result<Response<Outbound<M, ResBody>>, S::Error>
+where
+    M: MapRequestBody<ReqBody> + MapResponseBody<ResBody>,
+    S: Service<Request<Inbound<M, ReqBody>>, Response = Response<ResBody>>,
+{
+    let grace = cached.grace.clone();
+    let mut response =
+        gated::<S, M, ReqBody, ResBody>(shared, inner, request, request_id, route, cached, check).await?;
+    if let Some(grace) = grace {
+        grace.write(response.headers_mut(), shared.rotation_docs.as_ref());
+    }
+    Ok(response)
+}
+
+/// The tenant gate, the rate limit, the inner service.
+async fn gated<S, M, ReqBody, ResBody>(
     shared: &Arc<Shared>,
     mut inner: S,
     mut request: Request<Inbound<M, ReqBody>>,

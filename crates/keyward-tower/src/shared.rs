@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub(crate) audit: Option<AuditHandle>,
     pub(crate) client_ip: Option<Box<ClientIp>>,
     pub(crate) ietf_headers: bool,
+    /// The `Link` to the rotation documentation sent with a key in its grace period.
+    pub(crate) rotation_docs: Option<HeaderValue>,
 }
 
 impl fmt::Debug for Shared {
@@ -47,6 +49,7 @@ impl fmt::Debug for Shared {
             .field("kill_switch", &self.kill_switch)
             .field("tenant_gate", &self.gate.is_some())
             .field("audit", &self.audit.is_some())
+            .field("rotation_docs", &self.rotation_docs)
             .finish_non_exhaustive()
     }
 }

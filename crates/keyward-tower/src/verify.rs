@@ -14,6 +14,7 @@ use keyward_core::{ApiKey, KeyManager, KeyspaceName, LookupKey, VerifyError};
 use moka::sync::Cache;
 use tokio::sync::OnceCell;
 
+use crate::grace::{GraceNotice, load_notice};
 use crate::near_cache::NearCache;
 use crate::rate_limit::{Quota, RateLimits};
 
@@ -26,6 +27,9 @@ pub struct CachedKey {
     pub fingerprint: Fingerprint,
     /// Its tier's quota.
     pub quota: Quota,
+    /// For a key in its rotation grace period, the `Deprecation` and `Sunset` values its
+    /// responses carry; `None` for every other key.
+    pub grace: Option<Arc<GraceNotice>>,
 }
 
 /// Sizes and lifetimes of the verifier's caches.
@@ -138,13 +142,15 @@ impl Verifier {
                 let found = self.manager.store().find(&lookup).await.map_err(Arc::new)?;
                 // A key of another keyspace is unknown here, as the manager's `verify` has it.
                 let found = found.filter(|key| key.keyspace == *self.manager.keyspace());
-                let cached = found.map(|key| {
-                    Arc::new(CachedKey {
+                let cached = match found {
+                    Some(key) => Some(Arc::new(CachedKey {
                         fingerprint: key.fingerprint(),
                         quota: self.limits.quota_for(&key.tier),
+                        grace: load_notice(&**self.manager.store(), &key).await.map(Arc::new),
                         key,
-                    })
-                });
+                    })),
+                    None => None,
+                };
                 match &cached {
                     Some(key) => self.known.insert(lookup, key.clone()),
                     None => self.unknown.insert(lookup, ()),

@@ -35,8 +35,9 @@ use keyward_tower::{
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use support::{
-    Body, Harness, Inbound, Reply, accepted, anonymous, assert_ok, assert_rejected, bearer, echo_body,
-    secret_of, send, service, tenant_id, unknown_token,
+    Body, Harness, Inbound, Reply, accepted, anonymous, assert_ok, assert_rejected, bearer,
+    deprecation_seconds, echo_body, http_date_seconds, secret_of, send, service, tenant_id, unix_seconds,
+    unknown_token,
 };
 use tower::{ServiceBuilder, service_fn};
 
@@ -1151,6 +1152,199 @@ async fn grace_rotation_keeps_both_keys_working_until_the_grace_ends() {
     let reply = send(&svc, bearer("/v1/events", old.token.expose())).await;
     assert_rejected(&reply, 401, "unauthorized", "old key, grace over");
     accepted(&svc, &new, "new key after the grace").await;
+}
+
+/// The `Deprecation` and `Sunset` times of a reply (Unix seconds, both parsed), `None` when it has
+/// neither; panics when it has one alone.
+fn grace_notice(reply: &Reply) -> Option<(i64, i64)> {
+    match (reply.header("deprecation"), reply.header("sunset")) {
+        (Some(deprecation), Some(sunset)) => {
+            Some((deprecation_seconds(deprecation), http_date_seconds(sunset)))
+        }
+        (None, None) => None,
+        other => panic!("Deprecation and Sunset come together: {other:?}"),
+    }
+}
+
+#[test]
+fn the_header_checks_read_known_values() {
+    assert_eq!(http_date_seconds("Sat, 05 Dec 2026 16:48:42 GMT"), 1_796_489_322);
+    assert_eq!(http_date_seconds("Thu, 01 Jan 1970 00:00:00 GMT"), 0);
+    assert_eq!(deprecation_seconds("@1796489322"), 1_796_489_322);
+    for bad in [
+        "Fri, 05 Dec 2026 16:48:42 GMT",
+        "Sat, 5 Dec 2026 16:48:42 GMT",
+        "2026-12-05T16:48:42Z",
+    ] {
+        assert!(
+            std::panic::catch_unwind(|| http_date_seconds(bad)).is_err(),
+            "{bad}"
+        );
+    }
+    for bad in ["1796489322", "@", "@-1", "@1.5"] {
+        assert!(
+            std::panic::catch_unwind(|| deprecation_seconds(bad)).is_err(),
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_key_in_grace_gets_deprecation_and_sunset_and_no_other_key_does() {
+    let grace = Duration::from_secs(48 * 3600);
+    let h = Harness::with(|builder| builder.rotation(Rotation::Grace(grace)));
+    let old = h.key("site_1").await;
+    let fresh = h.key("site_2").await;
+    let layer = ApiKeyLayer::builder(h.manager.clone())
+        .rotation_docs("https://docs.example.com/keys#rotation")
+        .build()
+        .expect("a valid layer");
+    let svc = service(&layer);
+    // Cached before the rotation: the rotation's change evicts it, and the reload sees its grace.
+    let before = send(&svc, bearer("/v1/events", old.token.expose())).await;
+    assert_ok(&before, "site_1", "before rotating");
+    assert_eq!(grace_notice(&before), None, "not rotated yet");
+    assert_eq!(before.header("link"), None);
+
+    h.clock.advance(Duration::from_millis(1_500));
+    let new = h
+        .manager
+        .rotate(&tenant_id("site_1"), &old.key.id)
+        .await
+        .expect("rotated");
+    let rotated_at = new.key.created_at;
+    h.clock.advance(Duration::from_secs(3600));
+    let reply = send(&svc, bearer("/v1/events", old.token.expose())).await;
+    assert_ok(&reply, "site_1", "the old key, in grace");
+    let (deprecated, sunset) = grace_notice(&reply).expect("a notice for the key in grace");
+    assert_eq!(
+        deprecated,
+        unix_seconds(rotated_at),
+        "deprecated when it was rotated out"
+    );
+    assert_eq!(
+        sunset,
+        unix_seconds(rotated_at.plus(grace)),
+        "sunset when the grace ends"
+    );
+    assert_eq!(
+        reply.header("link"),
+        Some("<https://docs.example.com/keys#rotation>; rel=\"sunset\"")
+    );
+    // A cache hit carries the same notice.
+    let again = send(&svc, bearer("/v1/events", old.token.expose())).await;
+    assert_eq!(grace_notice(&again), Some((deprecated, sunset)), "a cache hit");
+
+    for (what, key) in [("the successor", &new), ("a key never rotated", &fresh)] {
+        let reply = send(&svc, bearer("/v1/events", key.token.expose())).await;
+        assert_ok(&reply, key.key.tenant.as_str(), what);
+        assert_eq!(grace_notice(&reply), None, "{what}");
+        assert_eq!(reply.header("link"), None, "{what}");
+    }
+
+    h.clock.advance(grace);
+    let over = send(&svc, bearer("/v1/events", old.token.expose())).await;
+    assert_rejected(&over, 401, "unauthorized", "the old key, grace over");
+    assert_eq!(grace_notice(&over), None, "a refused key gets no notice");
+    assert_eq!(over.header("link"), None);
+}
+
+#[tokio::test]
+async fn the_sunset_of_a_key_that_expires_in_its_grace_is_its_expiry_and_refusals_carry_it() {
+    let h = Harness::with(|builder| builder.rotation(Rotation::Grace(Duration::from_secs(3600))));
+    let old = h
+        .create(NewKey::new(tenant_id("site_1")).expires(Expiry::In(Duration::from_secs(600))))
+        .await;
+    let expires_at = old.key.expires_at.expect("an expiry");
+    let new = h
+        .manager
+        .rotate(&tenant_id("site_1"), &old.key.id)
+        .await
+        .expect("rotated");
+    let layer = ApiKeyLayer::builder(h.manager.clone())
+        .rate_limits(RateLimits::new(Quota::per_hour(1)))
+        .build()
+        .expect("a valid layer");
+    let svc = service(&layer);
+    let reply = send(&svc, bearer("/v1/events", old.token.expose())).await;
+    assert_ok(&reply, "site_1", "in grace");
+    assert_eq!(
+        grace_notice(&reply),
+        Some((unix_seconds(new.key.created_at), unix_seconds(expires_at))),
+        "sunset at the expiry, which comes before the grace's end"
+    );
+    assert_eq!(reply.header("link"), None, "no rotation docs configured: no Link");
+    let limited = send(&svc, bearer("/v1/events", old.token.expose())).await;
+    assert_rejected(&limited, 429, "rate_limit_exceeded", "the budget is spent");
+    assert_eq!(
+        grace_notice(&limited),
+        grace_notice(&reply),
+        "a 429 of the key in grace"
+    );
+}
+
+#[tokio::test]
+async fn requests_of_a_key_in_grace_are_logged_at_keyward_audit() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let h = Harness::with(|builder| builder.rotation(Rotation::Grace(Duration::from_secs(3600))));
+    let old = h.key("site_1").await;
+    let new = h
+        .manager
+        .rotate(&tenant_id("site_1"), &old.key.id)
+        .await
+        .expect("rotated");
+    let layer = layer(&h);
+    let svc = service(&layer);
+    accepted(&svc, &old, "in grace").await;
+    accepted(&svc, &new, "the successor").await;
+    layer.audit().expect("audit on").flush().await;
+
+    let text = logs.text();
+    let graced: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("keyward::audit") && line.contains("rotation grace period"))
+        .collect();
+    assert_eq!(
+        graced.len(),
+        1,
+        "one line, for the old key's request only: {text}"
+    );
+    assert!(
+        graced[0].contains(&old.key.fingerprint().to_string()),
+        "{}",
+        graced[0]
+    );
+    assert!(
+        graced[0].contains("path=\"/v1/events\"") || graced[0].contains("path=/v1/events"),
+        "{}",
+        graced[0]
+    );
+    assert!(!text.contains(&new.key.fingerprint().to_string()), "{text}");
+    assert!(!text.contains(secret_of(&old)), "never the token");
+}
+
+#[tokio::test]
+async fn rotation_docs_that_a_link_header_cannot_carry_are_refused() {
+    let h = Harness::new();
+    for bad in [
+        "",
+        "https://docs.example.com/key rotation",
+        "https://docs.example.com/<x>",
+    ] {
+        let built = ApiKeyLayer::builder(h.manager.clone()).rotation_docs(bad).build();
+        assert!(
+            matches!(&built, Err(ConfigError::RotationDocs(uri)) if uri == bad),
+            "{bad:?}: {built:?}"
+        );
+    }
 }
 
 #[tokio::test]

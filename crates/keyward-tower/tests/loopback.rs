@@ -4,13 +4,15 @@
 mod support;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
+use keyward_core::Rotation;
 use keyward_core::audit::AuditQuery;
 use keyward_tower::rate_limit::{Quota, RateLimits};
 use keyward_tower::{ApiKeyLayer, CredentialSources};
 use reqwest::StatusCode;
 use support::server::{client, header, serve};
-use support::{Harness, tenant_id};
+use support::{Harness, deprecation_seconds, http_date_seconds, tenant_id, unix_seconds};
 
 #[tokio::test]
 async fn success_carries_the_request_id_and_rate_limit_headers_and_is_audited() {
@@ -161,4 +163,55 @@ async fn a_spent_budget_gets_429_with_retry_after() {
     let json: serde_json::Value = response.json().await.expect("a JSON body");
     assert_eq!(json["error"]["code"], "rate_limit_exceeded");
     assert_eq!(json["error"]["status"], 429);
+}
+
+#[tokio::test]
+async fn a_key_in_grace_gets_deprecation_sunset_and_link_over_the_wire() {
+    let grace = Duration::from_secs(3600);
+    let h = Harness::with(|builder| builder.rotation(Rotation::Grace(grace)));
+    let old = h.key("site_1").await;
+    h.clock.advance(Duration::from_secs(90));
+    let new = h
+        .manager
+        .rotate(&tenant_id("site_1"), &old.key.id)
+        .await
+        .expect("rotated");
+    let layer = ApiKeyLayer::builder(h.manager.clone())
+        .rotation_docs("https://docs.example.com/keys#rotation")
+        .build()
+        .expect("a valid layer");
+    let server = serve(&layer).await;
+    let client = client();
+    let get = |token: &str| client.get(server.url("/v1/events")).bearer_auth(token).send();
+
+    let response = get(old.token.expose()).await.expect("the server answers");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        deprecation_seconds(header(&response, "deprecation")),
+        unix_seconds(new.key.created_at)
+    );
+    assert_eq!(
+        http_date_seconds(header(&response, "sunset")),
+        unix_seconds(new.key.created_at.plus(grace))
+    );
+    assert_eq!(
+        header(&response, "link"),
+        "<https://docs.example.com/keys#rotation>; rel=\"sunset\""
+    );
+
+    let response = get(new.token.expose()).await.expect("the server answers");
+    assert_eq!(response.status(), StatusCode::OK);
+    for name in ["deprecation", "sunset", "link"] {
+        assert!(response.headers().get(name).is_none(), "the successor: no {name}");
+    }
+
+    h.clock.advance(grace);
+    let response = get(old.token.expose()).await.expect("the server answers");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "the grace is over");
+    for name in ["deprecation", "sunset", "link"] {
+        assert!(
+            response.headers().get(name).is_none(),
+            "after the grace: no {name}"
+        );
+    }
 }

@@ -21,7 +21,8 @@ use crate::scope::ScopeList;
 ///   default [`TenantId`].
 /// - `Scopes`: a [`ScopeList`]: `()` (default: any valid key), one scope type, or a tuple of up
 ///   to eight. A key without all of them is refused with 403 `insufficient_scope`, naming the
-///   missing scopes.
+///   missing scopes. [`AnyOf`](crate::AnyOf) a tuple needs one of them (and names them all when
+///   none is granted).
 /// - `Tier`: made from the key's tier name by [`FromTier`] (a `Plan` enum); default
 ///   [`keyward_core::Tier`].
 ///
@@ -124,7 +125,7 @@ where
     /// `internal_error` when the tenant or tier does not convert (logged at error level).
     pub fn from_verified(key: VerifiedKey) -> Result<Self, KeyRejection> {
         let record = key.key();
-        let missing = record.scopes.missing(Scopes::SCOPES);
+        let missing = Scopes::missing(&record.scopes);
         if !missing.is_empty() {
             let rejection = insufficient_scope(&key, missing.into_iter().map(str::to_owned).collect());
             return Err(KeyRejection::refused(key, rejection));

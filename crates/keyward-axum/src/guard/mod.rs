@@ -1,7 +1,8 @@
 //! Per-route guards, added with axum's `route_layer` behind [`ApiKeyLayer`]: each reads the
 //! [`VerifiedKey`] the layer put into the request.
 //!
-//! - [`RequireScopes`]: 403 `insufficient_scope`, naming the scopes the key lacks;
+//! - [`RequireScopes`]: 403 `insufficient_scope`, naming the scopes the key lacks; all of a list,
+//!   any of a list, or a [`ScopeQuery`] nesting the two;
 //! - [`RequireKind`]: 403 for a publishable key on a route that needs a secret one;
 //! - [`RouteCost`]: the route costs more than the 1 unit the layer charged; 429 when the key's
 //!   budget cannot pay it.
@@ -50,10 +51,12 @@
 mod cost;
 mod future;
 mod kind;
+mod scope_query;
 mod scopes;
 mod shared;
 
 pub use cost::{RouteCost, RouteCostService};
 pub use future::GuardFuture;
 pub use kind::{RequireKind, RequireKindService};
+pub use scope_query::ScopeQuery;
 pub use scopes::{RequireScopes, RequireScopesService};

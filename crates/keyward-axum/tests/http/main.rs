@@ -7,4 +7,5 @@ mod logs;
 mod management;
 mod placement;
 mod raw;
+mod scope_queries;
 mod support;

@@ -484,3 +484,64 @@ where
     let reply = send(service, bearer("/v1/events", key.token.expose())).await;
     assert_ok(&reply, key.key.tenant.as_str(), what);
 }
+
+/// The Unix time of an RFC 9745 `Deprecation` value: `@` and an sf-integer of 1 to 15 digits.
+pub fn deprecation_seconds(value: &str) -> i64 {
+    let digits = value
+        .strip_prefix('@')
+        .unwrap_or_else(|| panic!("Deprecation is `@<seconds>`: {value:?}"));
+    assert!(
+        (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()),
+        "Deprecation seconds are 1 to 15 digits: {value:?}"
+    );
+    digits.parse().expect("digits")
+}
+
+/// The Unix time of an IMF-fixdate (RFC 9110 §5.6.7, the form `Sunset` is sent in):
+/// `Sat, 05 Dec 2026 16:48:42 GMT`, its day name checked against the date.
+pub fn http_date_seconds(value: &str) -> i64 {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]; // from 1970-01-01
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let fail = || -> ! { panic!("not an IMF-fixdate: {value:?}") };
+    let number = |text: &str, len: usize| -> i64 {
+        if text.len() != len || !text.bytes().all(|b| b.is_ascii_digit()) {
+            fail()
+        }
+        text.parse().unwrap_or_else(|_| fail())
+    };
+    let fields: Vec<&str> = value.split(' ').collect();
+    let [day_name, day, month, year, time, "GMT"] = fields[..] else {
+        fail()
+    };
+    let day_name = day_name.strip_suffix(',').unwrap_or_else(|| fail());
+    let (day, year) = (number(day, 2), number(year, 4));
+    let month = MONTHS.iter().position(|m| *m == month).unwrap_or_else(|| fail()) as i64 + 1;
+    let [hours, minutes, seconds] = time.split(':').collect::<Vec<_>>()[..] else {
+        fail()
+    };
+    let (hours, minutes, seconds) = (number(hours, 2), number(minutes, 2), number(seconds, 2));
+    assert!(
+        hours < 24 && minutes < 60 && seconds < 61 && (1..=31).contains(&day),
+        "{value:?}"
+    );
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    assert_eq!(
+        DAYS[days.rem_euclid(7) as usize],
+        day_name,
+        "the day name of {value:?}"
+    );
+    days * 86_400 + hours * 3600 + minutes * 60 + seconds
+}
+
+/// The Unix time of `at`, in whole seconds.
+pub fn unix_seconds(at: Timestamp) -> i64 {
+    at.as_millis().div_euclid(1000)
+}
