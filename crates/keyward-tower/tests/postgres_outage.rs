@@ -8,7 +8,6 @@ mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
 use keyward_core::audit::AuditQuery;
@@ -16,126 +15,12 @@ use keyward_core::store::PostgresStore;
 use keyward_core::{CreatedKey, KeyManager, KeyStore, NewKey, TenantId};
 use keyward_tower::{ApiKeyLayer, AuditConfig, CacheConfig};
 use postgres_support::PostgresCluster;
-use support::server::{Server, client, serve};
+use support::server::{client, serve};
 use support::tenant_id;
+use support::traffic::{Answer, DOWN, RECOVERED, RESTARTING, Traffic, assert_ok_or_unavailable};
 
-/// The phases of the outage, as the traffic sees them when it sends and when it is answered.
-const UP: u8 = 0;
-const DOWN: u8 = 1;
-const RESTARTING: u8 = 2;
-const RECOVERED: u8 = 3;
-
-/// Most requests one traffic task sends: the loop ends on its own even if the test never says stop.
-const MOST_REQUESTS: usize = 2_000;
 /// How long PostgreSQL stays down.
 const OUTAGE: Duration = Duration::from_secs(8);
-
-/// One answer, with the phase in which its request was sent and the phase in which it came back.
-#[derive(Debug)]
-struct Answer {
-    sent: u8,
-    answered: u8,
-    status: u16,
-    /// `error.code` of a JSON envelope, and whether the envelope's request id is the header's.
-    code: Option<(String, bool)>,
-}
-
-impl Answer {
-    fn within(&self, phase: u8) -> bool {
-        self.sent == phase && self.answered == phase
-    }
-}
-
-struct Traffic {
-    phase: Arc<AtomicU8>,
-    stop: Arc<AtomicBool>,
-    tasks: Vec<(&'static str, tokio::task::JoinHandle<Vec<Answer>>)>,
-}
-
-impl Traffic {
-    /// No tasks yet, in the phase [`UP`].
-    fn new() -> Self {
-        Self {
-            phase: Arc::new(AtomicU8::new(UP)),
-            stop: Arc::new(AtomicBool::new(false)),
-            tasks: Vec::new(),
-        }
-    }
-
-    /// Starts `tasks` tasks sending `GET /v1/events` with `token`, each in a bounded loop.
-    fn send(&mut self, server: &Server, label: &'static str, token: &str, tasks: usize) {
-        for _ in 0..tasks {
-            let (phase, stop) = (self.phase.clone(), self.stop.clone());
-            let (url, token) = (server.url("/v1/events"), token.to_owned());
-            self.tasks.push((
-                label,
-                tokio::spawn(async move {
-                    let client = client();
-                    let mut answers = Vec::new();
-                    while answers.len() < MOST_REQUESTS && !stop.load(Ordering::SeqCst) {
-                        let sent = phase.load(Ordering::SeqCst);
-                        let response = client
-                            .get(&url)
-                            .bearer_auth(&token)
-                            .send()
-                            .await
-                            .unwrap_or_else(|e| panic!("{label}: no answer ({e})"));
-                        answers.push(answer(sent, &phase, response).await);
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
-                    answers
-                }),
-            ));
-        }
-    }
-
-    fn enter(&self, phase: u8) {
-        self.phase.store(phase, Ordering::SeqCst);
-    }
-
-    /// Stops the tasks and gathers their answers by label.
-    async fn finish(self) -> HashMap<&'static str, Vec<Answer>> {
-        self.stop.store(true, Ordering::SeqCst);
-        let mut by_label: HashMap<&'static str, Vec<Answer>> = HashMap::new();
-        for (label, task) in self.tasks {
-            let answers = tokio::time::timeout(Duration::from_secs(30), task)
-                .await
-                .unwrap_or_else(|_| panic!("{label}: a traffic task did not end"))
-                .unwrap_or_else(|e| panic!("{label}: a traffic task failed: {e}"));
-            by_label.entry(label).or_default().extend(answers);
-        }
-        by_label
-    }
-}
-
-async fn answer(sent: u8, phase: &AtomicU8, response: reqwest::Response) -> Answer {
-    let status = response.status().as_u16();
-    let header_id = response
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let json = (response.headers().get("content-type").map(|v| v.as_bytes())
-        == Some(&b"application/json"[..]))
-    .then_some(());
-    let body = response.bytes().await.expect("a whole body");
-    let code = json
-        .and_then(|()| serde_json::from_slice::<serde_json::Value>(&body).ok())
-        .map(|json| {
-            let error = &json["error"];
-            let code = error["code"].as_str().unwrap_or_default().to_owned();
-            let ids_match = header_id.is_some()
-                && error["request_id"].as_str() == header_id.as_deref()
-                && error["status"] == status;
-            (code, ids_match)
-        });
-    Answer {
-        sent,
-        answered: phase.load(Ordering::SeqCst),
-        status,
-        code,
-    }
-}
 
 async fn create(manager: &KeyManager, tenant: &TenantId, name: &str) -> CreatedKey {
     manager
@@ -241,19 +126,9 @@ async fn postgres_stopped_under_traffic_then_started_again() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let answers = traffic.finish().await;
 
-    // Nothing but 200, 401 and the documented 503 in its envelope; never a 500.
+    // Nothing but 200 and the documented 503 in its envelope; never a 500.
     for (label, answers) in &answers {
-        for answer in answers {
-            match answer.status {
-                200 => {}
-                503 => assert_eq!(
-                    answer.code,
-                    Some(("store_unavailable".to_owned(), true)),
-                    "{label}: a 503 is store_unavailable in the JSON envelope: {answer:?}"
-                ),
-                _ => panic!("{label}: unexpected answer {answer:?}"),
-            }
-        }
+        assert_ok_or_unavailable(label, answers, "store_unavailable");
     }
     // Cached keys keep working throughout.
     for label in ["warm", "late"] {
