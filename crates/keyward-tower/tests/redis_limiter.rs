@@ -1,8 +1,10 @@
 //! The Redis rate limiter against real Redis servers: the shared test server
 //! (`KEYWARD_TEST_REDIS_URL`, from `scripts/test-servers`) for the budget numbers and for two
-//! processes sharing one budget, and a `redis-server` of the test's own for an outage.
+//! processes sharing one budget, and a `redis-server` of the test's own for an outage (of the
+//! limiter alone, and under concurrent traffic over HTTP).
 
 mod redis_support;
+mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::num::NonZeroU32;
@@ -10,11 +12,17 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use keyward_core::KeyId;
+use keyward_tower::ApiKeyLayer;
 use keyward_tower::rate_limit::{
     InProcessLimiter, Quota, RateDecision, RateLimiter, RateLimits, RedisFallback, RedisLimiter,
 };
 use redis_support::{Logs, RedisServer, inspect, test_redis_url};
+use support::Harness;
+use support::server::serve;
+use support::traffic::{DOWN, RECOVERED, RESTARTING, Traffic, assert_ok_or_unavailable};
 use tracing::Level;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -448,6 +456,77 @@ async fn a_hung_redis_costs_each_request_at_most_the_timeout() {
     })
     .await;
     assert_eq!(logs.count(Level::INFO, "Redis answers again"), 1);
+}
+
+/// Redis killed while several tasks send requests over HTTP to two servers, one whose limiter fails
+/// open and one whose limiter fails closed, then started again: no 5xx but fail-closed's 503
+/// `rate_limiter_unavailable`, and both decide with Redis again after the restart, without
+/// restarting the app.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_http_traffic_through_a_redis_outage() {
+    let mut server = RedisServer::start().await;
+    let url = server.url();
+    // Not the limit under this traffic: what is tested is who decides, not refusals.
+    let quota = Quota::per_minute(100_000);
+    let retry = Duration::from_millis(100);
+    let h = Harness::new();
+    let mut limiters = Vec::new();
+    let mut servers = Vec::new();
+    let mut keys = Vec::new();
+    for fallback in [RedisFallback::FailOpen, RedisFallback::FailClosed] {
+        let limiter = Arc::new(connect(&url, quota, fallback).await.with_retry_interval(retry));
+        let layer = ApiKeyLayer::builder(h.manager.clone())
+            .rate_limiter(limiter.clone(), RateLimits::new(quota))
+            .build()
+            .expect("a valid layer");
+        servers.push(serve(&layer).await);
+        limiters.push(limiter);
+        keys.push(h.key(&format!("site_{}", servers.len())).await);
+    }
+    let labels = ["fail open", "fail closed"];
+    let mut traffic = Traffic::new();
+    for ((label, server), key) in labels.iter().zip(&servers).zip(&keys) {
+        traffic.send(server, label, key.token.expose(), 3);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    server.kill();
+    traffic.enter(DOWN);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    traffic.enter(RESTARTING);
+    server.restart().await;
+    traffic.enter(RECOVERED);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let answers = traffic.finish().await;
+
+    let open = &answers["fail open"];
+    let closed = &answers["fail closed"];
+    for (label, answers) in [("fail open", open), ("fail closed", closed)] {
+        assert_ok_or_unavailable(label, answers, "rate_limiter_unavailable");
+        let within = answers.iter().filter(|a| a.within(DOWN)).count();
+        assert!(within >= 30, "{label}: {within} requests while Redis was down");
+        assert!(
+            answers.iter().any(|a| a.within(RECOVERED) && a.status == 200),
+            "{label}: no 200 after the restart"
+        );
+        assert_eq!(
+            answers.last().map(|a| a.status),
+            Some(200),
+            "{label}: the last answer"
+        );
+    }
+    assert!(
+        open.iter().all(|a| a.status == 200),
+        "fail open answers 200 throughout"
+    );
+    assert!(
+        closed.iter().filter(|a| a.within(DOWN)).all(|a| a.status == 503),
+        "fail closed refuses every request while Redis is down"
+    );
+    // Both limiters decide with Redis again (a limiter is degraded until Redis answers it).
+    for limiter in &limiters {
+        assert!(!limiter.is_degraded(), "{:?} recovered", limiter.fallback());
+    }
 }
 
 /// Kills the second process if the test fails before it ends, so that nothing is left running.

@@ -27,6 +27,7 @@ use tokio::sync::watch;
 use tower::{Service, ServiceExt, service_fn};
 
 pub mod server;
+pub mod traffic;
 
 /// The body of the requests the tests send.
 pub type Body = Full<Bytes>;
