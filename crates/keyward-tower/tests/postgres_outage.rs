@@ -8,10 +8,11 @@ mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use keyward_core::audit::AuditQuery;
-use keyward_core::store::PostgresStore;
+use keyward_core::store::{KeyChange, KeyListener, PostgresStore};
 use keyward_core::{CreatedKey, KeyManager, KeyStore, NewKey, TenantId};
 use keyward_tower::{ApiKeyLayer, AuditConfig, CacheConfig};
 use postgres_support::PostgresCluster;
@@ -21,6 +22,18 @@ use support::traffic::{Answer, DOWN, RECOVERED, RESTARTING, Traffic, assert_ok_o
 
 /// How long PostgreSQL stays down.
 const OUTAGE: Duration = Duration::from_secs(8);
+
+/// Counts the store's "changes may have been missed" signals.
+#[derive(Default)]
+struct Resyncs(AtomicUsize);
+
+impl KeyListener for Resyncs {
+    fn key_changed(&self, _change: &KeyChange) {}
+
+    fn resync(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
 
 async fn create(manager: &KeyManager, tenant: &TenantId, name: &str) -> CreatedKey {
     manager
@@ -48,6 +61,9 @@ async fn postgres_stopped_under_traffic_then_started_again() {
             .await
             .expect("the store connects"),
     );
+    let resyncs = Arc::new(Resyncs::default());
+    let listener: Arc<dyn KeyListener> = resyncs.clone();
+    store.changes().subscribe(&listener);
     let manager = KeyManager::builder_shared(store.clone())
         .build()
         .expect("a valid manager");
@@ -114,6 +130,11 @@ async fn postgres_stopped_under_traffic_then_started_again() {
     // 5 s for a connection) and for the writer to fail a few rounds.
     tokio::time::sleep(OUTAGE).await;
 
+    assert_eq!(
+        resyncs.0.load(Ordering::SeqCst),
+        0,
+        "the caches are kept through the outage"
+    );
     traffic.enter(RESTARTING);
     cluster = tokio::task::spawn_blocking(move || {
         cluster.start_again();
@@ -124,6 +145,16 @@ async fn postgres_stopped_under_traffic_then_started_again() {
     traffic.enter(RECOVERED);
     // Traffic goes on for a while after recovery.
     tokio::time::sleep(Duration::from_secs(2)).await;
+    // Notifications sent while the listener was away are lost: once it listens again, the caches
+    // are flushed (its backoff is at most 10 s).
+    let start = std::time::Instant::now();
+    while resyncs.0.load(Ordering::SeqCst) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the caches were not flushed after the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let answers = traffic.finish().await;
 
     // Nothing but 200 and the documented 503 in its envelope; never a 500.

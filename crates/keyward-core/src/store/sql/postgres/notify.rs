@@ -34,9 +34,8 @@ impl ChangeListener {
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_lazy_with(options);
-        let mut listener = PgListener::connect_with(&pool).await.map_err(store_error)?;
-        listener.listen(CHANNEL).await.map_err(store_error)?;
-        let task = tokio::spawn(listen(listener, feed));
+        let listener = connect(&pool).await.map_err(store_error)?;
+        let task = tokio::spawn(listen(pool.clone(), listener, feed));
         Ok(Self { task, pool })
     }
 
@@ -53,24 +52,10 @@ impl Drop for ChangeListener {
     }
 }
 
-async fn listen(mut listener: PgListener, feed: Weak<ChangeFeed>) {
-    let mut retry = FIRST_RETRY;
+async fn listen(pool: PgPool, mut listener: PgListener, feed: Weak<ChangeFeed>) {
     loop {
-        // `try_recv` answers `None` once when the connection dropped (and reconnects, listening
-        // again, on the next call); an error means the reconnection failed, so wait and retry.
         match listener.try_recv().await {
-            Ok(None) => {
-                let Some(feed) = feed.upgrade() else { return };
-                tracing::warn!(
-                    target: "keyward::store",
-                    channel = CHANNEL,
-                    "key change listener lost its connection; caches are flushed"
-                );
-                // Notifications sent while disconnected are lost: caches must forget.
-                feed.resync();
-            }
             Ok(Some(notification)) => {
-                retry = FIRST_RETRY;
                 let Some(feed) = feed.upgrade() else { return };
                 match change_text::decode(notification.payload()) {
                     Some(change) => feed.publish_change(&change),
@@ -80,23 +65,59 @@ async fn listen(mut listener: PgListener, feed: Weak<ChangeFeed>) {
                         "ignoring a malformed key change notification"
                     ),
                 }
+                continue;
             }
             Err(sqlx::Error::PoolClosed) => return,
+            // The connection dropped (`None`), or sqlx could not bring it back (an error).
+            Ok(None) | Err(_) => {}
+        }
+        tracing::warn!(
+            target: "keyward::store",
+            channel = CHANNEL,
+            "key change listener lost its connection; reconnecting"
+        );
+        // Its connection goes back to the pool (of one) before another is asked for; listening
+        // again on a new one tells the moment it is back.
+        drop(listener);
+        let Some(again) = relisten(&pool, &feed).await else {
+            return;
+        };
+        listener = again;
+        let Some(feed) = feed.upgrade() else { return };
+        tracing::info!(
+            target: "keyward::store",
+            channel = CHANNEL,
+            "key change listener reconnected; caches are flushed"
+        );
+        // Notifications sent while it was away are lost: caches must forget. Cached keys kept
+        // working until now, through the outage.
+        feed.resync();
+    }
+}
+
+/// Listens again, retrying with backoff until it works; `None` once the store is gone.
+async fn relisten(pool: &PgPool, feed: &Weak<ChangeFeed>) -> Option<PgListener> {
+    let mut retry = FIRST_RETRY;
+    loop {
+        if feed.strong_count() == 0 || pool.is_closed() {
+            return None;
+        }
+        match connect(pool).await {
+            Ok(listener) => return Some(listener),
             Err(error) => {
-                if feed.strong_count() == 0 {
-                    return;
-                }
-                tracing::warn!(
-                    target: "keyward::store",
-                    %error,
-                    retry_in = ?retry,
-                    "key change listener disconnected; reconnecting"
-                );
+                tracing::warn!(target: "keyward::store", %error, retry_in = ?retry, "key change listener cannot reconnect yet");
                 tokio::time::sleep(retry).await;
                 retry = (retry * 2).min(LAST_RETRY);
             }
         }
     }
+}
+
+/// A listener on [`CHANNEL`] over a connection from `pool`.
+async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
 }
 
 #[cfg(test)]
