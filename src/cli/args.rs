@@ -384,6 +384,19 @@ mod tests {
 
     use super::*;
 
+    /// Each case is refused as a usage error of its kind, with exit code 2.
+    fn assert_usage_errors(cases: &[(&str, &[&str], ErrorKind)]) {
+        for &(what, args, kind) in cases {
+            match parse(args) {
+                Ok(cli) => panic!("{what}: parsed as {cli:?}"),
+                Err(error) => {
+                    assert_eq!(error.kind(), kind, "{what}");
+                    assert_eq!(error.exit_code(), 2, "{what}");
+                }
+            }
+        }
+    }
+
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("keyward").chain(args.iter().copied()))
     }
@@ -547,15 +560,7 @@ mod tests {
                 ErrorKind::MissingRequiredArgument,
             ),
         ];
-        for (what, args, kind) in cases {
-            match parse(args) {
-                Ok(cli) => panic!("{what}: parsed as {cli:?}"),
-                Err(error) => {
-                    assert_eq!(error.kind(), kind, "{what}");
-                    assert_eq!(error.exit_code(), 2, "{what}");
-                }
-            }
-        }
+        assert_usage_errors(&cases);
     }
 
     #[test]
@@ -615,14 +620,6 @@ mod tests {
                 ErrorKind::ArgumentConflict,
             ),
         ];
-        for (what, args, kind) in cases {
-            match parse(args) {
-                Ok(cli) => panic!("{what}: parsed as {cli:?}"),
-                Err(error) => {
-                    assert_eq!(error.kind(), kind, "{what}");
-                    assert_eq!(error.exit_code(), 2, "{what}");
-                }
-            }
-        }
+        assert_usage_errors(&cases);
     }
 }

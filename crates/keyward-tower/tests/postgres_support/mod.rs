@@ -154,14 +154,8 @@ impl PostgresCluster {
     /// Runs `tool` from the server binaries as the user that owns the cluster.
     fn run(&self, tool: &str, args: &[&str]) {
         let program = self.bindir.join(tool);
-        let mut command = if as_root() {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(&program);
-            command
-        } else {
-            Command::new(&program)
-        };
-        let output = command
+        let output = self
+            .command(tool)
             .args(args)
             // From "/" so that a current directory the postgres user cannot read does not matter.
             .current_dir("/")
@@ -178,6 +172,18 @@ impl PostgresCluster {
         }
     }
 
+    /// `tool` from the server binaries, run as the user that owns the cluster.
+    fn command(&self, tool: &str) -> Command {
+        let program = self.bindir.join(tool);
+        if as_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+
     fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
@@ -190,15 +196,8 @@ impl Drop for PostgresCluster {
         if self.running {
             // Stopping fails only when the server is already gone; the directory goes either way.
             let data = self.data();
-            let program = self.bindir.join("pg_ctl");
-            let mut command = if as_root() {
-                let mut command = Command::new("runuser");
-                command.args(["-u", "postgres", "--"]).arg(&program);
-                command
-            } else {
-                Command::new(&program)
-            };
-            let _ = command
+            let _ = self
+                .command("pg_ctl")
                 .args(["-D", path_str(&data), "-m", "immediate", "-w", "stop"])
                 .current_dir("/")
                 .stdin(Stdio::null())
