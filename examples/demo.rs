@@ -33,12 +33,7 @@ scope! {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    common::init_tracing("warn");
     let (store, dir) = common::temp_sqlite_store().await?;
     let manager = KeyManager::builder_shared(store).declare(Drift::Refuse).await?;
     // The demo routes and the management API each have their layer, so that trying the 429 does not

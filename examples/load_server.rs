@@ -32,12 +32,7 @@ const UNKNOWN_TOKENS: usize = 200_000;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    common::init_tracing("warn");
     let tokens_file = std::env::args()
         .nth(1)
         .ok_or("usage: load_server <file to write the tokens to>")?;

@@ -83,12 +83,7 @@ where
     F: FnOnce(Arc<dyn KeyStore>) -> Fut,
     Fut: Future<Output = Result<App, BoxError>>,
 {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_tracing("info");
     let (store, dir) = open_store().await?;
     let app = build(store)
         .await
@@ -99,6 +94,16 @@ where
     serve(listener, app.router.clone(), shutdown_signal()).await?;
     app.flush().await;
     Ok(())
+}
+
+/// Logs to stderr, filtered by `RUST_LOG`, else at `default` (`info`, `warn`).
+pub fn init_tracing(default: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// Explains a refusal to mint the demo keys in a store that outlives the example.
