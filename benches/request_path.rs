@@ -1,5 +1,6 @@
-//! Request-path benchmarks: what [`ApiKeyLayer`] adds to an axum request, next to bare axum and
-//! to the stack people write by hand today (`tower_governor` keyed by the API key, plus a bearer
+//! Request-path benchmarks: what [`ApiKeyLayer`] adds to an axum request, next to bare axum, to
+//! tower-http's `ValidateRequestHeaderLayer::bearer` with one fixed token (the least any
+//! authentication costs), to the stack people write by hand today (`tower_governor` keyed by the API key, plus a bearer
 //! check in `axum::middleware::from_fn_with_state` that looks a SHA-256 up in a `HashMap`), and
 //! to a floor: the side effects keyward's behaviour requires on a cache hit and nothing else
 //! (see [`Floor`]).
@@ -36,6 +37,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
 use governor::middleware::StateInformationMiddleware;
+use keyward_core::store::SqliteStore;
 use keyward_core::token::TokenFormat;
 use keyward_core::{KeyId, KeyManager, LookupKey, MemoryStore, NewKey, TenantId};
 use keyward_tower::ApiKeyLayer;
@@ -228,6 +230,17 @@ fn handwritten_parts(token: &str) -> (KeyTable, HandwrittenGovernor) {
         .finish()
         .expect("a non-zero period and burst");
     (keys, tower_governor::GovernorLayer::new(governor))
+}
+
+/// tower-http's fixed-token check over each route: one `Authorization` value compared with the
+/// one it was built with, nothing hashed, looked up, limited or added to the response. The least
+/// any authentication costs: a reference, not an alternative (tower-http deprecates it as too
+/// basic for real applications).
+#[expect(deprecated, reason = "the fixed-token layer is the reference being measured")]
+fn fixed_bearer(token: &str) -> Router {
+    use tower_http::auth::require_authorization::Bearer;
+    use tower_http::validate_request::ValidateRequestHeaderLayer;
+    app().layer(ValidateRequestHeaderLayer::<Bearer<Body>>::bearer(token))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -450,6 +463,48 @@ impl Fixture {
     }
 }
 
+/// A key in a SQLite file of its own (a temporary directory under the target directory).
+struct SqliteFixture {
+    manager: KeyManager,
+    credential: HeaderValue,
+    _dir: tempfile::TempDir,
+}
+
+impl SqliteFixture {
+    fn new(fx: &Fixture) -> Self {
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("keyward.db").display());
+        // The pool's housekeeping and the change-log reader run on the background runtime.
+        let store = fx
+            .background
+            .block_on(SqliteStore::open(&url))
+            .expect("the SQLite store opens");
+        let manager = KeyManager::new(store);
+        let created = fx
+            .background
+            .block_on(manager.create(NewKey::new(TenantId::new("site_1").expect("a valid tenant id"))))
+            .expect("a key is created");
+        Self {
+            manager,
+            credential: bearer(created.token.expose()),
+            _dir: dir,
+        }
+    }
+
+    /// keyward over each route of the application, on this store, with `cache` and no recording
+    /// (which would add the store's writes to what is measured).
+    fn router(&self, fx: &Fixture, cache: CacheConfig) -> Router {
+        let _entered = fx.background.enter();
+        let layer = ApiKeyLayer::builder(self.manager.clone())
+            .rate_limits(high_quota())
+            .cache(cache)
+            .no_audit()
+            .build()
+            .expect("the layer builds inside a runtime");
+        app().layer(layer)
+    }
+}
+
 /// A token of the right shape whose checksum is wrong: refused before any lookup.
 fn garbage(token: &str) -> String {
     let mut bytes = token.as_bytes().to_vec();
@@ -517,6 +572,12 @@ fn bench_request_path(c: &mut Criterion) {
         StatusCode::OK,
     );
     measure(
+        "tower_http_fixed_bearer",
+        fixed_bearer(&fx.token),
+        &fx.credential,
+        StatusCode::OK,
+    );
+    measure(
         "floor",
         floor(&fx.token, fx.lineage.clone(), false),
         &fx.credential,
@@ -543,6 +604,22 @@ fn bench_request_path(c: &mut Criterion) {
         "keyward_cache_miss",
         fx.keyward(|layer| layer.cache(no_cache)).0,
         &fx.credential,
+        StatusCode::OK,
+    );
+    measure(
+        "keyward_cache_miss_no_audit",
+        fx.keyward(|layer| layer.no_audit().cache(no_cache)).0,
+        &fx.credential,
+        StatusCode::OK,
+    );
+    // The same on a SQLite file (recording off, as above, so that the writer's inserts do not
+    // compete with the reads): the store's `find` is an indexed query on a pooled connection
+    // (its own thread), answered through a channel.
+    let sqlite = SqliteFixture::new(&fx);
+    measure(
+        "keyward_cache_miss_sqlite",
+        sqlite.router(&fx, no_cache),
+        &sqlite.credential,
         StatusCode::OK,
     );
 
@@ -646,6 +723,7 @@ fn bench_added_cost(c: &mut Criterion) {
             per_route(fx.keyward(keyward_tower::ApiKeyLayerBuilder::no_audit).0),
         ),
         ("handwritten_stack", per_route(handwritten_stack(&fx.token))),
+        ("tower_http_fixed_bearer", per_route(fixed_bearer(&fx.token))),
         // What keyward's behaviour costs at the least, with the same crates (see `Floor`).
         ("floor", per_route(floor(&fx.token, fx.lineage.clone(), false))),
         (
