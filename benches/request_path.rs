@@ -21,6 +21,8 @@
 //!
 //! Run with `cargo bench --bench request_path`; a whole run takes about three minutes once built.
 
+mod common;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::hint::black_box;
@@ -31,10 +33,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
 use governor::middleware::StateInformationMiddleware;
 use keyward_core::store::SqliteStore;
@@ -42,7 +43,6 @@ use keyward_core::token::TokenFormat;
 use keyward_core::{KeyId, KeyManager, LookupKey, MemoryStore, NewKey, TenantId};
 use keyward_tower::ApiKeyLayer;
 use keyward_tower::CacheConfig;
-use keyward_tower::rate_limit::{Quota, RateLimits};
 use keyward_tower::verify::CachedKey;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -52,61 +52,7 @@ use tower_governor::GovernorError;
 use tower_governor::governor::GovernorConfigBuilder;
 use tower_governor::key_extractor::KeyExtractor;
 
-const PATH: &str = "/v1/events";
-
-/// A budget of 4 000 units refilled one a nanosecond: a request takes far longer than that, so
-/// the limiters run their full check on every request and never refuse. A small burst keeps the
-/// `X-RateLimit-*` numbers in the range real quotas have; a budget in the billions would make both
-/// stacks format two long numbers into fresh header values on every response, which no real
-/// deployment does (keyward serves numbers under 4 096 from a table).
-const BURST: u32 = 4_000;
-
-fn high_quota() -> RateLimits {
-    RateLimits::new(Quota::new(BURST, Duration::from_nanos(u64::from(BURST))))
-}
-
-/// The application every variant wraps: one route, a static body.
-fn app() -> Router {
-    Router::new().route(PATH, get(|| async { "ok" }))
-}
-
-/// The request every variant sends, built inside the measured closure. The URI is static (no
-/// parse, no allocation) and the credential a clone of a prepared header value (a reference
-/// count), so what is measured is the middleware, not the request builder.
-fn request(credential: &HeaderValue) -> Request<Body> {
-    let mut request = Request::new(Body::empty());
-    *request.uri_mut() = Uri::from_static(PATH);
-    request.headers_mut().insert(AUTHORIZATION, credential.clone());
-    request
-}
-
-fn bearer(token: &str) -> HeaderValue {
-    HeaderValue::try_from(format!("Bearer {token}")).expect("a token is a valid header value")
-}
-
-/// The current-thread runtime the requests are driven on.
-fn request_runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a current-thread runtime")
-}
-
-/// Where the layers' background tasks (the usage/audit writer, limiter housekeeping) run.
-///
-/// `block_on` on a current-thread runtime polls its own future first and returns as soon as that
-/// future is ready, which a `oneshot` through these services is on its first poll; tasks spawned on
-/// that runtime would never run, the audit channel would fill after 16 384 requests, and the
-/// audited variant would measure a refused `try_send` instead of a delivered record. Building the
-/// layers inside a one-worker multi-thread runtime keeps the writer alive on its own thread, as it
-/// is in a server.
-fn background_runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("a multi-thread runtime")
-}
+use common::{BURST, app, background_runtime, bearer, high_quota, request, request_runtime};
 
 // ---------------------------------------------------------------------------------------------
 // The hand-written stack.
@@ -446,10 +392,7 @@ impl Fixture {
         &self,
         configure: impl FnOnce(keyward_tower::ApiKeyLayerBuilder) -> keyward_tower::ApiKeyLayerBuilder,
     ) -> (Router, ApiKeyLayer) {
-        let _entered = self.background.enter();
-        let layer = configure(ApiKeyLayer::builder(self.manager.clone()).rate_limits(high_quota()))
-            .build()
-            .expect("the layer builds inside a runtime");
+        let layer = common::keyward_layer(&self.manager, &self.background, configure);
         (app().layer(layer.clone()), layer)
     }
 
@@ -494,14 +437,9 @@ impl SqliteFixture {
     /// keyward over each route of the application, on this store, with `cache` and no recording
     /// (which would add the store's writes to what is measured).
     fn router(&self, fx: &Fixture, cache: CacheConfig) -> Router {
-        let _entered = fx.background.enter();
-        let layer = ApiKeyLayer::builder(self.manager.clone())
-            .rate_limits(high_quota())
-            .cache(cache)
-            .no_audit()
-            .build()
-            .expect("the layer builds inside a runtime");
-        app().layer(layer)
+        app().layer(common::keyward_layer(&self.manager, &fx.background, |layer| {
+            layer.cache(cache).no_audit()
+        }))
     }
 }
 
