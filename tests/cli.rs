@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use keyward_core::audit::{AuditEvent, KeyUsage};
+use keyward_core::audit::{AuditEvent, AuditKind, KeyUsage};
 use keyward_core::manager::KeyManagerBuilder;
 use keyward_core::time::Timestamp;
 use keyward_core::token::{Alphabet, TokenFormat};
@@ -273,6 +273,8 @@ fn event(
         status,
         client_ip: client.0.map(str::to_owned),
         user_agent: client.1.map(str::to_owned),
+        kind: AuditKind::Request,
+        detail: None,
     }
 }
 

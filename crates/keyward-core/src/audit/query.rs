@@ -143,6 +143,7 @@ impl AuditQuery {
 mod tests {
     use super::*;
     use crate::hash::Hasher;
+    use crate::audit::AuditKind;
 
     fn event(tenant: &str, key: &KeyId, at: i64, path: &str) -> AuditEvent {
         AuditEvent {
@@ -156,6 +157,8 @@ mod tests {
             status: 200,
             client_ip: None,
             user_agent: None,
+            kind: AuditKind::Request,
+            detail: None,
         }
     }
 

@@ -297,6 +297,7 @@ impl KeyStore for MemoryStore {
 mod tests {
     use super::*;
     use crate::hash::Hasher;
+    use crate::audit::AuditKind;
 
     fn event(tenant: &TenantId, n: usize) -> AuditEvent {
         AuditEvent {
@@ -310,6 +311,8 @@ mod tests {
             status: 200,
             client_ip: None,
             user_agent: None,
+            kind: AuditKind::Request,
+            detail: None,
         }
     }
 
