@@ -65,8 +65,10 @@
 #![deny(unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod body;
 mod extract;
 pub mod guard;
+pub mod leak;
 pub mod management;
 mod rejection;
 mod scope;

@@ -63,7 +63,7 @@
 //! # }).unwrap();
 //! ```
 
-mod failure;
+pub(crate) mod failure;
 mod handlers;
 mod input;
 mod view;
