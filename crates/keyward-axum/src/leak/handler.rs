@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, USER_AGENT};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri};
@@ -26,7 +26,12 @@ pub(crate) const KEY_SIGNATURE: &str = "github-public-key-signature";
 /// The longest `User-Agent` recorded with an event.
 const MAX_USER_AGENT: usize = 256;
 
-pub(super) async fn alert(State(endpoint): State<Endpoint>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+pub(super) async fn alert(
+    State(endpoint): State<Endpoint>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let request_id = request_id::mint();
     match answer(&endpoint, &uri, &headers, body, &request_id).await {
         Ok(feedback) => {
