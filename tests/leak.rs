@@ -386,3 +386,31 @@ async fn a_well_formed_unknown_token_is_a_false_positive() {
     let reply = app.report(&alert(&[&unknown])).await;
     assert_eq!(labels(&reply, &[&unknown]), ["false_positive"]);
 }
+
+/// The warning names the key by id and fingerprint, with where it was found; no event of any
+/// level, of keyward or of the crates under it, holds the token.
+#[tokio::test]
+async fn the_warning_names_the_key_never_the_token() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let path = dir.path().join("log");
+    let file = std::fs::File::create(&path).expect("a log file");
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .finish();
+    // Every thread's: the other tests' events are written too, and told apart by key id.
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this binary");
+    let app = memory_app(|e| e).await;
+    let leaked = mint(&app.manager, "site_1").await;
+    let token = leaked.token.expose();
+    assert_eq!(labels(&app.report(&alert(&[token, "garbage"])).await, &[token, "garbage"])[0], "true_positive");
+    let text = std::fs::read_to_string(&path).expect("the log");
+    let warning = text
+        .lines()
+        .find(|line| line.contains("WARN keyward::leak") && line.contains(leaked.key.id.as_str()))
+        .unwrap_or_else(|| panic!("no warning on keyward::leak in:\n{text}"));
+    assert!(warning.contains(&leaked.key.fingerprint().to_string()), "{warning}");
+    assert!(warning.contains("source=commit") && warning.contains("config0.env"), "{warning}");
+    assert!(!text.contains(token), "the token is in the log:\n{text}");
+}

@@ -174,7 +174,7 @@ impl Report<'_> {
             key_id = %key.id,
             tenant = %key.tenant,
             %fingerprint,
-            source = found.source.as_deref().unwrap_or("-"),
+            source = %found.source.as_deref().unwrap_or("-"),
             url = %found.url,
             ?action,
             "API key reported leaked by GitHub secret scanning"
