@@ -15,7 +15,9 @@ use base64::engine::general_purpose::STANDARD;
 use keyward::axum::leak::{self, GithubKeys, LeakEndpoint, LeakPolicy};
 use keyward_core::audit::{AuditKind, AuditQuery};
 use keyward_core::token::TokenFormat;
-use keyward_core::{ApiKey, CreatedKey, Drift, Environment, KeyKind, KeyManager, KeyStore, NewKey, TenantId, store};
+use keyward_core::{
+    ApiKey, CreatedKey, Drift, Environment, KeyKind, KeyManager, KeyStore, NewKey, TenantId, store,
+};
 use keyward_tower::ApiKeyLayer;
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
@@ -96,7 +98,10 @@ async fn app_with(manager: KeyManager, endpoint: impl FnOnce(LeakEndpoint) -> Le
     let router = Router::new()
         .route("/v1/hello", get(|| async { "hello" }))
         .layer(ApiKeyLayer::new(manager.clone()))
-        .nest(LEAK, endpoint(LeakEndpoint::new(manager.clone(), key_set())).router());
+        .nest(
+            LEAK,
+            endpoint(LeakEndpoint::new(manager.clone(), key_set())).router(),
+        );
     App {
         client: serve(router).await,
         manager,
@@ -104,7 +109,11 @@ async fn app_with(manager: KeyManager, endpoint: impl FnOnce(LeakEndpoint) -> Le
 }
 
 async fn memory_app(endpoint: impl FnOnce(LeakEndpoint) -> LeakEndpoint) -> App {
-    app_with(manager(store::open("memory:").await.expect("a memory store")).await, endpoint).await
+    app_with(
+        manager(store::open("memory:").await.expect("a memory store")).await,
+        endpoint,
+    )
+    .await
 }
 
 impl App {
@@ -115,7 +124,12 @@ impl App {
 
     /// `body` sent to the endpoint with `identifier` and `signature` (each header only when
     /// given).
-    async fn post(&self, body: impl Into<String>, identifier: Option<&str>, signature: Option<&str>) -> Reply {
+    async fn post(
+        &self,
+        body: impl Into<String>,
+        identifier: Option<&str>,
+        signature: Option<&str>,
+    ) -> Reply {
         let mut request = self
             .client
             .post(LEAK)
@@ -155,7 +169,10 @@ impl App {
             .filter(|event| event.kind == AuditKind::KeyLeaked)
             .map(|event| {
                 assert_eq!(event.fingerprint, key.key.fingerprint());
-                assert_eq!((event.method.as_str(), event.path.as_str(), event.status), ("POST", LEAK, 200));
+                assert_eq!(
+                    (event.method.as_str(), event.path.as_str(), event.status),
+                    ("POST", LEAK, 200)
+                );
                 serde_json::from_str(event.detail.as_deref().expect("a detail")).expect("JSON detail")
             })
             .collect()
@@ -183,7 +200,11 @@ fn labels(reply: &Reply, tokens: &[&str]) -> Vec<String> {
     for (item, token) in items.iter().zip(tokens) {
         assert_eq!(item["token_hash"], sha256_hex(token), "{}", reply.text);
         assert_eq!(item["token_type"], "keyward_api_key");
-        assert!(item.get("token_raw").is_none() && !reply.text.contains(token), "{}", reply.text);
+        assert!(
+            item.get("token_raw").is_none() && !reply.text.contains(token),
+            "{}",
+            reply.text
+        );
     }
     items
         .iter()
@@ -203,12 +224,22 @@ async fn revokes_on(app: App, other: Option<Client>) {
     if let Some(other) = &other {
         assert_eq!(hello(other, token).await, 200);
     }
-    let unknown = app.manager.format().mint(Environment::Live, KeyKind::Secret).expose().to_owned();
+    let unknown = app
+        .manager
+        .format()
+        .mint(Environment::Live, KeyKind::Secret)
+        .expose()
+        .to_owned();
     let tokens = [token, "garbage", unknown.as_str(), "tk_live_0123456789abcdef"];
     let reply = app.report(&alert(&tokens)).await;
     assert_eq!(
         labels(&reply, &tokens),
-        ["true_positive", "false_positive", "false_positive", "false_positive"]
+        [
+            "true_positive",
+            "false_positive",
+            "false_positive",
+            "false_positive"
+        ]
     );
 
     assert_eq!(app.hello(token).await, 401, "revoked at once in this process");
@@ -216,7 +247,10 @@ async fn revokes_on(app: App, other: Option<Client>) {
     if let Some(other) = &other {
         let start = Instant::now();
         while hello(other, token).await != 401 {
-            assert!(start.elapsed() < PROPAGATION, "the other process still accepts the key");
+            assert!(
+                start.elapsed() < PROPAGATION,
+                "the other process still accepts the key"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -292,7 +326,10 @@ async fn another_keyspaces_key_is_a_false_positive() {
         .expect("another keyspace");
     let theirs = mint(&others, "site_1").await;
     let token = theirs.token.expose();
-    assert_eq!(labels(&app.report(&alert(&[token])).await, &[token]), ["false_positive"]);
+    assert_eq!(
+        labels(&app.report(&alert(&[token])).await, &[token]),
+        ["false_positive"]
+    );
     assert!(others.verify(token).await.is_ok(), "left working");
 }
 
@@ -330,31 +367,138 @@ async fn refusals_are_4xx_in_the_envelope() {
     let body = alert(&[token]);
     let signed = sign(&github(), body.as_bytes());
     let impostor = SigningKey::from_slice(&[0x17; 32]).expect("another key");
-    let big = format!("[{}]", vec![format!(r#"{{"token":"{token}","type":"t"}}"#); 100].join(","));
+    let big = format!(
+        "[{}]",
+        vec![format!(r#"{{"token":"{token}","type":"t"}}"#); 100].join(",")
+    );
     let not_json = format!("token={token}");
     let object = format!(r#"{{"token":"{token}","type":"t"}}"#);
     let three = alert(&[token, token, token]);
     let cases: Vec<(&str, String, Option<&str>, Option<String>, u16, &str)> = vec![
-        ("no identifier", body.clone(), None, Some(signed.clone()), 401, "missing_signature"),
-        ("no signature", body.clone(), Some(KEY_ID), None, 401, "missing_signature"),
-        ("unknown identifier", body.clone(), Some("another-key"), Some(signed.clone()), 401, "unknown_signing_key"),
-        ("empty identifier", body.clone(), Some(""), Some(signed.clone()), 401, "unknown_signing_key"),
-        ("signature not base64", body.clone(), Some(KEY_ID), Some("not base64!".into()), 400, "malformed_signature"),
-        ("base64 of no DER signature", body.clone(), Some(KEY_ID), Some(STANDARD.encode(b"hello")), 400, "malformed_signature"),
-        ("signed by another key", body.clone(), Some(KEY_ID), Some(sign(&impostor, body.as_bytes())), 401, "invalid_signature"),
-        ("signature of another body", body.clone(), Some(KEY_ID), Some(sign(&github(), b"[]")), 401, "invalid_signature"),
-        ("body changed after signing", body.replace("commit", "content"), Some(KEY_ID), Some(signed.clone()), 401, "invalid_signature"),
-        ("over the body limit", big.clone(), Some(KEY_ID), Some(sign(&github(), big.as_bytes())), 413, "payload_too_large"),
-        ("signed, not JSON", not_json.clone(), Some(KEY_ID), Some(sign(&github(), not_json.as_bytes())), 400, "invalid_parameter"),
-        ("signed, an object", object.clone(), Some(KEY_ID), Some(sign(&github(), object.as_bytes())), 400, "invalid_parameter"),
-        ("over the token limit", three.clone(), Some(KEY_ID), Some(sign(&github(), three.as_bytes())), 413, "too_many_tokens"),
+        (
+            "no identifier",
+            body.clone(),
+            None,
+            Some(signed.clone()),
+            401,
+            "missing_signature",
+        ),
+        (
+            "no signature",
+            body.clone(),
+            Some(KEY_ID),
+            None,
+            401,
+            "missing_signature",
+        ),
+        (
+            "unknown identifier",
+            body.clone(),
+            Some("another-key"),
+            Some(signed.clone()),
+            401,
+            "unknown_signing_key",
+        ),
+        (
+            "empty identifier",
+            body.clone(),
+            Some(""),
+            Some(signed.clone()),
+            401,
+            "unknown_signing_key",
+        ),
+        (
+            "signature not base64",
+            body.clone(),
+            Some(KEY_ID),
+            Some("not base64!".into()),
+            400,
+            "malformed_signature",
+        ),
+        (
+            "base64 of no DER signature",
+            body.clone(),
+            Some(KEY_ID),
+            Some(STANDARD.encode(b"hello")),
+            400,
+            "malformed_signature",
+        ),
+        (
+            "signed by another key",
+            body.clone(),
+            Some(KEY_ID),
+            Some(sign(&impostor, body.as_bytes())),
+            401,
+            "invalid_signature",
+        ),
+        (
+            "signature of another body",
+            body.clone(),
+            Some(KEY_ID),
+            Some(sign(&github(), b"[]")),
+            401,
+            "invalid_signature",
+        ),
+        (
+            "body changed after signing",
+            body.replace("commit", "content"),
+            Some(KEY_ID),
+            Some(signed.clone()),
+            401,
+            "invalid_signature",
+        ),
+        (
+            "over the body limit",
+            big.clone(),
+            Some(KEY_ID),
+            Some(sign(&github(), big.as_bytes())),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "signed, not JSON",
+            not_json.clone(),
+            Some(KEY_ID),
+            Some(sign(&github(), not_json.as_bytes())),
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "signed, an object",
+            object.clone(),
+            Some(KEY_ID),
+            Some(sign(&github(), object.as_bytes())),
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "over the token limit",
+            three.clone(),
+            Some(KEY_ID),
+            Some(sign(&github(), three.as_bytes())),
+            413,
+            "too_many_tokens",
+        ),
     ];
     for (what, body, identifier, signature, status, code) in cases {
         let reply = app.post(body, identifier, signature.as_deref()).await;
-        assert_eq!((reply.status, reply.code()), (status, code), "{what}: {}", reply.text);
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code),
+            "{what}: {}",
+            reply.text
+        );
         assert_eq!(reply.json["error"]["status"], status, "{what}");
-        assert_eq!(reply.json["error"]["request_id"], reply.header("x-request-id"), "{what}");
-        assert!(!reply.text.contains(token), "{what}: the token is echoed: {}", reply.text);
+        assert_eq!(
+            reply.json["error"]["request_id"],
+            reply.header("x-request-id"),
+            "{what}"
+        );
+        assert!(
+            !reply.text.contains(token),
+            "{what}: the token is echoed: {}",
+            reply.text
+        );
     }
     // A repeated signature header is refused too.
     let repeated = app
@@ -382,7 +526,10 @@ async fn refusals_are_4xx_in_the_envelope() {
 #[tokio::test]
 async fn a_well_formed_unknown_token_is_a_false_positive() {
     let app = memory_app(|e| e).await;
-    let unknown = TokenFormat::default().mint(Environment::Live, KeyKind::Secret).expose().to_owned();
+    let unknown = TokenFormat::default()
+        .mint(Environment::Live, KeyKind::Secret)
+        .expose()
+        .to_owned();
     let reply = app.report(&alert(&[&unknown])).await;
     assert_eq!(labels(&reply, &[&unknown]), ["false_positive"]);
 }
@@ -404,13 +551,25 @@ async fn the_warning_names_the_key_never_the_token() {
     let app = memory_app(|e| e).await;
     let leaked = mint(&app.manager, "site_1").await;
     let token = leaked.token.expose();
-    assert_eq!(labels(&app.report(&alert(&[token, "garbage"])).await, &[token, "garbage"])[0], "true_positive");
+    assert_eq!(
+        labels(
+            &app.report(&alert(&[token, "garbage"])).await,
+            &[token, "garbage"]
+        )[0],
+        "true_positive"
+    );
     let text = std::fs::read_to_string(&path).expect("the log");
     let warning = text
         .lines()
         .find(|line| line.contains("WARN keyward::leak") && line.contains(leaked.key.id.as_str()))
         .unwrap_or_else(|| panic!("no warning on keyward::leak in:\n{text}"));
-    assert!(warning.contains(&leaked.key.fingerprint().to_string()), "{warning}");
-    assert!(warning.contains("source=commit") && warning.contains("config0.env"), "{warning}");
+    assert!(
+        warning.contains(&leaked.key.fingerprint().to_string()),
+        "{warning}"
+    );
+    assert!(
+        warning.contains("source=commit") && warning.contains("config0.env"),
+        "{warning}"
+    );
     assert!(!text.contains(token), "the token is in the log:\n{text}");
 }

@@ -128,7 +128,10 @@ mod tests {
         source.kind = AuditKind::KeyLeaked;
         source.detail = Some(r#"{"source":"content"}"#.into());
         let columns = EventView::from(&source).columns();
-        assert_eq!(columns[2], r#"key.leaked {"source":"content"} GET /api/campaigns"#);
+        assert_eq!(
+            columns[2],
+            r#"key.leaked {"source":"content"} GET /api/campaigns"#
+        );
     }
 
     #[test]

@@ -55,10 +55,17 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_over_the_limit_is_413() {
-        let error = read_limited(Body::from(vec![b'x'; 11]), 10).await.expect_err("too long");
-        assert_eq!((error.status(), error.code()), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+        let error = read_limited(Body::from(vec![b'x'; 11]), 10)
+            .await
+            .expect_err("too long");
+        assert_eq!(
+            (error.status(), error.code()),
+            (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+        );
         assert_eq!(error.message(), "The request body is larger than 10 bytes");
-        let bytes = read_limited(Body::from(vec![b'x'; 10]), 10).await.expect("at the limit");
+        let bytes = read_limited(Body::from(vec![b'x'; 10]), 10)
+            .await
+            .expect("at the limit");
         assert_eq!(bytes.len(), 10);
     }
 }

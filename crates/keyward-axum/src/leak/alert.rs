@@ -70,8 +70,10 @@ mod tests {
     #[test]
     fn feedback_names_the_token_by_its_sha256() {
         let reported: Vec<Match> =
-            serde_json::from_str(r#"[{"token":"some_token","type":"some_type","url":"some_url"}]"#).expect("a match");
-        let json = serde_json::to_value(Feedback::new(&reported[0], Label::FalsePositive)).expect("serializable");
+            serde_json::from_str(r#"[{"token":"some_token","type":"some_type","url":"some_url"}]"#)
+                .expect("a match");
+        let json =
+            serde_json::to_value(Feedback::new(&reported[0], Label::FalsePositive)).expect("serializable");
         assert_eq!(
             json,
             serde_json::json!({

@@ -58,7 +58,9 @@ pub enum KeySetError {
     #[error("the key set holds no key")]
     Empty,
     /// A key is not a PEM P-256 public key, or its identifier is empty or too long.
-    #[error("the key `{key_identifier}` of the key set is not a PEM P-256 public key with a valid identifier")]
+    #[error(
+        "the key `{key_identifier}` of the key set is not a PEM P-256 public key with a valid identifier"
+    )]
     Key {
         /// The key's identifier, at most 64 characters of it.
         key_identifier: String,
@@ -112,7 +114,12 @@ impl GithubKeys {
 
     /// Checks that `signature` (base64 of an ASN.1 DER ECDSA P-256 / SHA-256 signature) signs
     /// `body` with the key named `identifier`.
-    pub(crate) fn verify(&self, identifier: &str, signature: &str, body: &[u8]) -> Result<(), SignatureError> {
+    pub(crate) fn verify(
+        &self,
+        identifier: &str,
+        signature: &str,
+        body: &[u8],
+    ) -> Result<(), SignatureError> {
         let key = self
             .keys
             .iter()
@@ -172,18 +179,33 @@ mod tests {
         let signature = "MEUCIQDKZokqnCjrRtw0tni+2Ltvl/uiMJ1EGumEsp1BsNr32AIgQY1YXD2nlj+XNfGK4rBfkMJ1JDOQcYXxa2sY8FNkrKc=";
         assert_eq!(keys.verify(earlier, signature, body), Ok(()));
         // The same signature under the other key, or over another body, is refused.
-        assert_eq!(keys.verify(current, signature, body), Err(SignatureError::Invalid));
-        assert_eq!(keys.verify(earlier, signature, b"[]"), Err(SignatureError::Invalid));
+        assert_eq!(
+            keys.verify(current, signature, body),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            keys.verify(earlier, signature, b"[]"),
+            Err(SignatureError::Invalid)
+        );
     }
 
     #[test]
     fn refusals() {
         let keys = GithubKeys::from_json(PUBLISHED).expect("the published key set");
         let id = "bcb53661c06b4728e59d897fb6165d5c9cda0fd9cdf9d09ead458168deb7518c";
-        assert_eq!(keys.verify("nope", "MEQ=", b"[]"), Err(SignatureError::UnknownKey));
-        assert_eq!(keys.verify(id, "not base64!", b"[]"), Err(SignatureError::Malformed));
+        assert_eq!(
+            keys.verify("nope", "MEQ=", b"[]"),
+            Err(SignatureError::UnknownKey)
+        );
+        assert_eq!(
+            keys.verify(id, "not base64!", b"[]"),
+            Err(SignatureError::Malformed)
+        );
         assert_eq!(keys.verify(id, "aGVsbG8=", b"[]"), Err(SignatureError::Malformed));
-        assert_eq!(keys.verify(id, &"A".repeat(300), b"[]"), Err(SignatureError::Malformed));
+        assert_eq!(
+            keys.verify(id, &"A".repeat(300), b"[]"),
+            Err(SignatureError::Malformed)
+        );
     }
 
     #[test]
@@ -192,7 +214,10 @@ mod tests {
             ("not JSON", "{"),
             ("no list", r#"{"keys":[]}"#),
             ("empty", r#"{"public_keys":[]}"#),
-            ("not PEM", r#"{"public_keys":[{"key_identifier":"a","key":"xyz","is_current":true}]}"#),
+            (
+                "not PEM",
+                r#"{"public_keys":[{"key_identifier":"a","key":"xyz","is_current":true}]}"#,
+            ),
             (
                 "empty identifier",
                 r#"{"public_keys":[{"key_identifier":"","key":"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEYAGMWO8XgCamYKMJS6jc/qgvSlAd\nAjPuDPRcXU22YxgBrz+zoN19MzuRyW87qEt9/AmtoNP5GrobzUvQSyJFVw==\n-----END PUBLIC KEY-----\n"}]}"#,

@@ -30,7 +30,9 @@ impl Failure {
     /// The error in keyward's envelope, for a request no verified key made.
     pub(crate) fn into_api_error(self) -> ApiError {
         match self {
-            Self::Refused(rejection) => ApiError::new(rejection.status(), rejection.code(), rejection.message()),
+            Self::Refused(rejection) => {
+                ApiError::new(rejection.status(), rejection.code(), rejection.message())
+            }
             Self::Api(error) => error,
         }
     }

@@ -142,8 +142,8 @@ impl AuditQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::Hasher;
     use crate::audit::AuditKind;
+    use crate::hash::Hasher;
 
     fn event(tenant: &str, key: &KeyId, at: i64, path: &str) -> AuditEvent {
         AuditEvent {

@@ -296,8 +296,8 @@ impl KeyStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::Hasher;
     use crate::audit::AuditKind;
+    use crate::hash::Hasher;
 
     fn event(tenant: &TenantId, n: usize) -> AuditEvent {
         AuditEvent {
