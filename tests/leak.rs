@@ -357,6 +357,13 @@ async fn githubs_documented_sample_is_accepted() {
     );
 }
 
+/// An alert as sent: its body and the two headers, when present.
+struct Sent {
+    body: String,
+    identifier: Option<&'static str>,
+    signature: Option<String>,
+}
+
 /// Every refusal: its status and code, the envelope's request id the response's, and neither the
 /// token nor a revocation. Each case says what it checks.
 #[tokio::test]
@@ -374,114 +381,80 @@ async fn refusals_are_4xx_in_the_envelope() {
     let not_json = format!("token={token}");
     let object = format!(r#"{{"token":"{token}","type":"t"}}"#);
     let three = alert(&[token, token, token]);
-    let cases: Vec<(&str, String, Option<&str>, Option<String>, u16, &str)> = vec![
+    let sent = |body: &str, identifier: Option<&'static str>, signature: Option<String>| Sent {
+        body: body.to_owned(),
+        identifier,
+        signature,
+    };
+    let by_github = |body: &str| sent(body, Some(KEY_ID), Some(sign(&github(), body.as_bytes())));
+    let cases = [
         (
             "no identifier",
-            body.clone(),
-            None,
-            Some(signed.clone()),
+            sent(&body, None, Some(signed.clone())),
             401,
             "missing_signature",
         ),
         (
             "no signature",
-            body.clone(),
-            Some(KEY_ID),
-            None,
+            sent(&body, Some(KEY_ID), None),
             401,
             "missing_signature",
         ),
         (
             "unknown identifier",
-            body.clone(),
-            Some("another-key"),
-            Some(signed.clone()),
+            sent(&body, Some("another-key"), Some(signed.clone())),
             401,
             "unknown_signing_key",
         ),
         (
             "empty identifier",
-            body.clone(),
-            Some(""),
-            Some(signed.clone()),
+            sent(&body, Some(""), Some(signed.clone())),
             401,
             "unknown_signing_key",
         ),
         (
             "signature not base64",
-            body.clone(),
-            Some(KEY_ID),
-            Some("not base64!".into()),
+            sent(&body, Some(KEY_ID), Some("not base64!".into())),
             400,
             "malformed_signature",
         ),
         (
             "base64 of no DER signature",
-            body.clone(),
-            Some(KEY_ID),
-            Some(STANDARD.encode(b"hello")),
+            sent(&body, Some(KEY_ID), Some(STANDARD.encode(b"hello"))),
             400,
             "malformed_signature",
         ),
         (
             "signed by another key",
-            body.clone(),
-            Some(KEY_ID),
-            Some(sign(&impostor, body.as_bytes())),
+            sent(&body, Some(KEY_ID), Some(sign(&impostor, body.as_bytes()))),
             401,
             "invalid_signature",
         ),
         (
             "signature of another body",
-            body.clone(),
-            Some(KEY_ID),
-            Some(sign(&github(), b"[]")),
+            sent(&body, Some(KEY_ID), Some(sign(&github(), b"[]"))),
             401,
             "invalid_signature",
         ),
         (
             "body changed after signing",
-            body.replace("commit", "content"),
-            Some(KEY_ID),
-            Some(signed.clone()),
+            sent(
+                &body.replace("commit", "content"),
+                Some(KEY_ID),
+                Some(signed.clone()),
+            ),
             401,
             "invalid_signature",
         ),
-        (
-            "over the body limit",
-            big.clone(),
-            Some(KEY_ID),
-            Some(sign(&github(), big.as_bytes())),
-            413,
-            "payload_too_large",
-        ),
-        (
-            "signed, not JSON",
-            not_json.clone(),
-            Some(KEY_ID),
-            Some(sign(&github(), not_json.as_bytes())),
-            400,
-            "invalid_parameter",
-        ),
-        (
-            "signed, an object",
-            object.clone(),
-            Some(KEY_ID),
-            Some(sign(&github(), object.as_bytes())),
-            400,
-            "invalid_parameter",
-        ),
-        (
-            "over the token limit",
-            three.clone(),
-            Some(KEY_ID),
-            Some(sign(&github(), three.as_bytes())),
-            413,
-            "too_many_tokens",
-        ),
+        ("over the body limit", by_github(&big), 413, "payload_too_large"),
+        ("signed, not JSON", by_github(&not_json), 400, "invalid_parameter"),
+        ("signed, an object", by_github(&object), 400, "invalid_parameter"),
+        ("over the token limit", by_github(&three), 413, "too_many_tokens"),
     ];
-    for (what, body, identifier, signature, status, code) in cases {
-        let reply = app.post(body, identifier, signature.as_deref()).await;
+    for (what, sent, status, code) in cases {
+        let reply = app
+            .post(sent.body, sent.identifier, sent.signature.as_deref())
+            .await;
         assert_eq!(
             (reply.status, reply.code()),
             (status, code),
