@@ -42,7 +42,8 @@ const KEY_FIELDS: [&str; 18] = [
 ];
 
 /// The fields of an audit event as `audit --json` prints them.
-const EVENT_FIELDS: [&str; 10] = [
+const EVENT_FIELDS: [&str; 11] = [
+    "kind",
     "at",
     "request_id",
     "key_id",
