@@ -38,7 +38,9 @@ pub struct AuditEvent {
     /// The client's `User-Agent`, when sent.
     pub user_agent: Option<String>,
     /// What else an event of another kind than [`AuditKind::Request`] records, as a JSON object
-    /// (for [`AuditKind::KeyLeaked`]: `{"reporter","type","source","url"}`); never a secret.
+    /// (for [`AuditKind::KeyLeaked`]: `{"reporter","type","source","url","action"}`); never a
+    /// secret. Left out of the serialized event when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
 
