@@ -9,6 +9,8 @@
 //!   [`RequireKind`](guard::RequireKind), [`RouteCost`](guard::RouteCost);
 //! - [`management`]: the key-management router (create, list, show, revoke, rotate, usage,
 //!   audit);
+//! - [`leak`]: the endpoint for GitHub secret scanning's alerts, which revokes (or flags) the keys
+//!   found in public and records a `key.leaked` audit event;
 //! - [`KeyRejection`] and [`ApiError`]: refusals, in the layer's format.
 //!
 //! ```
@@ -65,8 +67,10 @@
 #![deny(unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod body;
 mod extract;
 pub mod guard;
+pub mod leak;
 pub mod management;
 mod rejection;
 mod scope;
