@@ -367,5 +367,5 @@ where
         shared.verifier.manager().now(),
     );
     let response = inner.call(request).await?;
-    Ok(post.finish(response.map(M::forward_response)))
+    Ok(post.finish::<M, ResBody>(response))
 }

@@ -12,6 +12,7 @@ use keyward_core::{Presented, VerifyError};
 use crate::audit::AuditHandle;
 use crate::audit_record::{Details, Record};
 use crate::bodies::MapResponseBody;
+use crate::envelope;
 use crate::policy::{RouteClass, RouteRules, TenantGate};
 use crate::rate_limit::{Check, RateDecision, RateLimitError, RateLimiter};
 use crate::render::{RenderRejection, rejection_response};
@@ -224,8 +225,10 @@ impl Post {
         }
     }
 
-    /// Adds the headers to an inner response and hands the audit record over.
-    pub(crate) fn finish<B>(self, mut response: Response<B>) -> Response<B> {
+    /// Adds the headers to an inner response (an application error in keyward's envelope names
+    /// the request's id, see [`envelope`](crate::envelope)) and hands the audit record over.
+    pub(crate) fn finish<M: MapResponseBody<B>, B>(self, response: Response<B>) -> Response<M::Body> {
+        let mut response = envelope::complete::<M, B>(response, &self.request_id);
         // A route guard that spent more of the budget (a route cost) hands over the newer figures.
         let decision = response
             .extensions()
