@@ -14,6 +14,7 @@ use tower::Layer;
 
 use crate::audit::{AuditConfig, AuditHandle};
 use crate::bodies::{Plain, Wrapped};
+use crate::metrics::Metrics;
 use crate::policy::{RouteRules, TenantGate};
 use crate::rate_limit::{InProcessLimiter, RateLimiter, RateLimits};
 use crate::render::{JsonEnvelope, RenderRejection};
@@ -344,6 +345,7 @@ impl ApiKeyLayerBuilder {
                 Some(AuditHandle::spawn(self.manager.clone(), config))
             }
         };
+        let metrics = Metrics::new(self.manager.keyspace());
         let verifier = Arc::new(Verifier::new(self.manager, self.limits, self.cache));
         let listener: Arc<dyn KeyListener> = verifier.clone();
         verifier.manager().store().changes().subscribe(&listener);
@@ -362,6 +364,7 @@ impl ApiKeyLayerBuilder {
                 client_ip: self.client_ip,
                 ietf_headers: self.ietf_headers,
                 rotation_docs,
+                metrics,
             }),
         })
     }

@@ -78,6 +78,7 @@ pub mod grace;
 pub mod headers;
 mod kill_switch;
 mod layer;
+pub mod metrics;
 mod near_cache;
 pub mod policy;
 pub mod rate_limit;

@@ -111,6 +111,7 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
+        shared.metrics.request();
         let route = shared.routes.classify(request.uri().path());
         let public = shared.is_public(&request, &route);
         // Public routes too: a client may send its key everywhere, and what is behind the layer may

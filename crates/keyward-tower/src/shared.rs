@@ -12,6 +12,7 @@ use keyward_core::{Presented, VerifyError};
 use crate::audit::AuditHandle;
 use crate::audit_record::{Details, Record};
 use crate::bodies::MapResponseBody;
+use crate::metrics::Metrics;
 use crate::envelope;
 use crate::policy::{RouteClass, RouteRules, TenantGate};
 use crate::rate_limit::{Check, RateDecision, RateLimitError, RateLimiter};
@@ -38,6 +39,8 @@ pub(crate) struct Shared {
     pub(crate) ietf_headers: bool,
     /// The `Link` to the rotation documentation sent with a key in its grace period.
     pub(crate) rotation_docs: Option<HeaderValue>,
+    /// The request and rejection counters (nothing without the `metrics` feature).
+    pub(crate) metrics: Metrics,
 }
 
 impl fmt::Debug for Shared {
@@ -203,6 +206,7 @@ impl Shared {
         request_id: &HeaderValue,
         decision: Option<&RateDecision>,
     ) -> Response<M::Body> {
+        self.metrics.rejection(rejection);
         rejection_response(
             &*self.renderer,
             rejection,
