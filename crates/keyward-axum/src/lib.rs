@@ -9,7 +9,9 @@
 //!   [`RequireKind`](guard::RequireKind), [`RouteCost`](guard::RouteCost);
 //! - [`management`]: the key-management router (create, list, show, revoke, rotate, usage,
 //!   audit);
-//! - [`KeyRejection`] and [`ApiError`]: refusals, in the layer's format.
+//! - [`KeyRejection`] and [`ApiError`]: refusals, in the layer's format;
+//! - `openapi` (feature `openapi`): the layer's security schemes, error envelope, headers and
+//!   refusals declared in a utoipa OpenAPI document.
 //!
 //! ```
 //! use axum::{Router, body::Body, routing::get};
@@ -68,6 +70,8 @@
 mod extract;
 pub mod guard;
 pub mod management;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod rejection;
 mod scope;
 

@@ -134,6 +134,22 @@ impl<M> ApiKeyLayer<M> {
         self.shared.kill_switch.as_ref()
     }
 
+    /// Where the layer reads keys from.
+    pub fn credentials(&self) -> &CredentialSources {
+        &self.shared.credentials
+    }
+
+    /// Whether requests are rate-limited (and answered with `X-RateLimit-*` headers).
+    pub fn is_rate_limited(&self) -> bool {
+        self.shared.limiter.is_some()
+    }
+
+    /// Whether `path` is declared public with [`ApiKeyLayerBuilder::public`] (requests for which
+    /// a [`public_when`](ApiKeyLayerBuilder::public_when) predicate holds are not known here).
+    pub fn is_public(&self, path: &str) -> bool {
+        self.shared.routes.classify(path).public
+    }
+
     /// The usage and audit recorder, when recording is on: flush it on shutdown.
     pub fn audit(&self) -> Option<&AuditHandle> {
         self.shared.audit.as_ref()
