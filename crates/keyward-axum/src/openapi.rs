@@ -65,7 +65,9 @@ use utoipa::Modify;
 use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{Components, ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder, Schema};
 
 /// The name of the HTTP bearer security scheme.
@@ -85,11 +87,23 @@ pub const TOO_MANY_REQUESTS: &str = "TooManyRequests";
 const REQUEST_ID: &str = "X-Request-Id";
 /// The rate-limit headers every response of a rate-limited route carries.
 const RATE_LIMIT: [(&str, &str); 3] = [
-    ("X-RateLimit-Limit", "Requests (cost units) the key may make in the window"),
-    ("X-RateLimit-Remaining", "Units left in the window after this request"),
-    ("X-RateLimit-Reset", "Seconds until the key's budget is whole again"),
+    (
+        "X-RateLimit-Limit",
+        "Requests (cost units) the key may make in the window",
+    ),
+    (
+        "X-RateLimit-Remaining",
+        "Units left in the window after this request",
+    ),
+    (
+        "X-RateLimit-Reset",
+        "Seconds until the key's budget is whole again",
+    ),
 ];
 const RETRY_AFTER: &str = "Retry-After";
+
+/// Whether a path needs no key.
+type IsPublic = dyn Fn(&str) -> bool + Send + Sync;
 
 /// Which operations an [`ApiKeySecurity`] covers.
 #[derive(Clone, Default)]
@@ -97,7 +111,7 @@ struct Coverage {
     prefixes: Vec<String>,
     tags: Vec<String>,
     /// Paths that need no key (the layer's public routes).
-    public: Option<Arc<dyn Fn(&str) -> bool + Send + Sync>>,
+    public: Option<Arc<IsPublic>>,
 }
 
 /// Declares keyward's authentication, error envelope, headers and refusals in an OpenAPI
@@ -183,7 +197,10 @@ impl ApiKeySecurity {
         if coverage.prefixes.is_empty() && coverage.tags.is_empty() {
             return true;
         }
-        coverage.prefixes.iter().any(|prefix| path.starts_with(prefix.as_str()))
+        coverage
+            .prefixes
+            .iter()
+            .any(|prefix| path.starts_with(prefix.as_str()))
             || operation
                 .tags
                 .iter()
@@ -225,11 +242,16 @@ impl ApiKeySecurity {
             ));
             components.add_security_scheme(API_KEY_SCHEME, SecurityScheme::ApiKey(scheme));
         }
-        components.schemas.insert(ERROR_SCHEMA.to_owned(), RefOr::T(error_schema()));
+        components
+            .schemas
+            .insert(ERROR_SCHEMA.to_owned(), RefOr::T(error_schema()));
         let headers = &mut components.headers;
         headers.insert(
             REQUEST_ID.to_owned(),
-            RefOr::T(header(Type::String, "The request's id, as in an error's `request_id`")),
+            RefOr::T(header(
+                Type::String,
+                "The request's id, as in an error's `request_id`",
+            )),
         );
         if self.rate_limited {
             for (name, description) in RATE_LIMIT {
@@ -237,7 +259,10 @@ impl ApiKeySecurity {
             }
             headers.insert(
                 RETRY_AFTER.to_owned(),
-                RefOr::T(header(Type::Integer, "Seconds to wait before the request can succeed")),
+                RefOr::T(header(
+                    Type::Integer,
+                    "Seconds to wait before the request can succeed",
+                )),
             );
         }
         let responses = &mut components.responses;

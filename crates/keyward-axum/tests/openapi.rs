@@ -28,7 +28,10 @@ fn ok() -> ResponseBuilder {
 /// An application's document: a tagged report, a route with its own 403, a route with its own
 /// security, a health check, and an admin route.
 fn document() -> OpenApi {
-    let report = OperationBuilder::new().tag("reports").response("200", ok()).build();
+    let report = OperationBuilder::new()
+        .tag("reports")
+        .response("200", ok())
+        .build();
     let customers = OperationBuilder::new()
         .response("200", ok())
         .response("403", ResponseBuilder::new().description("Needs customers:read"))
@@ -84,7 +87,10 @@ async fn the_default_layer_declares_both_schemes_the_refusals_and_the_headers() 
         json!({"type": "apiKey", "in": "header", "name": "x-api-key", "description": "An API key in this header"})
     );
     for name in ["X-Request-Id", "Retry-After"].into_iter().chain(RATE_HEADERS) {
-        assert!(components["headers"][name]["schema"]["type"].is_string(), "{name} is declared");
+        assert!(
+            components["headers"][name]["schema"]["type"].is_string(),
+            "{name} is declared"
+        );
     }
     let error_body = json!({"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}});
     for (name, extra) in [
@@ -94,7 +100,11 @@ async fn the_default_layer_declares_both_schemes_the_refusals_and_the_headers() 
     ] {
         let response = &components["responses"][name];
         assert_eq!(response["content"], error_body, "{name}");
-        assert_eq!(response["headers"]["X-Request-Id"], header_ref("X-Request-Id"), "{name}");
+        assert_eq!(
+            response["headers"]["X-Request-Id"],
+            header_ref("X-Request-Id"),
+            "{name}"
+        );
         for header in RATE_HEADERS {
             assert_eq!(response["headers"][header], header_ref(header), "{name} {header}");
         }
@@ -106,20 +116,45 @@ async fn the_default_layer_declares_both_schemes_the_refusals_and_the_headers() 
     let paths = &doc["paths"];
     let report = &paths["/v1/reports"]["get"];
     assert_eq!(report["security"], json!([{"bearer": []}, {"api_key": []}]));
-    for (status, name) in [("401", "Unauthorized"), ("403", "Forbidden"), ("429", "TooManyRequests")] {
-        assert_eq!(report["responses"][status], json!({"$ref": format!("#/components/responses/{name}")}));
+    for (status, name) in [
+        ("401", "Unauthorized"),
+        ("403", "Forbidden"),
+        ("429", "TooManyRequests"),
+    ] {
+        assert_eq!(
+            report["responses"][status],
+            json!({"$ref": format!("#/components/responses/{name}")})
+        );
     }
-    assert_eq!(report["responses"]["200"]["headers"]["X-Request-Id"], header_ref("X-Request-Id"));
+    assert_eq!(
+        report["responses"]["200"]["headers"]["X-Request-Id"],
+        header_ref("X-Request-Id")
+    );
     for header in RATE_HEADERS {
         assert_eq!(report["responses"]["200"]["headers"][header], header_ref(header));
     }
     // An operation's own 403 and its own security are kept.
     let customers = &paths["/v1/customers"]["get"];
-    assert_eq!(customers["responses"]["403"]["description"], "Needs customers:read");
-    assert_eq!(customers["responses"]["403"]["headers"]["X-Request-Id"], header_ref("X-Request-Id"));
-    assert_eq!(customers["responses"]["401"]["$ref"], "#/components/responses/Unauthorized");
-    assert_eq!(paths["/v1/webhooks"]["post"]["security"], json!([{"signature": []}]));
-    assert_eq!(paths["/v1/webhooks"]["post"]["responses"]["429"]["$ref"], "#/components/responses/TooManyRequests");
+    assert_eq!(
+        customers["responses"]["403"]["description"],
+        "Needs customers:read"
+    );
+    assert_eq!(
+        customers["responses"]["403"]["headers"]["X-Request-Id"],
+        header_ref("X-Request-Id")
+    );
+    assert_eq!(
+        customers["responses"]["401"]["$ref"],
+        "#/components/responses/Unauthorized"
+    );
+    assert_eq!(
+        paths["/v1/webhooks"]["post"]["security"],
+        json!([{"signature": []}])
+    );
+    assert_eq!(
+        paths["/v1/webhooks"]["post"]["responses"]["429"]["$ref"],
+        "#/components/responses/TooManyRequests"
+    );
     // The layer's public path is left alone; every other one is covered.
     let health = &paths["/health"]["get"];
     assert!(health.get("security").is_none());
@@ -142,7 +177,11 @@ async fn a_bearer_only_layer_without_rate_limits_declares_neither_the_header_nor
     assert!(components["securitySchemes"]["bearer"].is_object());
     assert!(components["responses"].get("TooManyRequests").is_none());
     assert!(components["headers"].get("X-RateLimit-Limit").is_none());
-    assert!(components["responses"]["Unauthorized"]["headers"].get("X-RateLimit-Limit").is_none());
+    assert!(
+        components["responses"]["Unauthorized"]["headers"]
+            .get("X-RateLimit-Limit")
+            .is_none()
+    );
     let report = &doc["paths"]["/v1/reports"]["get"];
     assert_eq!(report["security"], json!([{"bearer": []}]));
     assert!(report["responses"].get("429").is_none());
@@ -162,14 +201,22 @@ fn the_schemes_follow_the_credential_sources() {
     let schemes = &doc["components"]["securitySchemes"];
     assert_eq!(schemes["api_key"]["name"], "x-tolinku-key");
     assert!(schemes.get("bearer").is_none());
-    assert_eq!(doc["paths"]["/v1/reports"]["get"]["security"], json!([{"api_key": []}]));
+    assert_eq!(
+        doc["paths"]["/v1/reports"]["get"]["security"],
+        json!([{"api_key": []}])
+    );
 
-    let beacon = modified(&ApiKeySecurity::credentials(&CredentialSources::default().body_field("apiKey", 1024)));
+    let beacon = modified(&ApiKeySecurity::credentials(
+        &CredentialSources::default().body_field("apiKey", 1024),
+    ));
     let description = beacon["components"]["securitySchemes"]["bearer"]["description"]
         .as_str()
         .expect("a description");
     assert!(description.contains("`apiKey`"), "{description}");
-    assert_eq!(beacon["components"]["securitySchemes"]["api_key"]["name"], X_API_KEY.as_str());
+    assert_eq!(
+        beacon["components"]["securitySchemes"]["api_key"]["name"],
+        X_API_KEY.as_str()
+    );
 }
 
 #[test]
@@ -180,16 +227,24 @@ fn prefixes_and_tags_choose_the_operations() {
     assert!(covered("/admin/flush", "post"), "by tag");
     assert!(!covered("/v1/reports", "get"));
     assert!(!covered("/health", "get"));
-    assert!(doc["paths"]["/v1/reports"]["get"]["responses"].get("401").is_none());
+    assert!(
+        doc["paths"]["/v1/reports"]["get"]["responses"]
+            .get("401")
+            .is_none()
+    );
 }
 
 /// Checks `value` against the JSON schema `schema` as far as the envelope's schema goes: type,
 /// required properties, and no property the schema does not declare.
 fn validate(schema: &Value, value: &Value, at: &str) {
-    let kind = schema["type"].as_str().unwrap_or_else(|| panic!("{at}: the schema has a type"));
+    let kind = schema["type"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{at}: the schema has a type"));
     match kind {
         "object" => {
-            let object = value.as_object().unwrap_or_else(|| panic!("{at}: {value} is an object"));
+            let object = value
+                .as_object()
+                .unwrap_or_else(|| panic!("{at}: {value} is an object"));
             let properties = schema["properties"].as_object().expect("declared properties");
             for required in schema["required"].as_array().into_iter().flatten() {
                 let required = required.as_str().expect("a property name");
@@ -204,7 +259,9 @@ fn validate(schema: &Value, value: &Value, at: &str) {
         }
         "string" => assert!(value.is_string(), "{at}: {value} is a string"),
         "integer" => {
-            let n = value.as_i64().unwrap_or_else(|| panic!("{at}: {value} is an integer"));
+            let n = value
+                .as_i64()
+                .unwrap_or_else(|| panic!("{at}: {value} is an integer"));
             if let Some(min) = schema["minimum"].as_i64() {
                 assert!(n >= min, "{at}: {n} ≥ {min}");
             }
@@ -244,7 +301,10 @@ async fn the_envelope_schema_describes_what_the_layer_and_api_error_send() {
         )
         .layer(layer);
     let created = manager
-        .create(NewKey::new(TenantId::new("site_1").expect("a tenant")).scopes("analytics:read".parse().expect("a scope")))
+        .create(
+            NewKey::new(TenantId::new("site_1").expect("a tenant"))
+                .scopes("analytics:read".parse().expect("a scope")),
+        )
         .await
         .expect("a key");
     let token = created.token.expose();
@@ -259,7 +319,10 @@ async fn the_envelope_schema_describes_what_the_layer_and_api_error_send() {
             let response = app.oneshot(request).await.expect("infallible");
             let status = response.status();
             let body = response.into_body().collect().await.expect("a body").to_bytes();
-            (status, serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null))
+            (
+                status,
+                serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
+            )
         }
     };
 
@@ -275,11 +338,23 @@ async fn the_envelope_schema_describes_what_the_layer_and_api_error_send() {
         validate(schema, &body, path);
         seen.push(body["error"]["code"].as_str().unwrap_or_default().to_owned());
     }
-    assert_eq!(seen, ["unauthorized", "insufficient_scope", "invalid_parameter", "rate_limit_exceeded"]);
+    assert_eq!(
+        seen,
+        [
+            "unauthorized",
+            "insufficient_scope",
+            "invalid_parameter",
+            "rate_limit_exceeded"
+        ]
+    );
 
     // The schema itself is closed on what is sent: a field it does not declare is caught.
     let result = std::panic::catch_unwind(|| {
-        validate(schema, &json!({"error": {"code": "x", "message": "m", "status": 400, "request_id": "r", "extra": 1}}), "probe");
+        validate(
+            schema,
+            &json!({"error": {"code": "x", "message": "m", "status": 400, "request_id": "r", "extra": 1}}),
+            "probe",
+        );
     });
     assert!(result.is_err(), "an undeclared field fails the check");
     // And its `$ref` from the responses resolves to it.

@@ -106,7 +106,13 @@ impl ErrorEnvelope {
 
     /// The JSON body for the request `request_id`.
     pub fn to_json(&self, request_id: &str) -> Bytes {
-        json(&self.code, &self.message, self.status, request_id, self.param.as_deref())
+        json(
+            &self.code,
+            &self.message,
+            self.status,
+            request_id,
+            self.param.as_deref(),
+        )
     }
 
     /// The response: the status, the JSON body, `Content-Type: application/json`,
@@ -171,7 +177,10 @@ pub(crate) fn json_response(status: StatusCode, body: Bytes, request_id: HeaderV
 /// An inner response in the layer's body type; an error in the envelope that names another id
 /// than the request's is written again with `request_id` (the caller then sets the header).
 #[inline]
-pub(crate) fn complete<M: MapResponseBody<B>, B>(response: Response<B>, request_id: &HeaderValue) -> Response<M::Body> {
+pub(crate) fn complete<M: MapResponseBody<B>, B>(
+    response: Response<B>,
+    request_id: &HeaderValue,
+) -> Response<M::Body> {
     if response.status().as_u16() < 400 {
         return response.map(M::forward_response);
     }

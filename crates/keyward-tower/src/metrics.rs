@@ -169,9 +169,7 @@ impl CacheMetrics {
             ::metrics::Unit::Seconds,
             "Time a key store lookup took on a cache miss"
         );
-        let lookups = |result: &'static str| {
-            ::metrics::counter!("keyward_cache_lookups_total", "keyspace" => keyspace.clone(), "result" => result)
-        };
+        let lookups = |result: &'static str| ::metrics::counter!("keyward_cache_lookups_total", "keyspace" => keyspace.clone(), "result" => result);
         Self {
             hit: lookups("hit"),
             negative_hit: lookups("negative_hit"),

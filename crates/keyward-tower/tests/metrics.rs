@@ -82,28 +82,59 @@ async fn each_counter_moves_with_the_requests_through_the_layer() {
     // Registered at build, all at zero. (Each reading takes what moved since the last one.)
     let start = read(&snapshotter);
     assert_eq!(counter(&start, "keyward_requests_total", &[]), 0);
-    assert_eq!(counter(&start, "keyward_rejections_total", &["code=unauthorized"]), 0);
+    assert_eq!(
+        counter(&start, "keyward_rejections_total", &["code=unauthorized"]),
+        0
+    );
     assert_eq!(store_lookups(&start), 0);
 
     // A key's first request: a miss, one store lookup, timed.
-    assert_eq!(send(&service, bearer("/v1/a", key.token.expose())).await.status, 200);
+    assert_eq!(
+        send(&service, bearer("/v1/a", key.token.expose())).await.status,
+        200
+    );
     let first = read(&snapshotter);
     assert_eq!(counter(&first, "keyward_requests_total", &[]), 1);
-    assert_eq!(counter(&first, "keyward_cache_lookups_total", &["result=miss"]), 1);
+    assert_eq!(
+        counter(&first, "keyward_cache_lookups_total", &["result=miss"]),
+        1
+    );
     assert_eq!(counter(&first, "keyward_cache_lookups_total", &["result=hit"]), 0);
     assert_eq!(store_lookups(&first), 1);
 
     // Its second: a hit, not timed. Its third: a hit, rate limited.
-    assert_eq!(send(&service, bearer("/v1/a", key.token.expose())).await.status, 200);
-    assert_eq!(send(&service, bearer("/v1/a", key.token.expose())).await.status, 429);
+    assert_eq!(
+        send(&service, bearer("/v1/a", key.token.expose())).await.status,
+        200
+    );
+    assert_eq!(
+        send(&service, bearer("/v1/a", key.token.expose())).await.status,
+        429
+    );
     let limited = read(&snapshotter);
     assert_eq!(counter(&limited, "keyward_requests_total", &[]), 2);
-    assert_eq!(counter(&limited, "keyward_cache_lookups_total", &["result=hit"]), 2);
-    assert_eq!(counter(&limited, "keyward_cache_lookups_total", &["result=miss"]), 0);
+    assert_eq!(
+        counter(&limited, "keyward_cache_lookups_total", &["result=hit"]),
+        2
+    );
+    assert_eq!(
+        counter(&limited, "keyward_cache_lookups_total", &["result=miss"]),
+        0
+    );
     assert_eq!(store_lookups(&limited), 0);
     assert_eq!(counter(&limited, "keyward_rate_limited_total", &[]), 1);
-    assert_eq!(counter(&limited, "keyward_rejections_total", &["code=rate_limit_exceeded"]), 1);
-    assert_eq!(counter(&limited, "keyward_rejections_total", &["code=unauthorized"]), 0);
+    assert_eq!(
+        counter(
+            &limited,
+            "keyward_rejections_total",
+            &["code=rate_limit_exceeded"]
+        ),
+        1
+    );
+    assert_eq!(
+        counter(&limited, "keyward_rejections_total", &["code=unauthorized"]),
+        0
+    );
 
     // An unknown token twice (a miss, then the negative cache), no key, garbage, a public route.
     let unknown = unknown_token();
@@ -115,21 +146,44 @@ async fn each_counter_moves_with_the_requests_through_the_layer() {
     assert_eq!(send(&service, anonymous("/health")).await.status, 200);
     let refused = read(&snapshotter);
     assert_eq!(counter(&refused, "keyward_requests_total", &[]), 5);
-    assert_eq!(counter(&refused, "keyward_rejections_total", &["code=unauthorized"]), 4);
-    assert_eq!(counter(&refused, "keyward_rejections_total", &["code=bad_request"]), 0);
-    assert_eq!(counter(&refused, "keyward_cache_lookups_total", &["result=miss"]), 1);
-    assert_eq!(counter(&refused, "keyward_cache_lookups_total", &["result=negative_hit"]), 1);
-    assert_eq!(counter(&refused, "keyward_cache_lookups_total", &["result=hit"]), 0);
+    assert_eq!(
+        counter(&refused, "keyward_rejections_total", &["code=unauthorized"]),
+        4
+    );
+    assert_eq!(
+        counter(&refused, "keyward_rejections_total", &["code=bad_request"]),
+        0
+    );
+    assert_eq!(
+        counter(&refused, "keyward_cache_lookups_total", &["result=miss"]),
+        1
+    );
+    assert_eq!(
+        counter(&refused, "keyward_cache_lookups_total", &["result=negative_hit"]),
+        1
+    );
+    assert_eq!(
+        counter(&refused, "keyward_cache_lookups_total", &["result=hit"]),
+        0
+    );
     assert_eq!(store_lookups(&refused), 1);
     assert_eq!(counter(&refused, "keyward_rate_limited_total", &[]), 0);
 
     // Two credentials that disagree: 400.
     let mut conflicting = bearer("/v1/a", key.token.expose());
-    conflicting.headers_mut().insert("x-api-key", unknown.parse().expect("a header value"));
+    conflicting
+        .headers_mut()
+        .insert("x-api-key", unknown.parse().expect("a header value"));
     assert_eq!(send(&service, conflicting).await.status, 400);
     let conflict = read(&snapshotter);
-    assert_eq!(counter(&conflict, "keyward_rejections_total", &["code=bad_request"]), 1);
-    assert_eq!(counter(&conflict, "keyward_cache_lookups_total", &["result=hit"]), 0);
+    assert_eq!(
+        counter(&conflict, "keyward_rejections_total", &["code=bad_request"]),
+        1
+    );
+    assert_eq!(
+        counter(&conflict, "keyward_cache_lookups_total", &["result=hit"]),
+        0
+    );
 }
 
 #[tokio::test]
@@ -141,13 +195,26 @@ async fn refusals_rendered_for_a_verified_key_are_counted_too() {
     let service = ServiceBuilder::new()
         .layer(layer(&h.manager, &recorder))
         .service(service_fn(|request: Request<Inbound>| async move {
-            let key = request.extensions().get::<VerifiedKey>().expect("set by the layer");
+            let key = request
+                .extensions()
+                .get::<VerifiedKey>()
+                .expect("set by the layer");
             let missing = vec!["reports:read".to_owned()];
             Ok::<_, Infallible>(key.reject(&Rejection::InsufficientScope { missing }))
         }));
     let key = h.key("site_1").await;
-    assert_eq!(send(&service, bearer("/v1/a", key.token.expose())).await.status, 403);
+    assert_eq!(
+        send(&service, bearer("/v1/a", key.token.expose())).await.status,
+        403
+    );
     let readings = read(&snapshotter);
-    assert_eq!(counter(&readings, "keyward_rejections_total", &["code=insufficient_scope"]), 1);
+    assert_eq!(
+        counter(
+            &readings,
+            "keyward_rejections_total",
+            &["code=insufficient_scope"]
+        ),
+        1
+    );
     assert_eq!(counter(&readings, "keyward_requests_total", &[]), 1);
 }

@@ -133,7 +133,13 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.code(), self.status().as_u16(), self.message())
+        write!(
+            f,
+            "{} ({}): {}",
+            self.code(),
+            self.status().as_u16(),
+            self.message()
+        )
     }
 }
 

@@ -38,17 +38,20 @@ fn routes() -> Router {
             "/v1/overview",
             get(|| async { Err::<(), _>(ApiError::invalid_date_range("The date range exceeds 366 days")) }),
         )
-        .route(
-            "/v1/broken",
-            get(|| async { Err::<(), _>(ApiError::internal()) }),
-        )
+        .route("/v1/broken", get(|| async { Err::<(), _>(ApiError::internal()) }))
         .route(
             "/v1/missing",
             get(|| async { Err::<(), _>(ApiError::not_found("No such report")) }),
         )
         .route(
             "/health",
-            get(|| async { Err::<(), _>(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "maintenance", "Back soon")) }),
+            get(|| async {
+                Err::<(), _>(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "maintenance",
+                    "Back soon",
+                ))
+            }),
         )
 }
 
@@ -62,9 +65,24 @@ fn layer(manager: &KeyManager) -> ApiKeyLayer {
 
 /// What each request must answer: path, status, code, `param`.
 const CASES: [(&str, StatusCode, &str, Option<&str>); 4] = [
-    ("/v1/events?limit=ten", StatusCode::BAD_REQUEST, "invalid_parameter", Some("limit")),
-    ("/v1/overview", StatusCode::BAD_REQUEST, "invalid_date_range", None),
-    ("/v1/broken", StatusCode::INTERNAL_SERVER_ERROR, "internal_error", None),
+    (
+        "/v1/events?limit=ten",
+        StatusCode::BAD_REQUEST,
+        "invalid_parameter",
+        Some("limit"),
+    ),
+    (
+        "/v1/overview",
+        StatusCode::BAD_REQUEST,
+        "invalid_date_range",
+        None,
+    ),
+    (
+        "/v1/broken",
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        None,
+    ),
     ("/v1/missing", StatusCode::NOT_FOUND, "not_found", None),
 ];
 
@@ -75,7 +93,11 @@ async fn check(server: &Server, token: &str) {
         let minted = Answer::of(server.request(Method::GET, path, Some(token))).await;
         let error = minted.assert_error(status, code);
         assert_eq!(error.get("param").and_then(Value::as_str), param, "{path}");
-        assert_eq!(error["request_id"].as_str().map(|id| id.starts_with("req_")), Some(true), "{path}");
+        assert_eq!(
+            error["request_id"].as_str().map(|id| id.starts_with("req_")),
+            Some(true),
+            "{path}"
+        );
 
         let kept = Answer::of(
             server
@@ -84,7 +106,10 @@ async fn check(server: &Server, token: &str) {
         )
         .await;
         let error = kept.assert_error(status, code);
-        assert_eq!(error["request_id"], "client-req-42", "{path}: the incoming id is kept");
+        assert_eq!(
+            error["request_id"], "client-req-42",
+            "{path}: the incoming id is kept"
+        );
         assert_eq!(kept.header("x-request-id"), Some("client-req-42"));
         assert_eq!(
             kept.header("content-length").map(str::parse::<usize>),
@@ -99,7 +124,10 @@ async fn check(server: &Server, token: &str) {
             .header("x-request-id", "probe-1"),
     )
     .await;
-    assert_eq!(public.assert_error(StatusCode::SERVICE_UNAVAILABLE, "maintenance")["request_id"], "probe-1");
+    assert_eq!(
+        public.assert_error(StatusCode::SERVICE_UNAVAILABLE, "maintenance")["request_id"],
+        "probe-1"
+    );
     // A success is handed on as it is.
     let ok = server.get("/v1/events", token).await;
     assert_eq!((ok.status, ok.text.as_str()), (StatusCode::OK, "events"));
@@ -126,7 +154,9 @@ async fn an_id_given_by_the_handler_gives_way_to_the_layers() {
         .route(
             "/v1/stale",
             get(|| async {
-                Err::<(), _>(ApiError::internal().with_request_id(http::HeaderValue::from_static("req_other")))
+                Err::<(), _>(
+                    ApiError::internal().with_request_id(http::HeaderValue::from_static("req_other")),
+                )
             }),
         )
         .layer(layer(&manager));
