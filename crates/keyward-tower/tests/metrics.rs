@@ -71,6 +71,27 @@ fn layer(manager: &KeyManager, recorder: &DebuggingRecorder) -> ApiKeyLayer {
     .expect("a valid layer")
 }
 
+const REQUESTS: &str = "keyward_requests_total";
+const REJECTIONS: &str = "keyward_rejections_total";
+const RATE_LIMITED: &str = "keyward_rate_limited_total";
+const LOOKUPS: &str = "keyward_cache_lookups_total";
+
+/// Asserts what moved since the last reading: each `(metric, label, increase)` (an empty label
+/// for none besides the keyspace), and how many store lookups were timed.
+#[track_caller]
+fn assert_moved(snapshotter: &Snapshotter, step: &str, counters: &[(&str, &str, u64)], timed: usize) {
+    let readings = read(snapshotter);
+    for (name, label, expected) in counters {
+        let labels: &[&str] = if label.is_empty() { &[] } else { &[label] };
+        assert_eq!(
+            counter(&readings, name, labels),
+            *expected,
+            "{step}: {name} {label}"
+        );
+    }
+    assert_eq!(store_lookups(&readings), timed, "{step}: store lookups timed");
+}
+
 #[tokio::test]
 async fn each_counter_moves_with_the_requests_through_the_layer() {
     let h = Harness::new();
@@ -78,112 +99,69 @@ async fn each_counter_moves_with_the_requests_through_the_layer() {
     let snapshotter = recorder.snapshotter();
     let service = service(&layer(&h.manager, &recorder));
     let key = h.key("site_1").await;
+    let token = key.token.expose();
 
     // Registered at build, all at zero. (Each reading takes what moved since the last one.)
-    let start = read(&snapshotter);
-    assert_eq!(counter(&start, "keyward_requests_total", &[]), 0);
-    assert_eq!(
-        counter(&start, "keyward_rejections_total", &["code=unauthorized"]),
-        0
-    );
-    assert_eq!(store_lookups(&start), 0);
+    let registered = [
+        (REQUESTS, "", 0),
+        (REJECTIONS, "code=unauthorized", 0),
+        (LOOKUPS, "result=miss", 0),
+    ];
+    assert_moved(&snapshotter, "built", &registered, 0);
 
     // A key's first request: a miss, one store lookup, timed.
-    assert_eq!(
-        send(&service, bearer("/v1/a", key.token.expose())).await.status,
-        200
-    );
-    let first = read(&snapshotter);
-    assert_eq!(counter(&first, "keyward_requests_total", &[]), 1);
-    assert_eq!(
-        counter(&first, "keyward_cache_lookups_total", &["result=miss"]),
-        1
-    );
-    assert_eq!(counter(&first, "keyward_cache_lookups_total", &["result=hit"]), 0);
-    assert_eq!(store_lookups(&first), 1);
+    assert_eq!(send(&service, bearer("/v1/a", token)).await.status, 200);
+    let first = [
+        (REQUESTS, "", 1),
+        (LOOKUPS, "result=miss", 1),
+        (LOOKUPS, "result=hit", 0),
+    ];
+    assert_moved(&snapshotter, "first request", &first, 1);
 
     // Its second: a hit, not timed. Its third: a hit, rate limited.
-    assert_eq!(
-        send(&service, bearer("/v1/a", key.token.expose())).await.status,
-        200
-    );
-    assert_eq!(
-        send(&service, bearer("/v1/a", key.token.expose())).await.status,
-        429
-    );
-    let limited = read(&snapshotter);
-    assert_eq!(counter(&limited, "keyward_requests_total", &[]), 2);
-    assert_eq!(
-        counter(&limited, "keyward_cache_lookups_total", &["result=hit"]),
-        2
-    );
-    assert_eq!(
-        counter(&limited, "keyward_cache_lookups_total", &["result=miss"]),
-        0
-    );
-    assert_eq!(store_lookups(&limited), 0);
-    assert_eq!(counter(&limited, "keyward_rate_limited_total", &[]), 1);
-    assert_eq!(
-        counter(
-            &limited,
-            "keyward_rejections_total",
-            &["code=rate_limit_exceeded"]
-        ),
-        1
-    );
-    assert_eq!(
-        counter(&limited, "keyward_rejections_total", &["code=unauthorized"]),
-        0
-    );
+    for status in [200, 429] {
+        assert_eq!(send(&service, bearer("/v1/a", token)).await.status, status);
+    }
+    let limited = [
+        (REQUESTS, "", 2),
+        (LOOKUPS, "result=hit", 2),
+        (LOOKUPS, "result=miss", 0),
+        (RATE_LIMITED, "", 1),
+        (REJECTIONS, "code=rate_limit_exceeded", 1),
+        (REJECTIONS, "code=unauthorized", 0),
+    ];
+    assert_moved(&snapshotter, "cached and limited", &limited, 0);
 
     // An unknown token twice (a miss, then the negative cache), no key, garbage, a public route.
     let unknown = unknown_token();
-    for _ in 0..2 {
-        assert_eq!(send(&service, bearer("/v1/a", &unknown)).await.status, 401);
+    for request in [
+        bearer("/v1/a", &unknown),
+        bearer("/v1/a", &unknown),
+        anonymous("/v1/a"),
+        bearer("/v1/a", "not-a-token"),
+    ] {
+        assert_eq!(send(&service, request).await.status, 401);
     }
-    assert_eq!(send(&service, anonymous("/v1/a")).await.status, 401);
-    assert_eq!(send(&service, bearer("/v1/a", "not-a-token")).await.status, 401);
     assert_eq!(send(&service, anonymous("/health")).await.status, 200);
-    let refused = read(&snapshotter);
-    assert_eq!(counter(&refused, "keyward_requests_total", &[]), 5);
-    assert_eq!(
-        counter(&refused, "keyward_rejections_total", &["code=unauthorized"]),
-        4
-    );
-    assert_eq!(
-        counter(&refused, "keyward_rejections_total", &["code=bad_request"]),
-        0
-    );
-    assert_eq!(
-        counter(&refused, "keyward_cache_lookups_total", &["result=miss"]),
-        1
-    );
-    assert_eq!(
-        counter(&refused, "keyward_cache_lookups_total", &["result=negative_hit"]),
-        1
-    );
-    assert_eq!(
-        counter(&refused, "keyward_cache_lookups_total", &["result=hit"]),
-        0
-    );
-    assert_eq!(store_lookups(&refused), 1);
-    assert_eq!(counter(&refused, "keyward_rate_limited_total", &[]), 0);
+    let refused = [
+        (REQUESTS, "", 5),
+        (REJECTIONS, "code=unauthorized", 4),
+        (REJECTIONS, "code=bad_request", 0),
+        (LOOKUPS, "result=miss", 1),
+        (LOOKUPS, "result=negative_hit", 1),
+        (LOOKUPS, "result=hit", 0),
+        (RATE_LIMITED, "", 0),
+    ];
+    assert_moved(&snapshotter, "refused", &refused, 1);
 
-    // Two credentials that disagree: 400.
-    let mut conflicting = bearer("/v1/a", key.token.expose());
+    // Two credentials that disagree: 400, before any lookup.
+    let mut conflicting = bearer("/v1/a", token);
     conflicting
         .headers_mut()
         .insert("x-api-key", unknown.parse().expect("a header value"));
     assert_eq!(send(&service, conflicting).await.status, 400);
-    let conflict = read(&snapshotter);
-    assert_eq!(
-        counter(&conflict, "keyward_rejections_total", &["code=bad_request"]),
-        1
-    );
-    assert_eq!(
-        counter(&conflict, "keyward_cache_lookups_total", &["result=hit"]),
-        0
-    );
+    let conflict = [(REJECTIONS, "code=bad_request", 1), (LOOKUPS, "result=hit", 0)];
+    assert_moved(&snapshotter, "conflicting", &conflict, 0);
 }
 
 #[tokio::test]
@@ -207,14 +185,6 @@ async fn refusals_rendered_for_a_verified_key_are_counted_too() {
         send(&service, bearer("/v1/a", key.token.expose())).await.status,
         403
     );
-    let readings = read(&snapshotter);
-    assert_eq!(
-        counter(
-            &readings,
-            "keyward_rejections_total",
-            &["code=insufficient_scope"]
-        ),
-        1
-    );
-    assert_eq!(counter(&readings, "keyward_requests_total", &[]), 1);
+    let refused = [(REJECTIONS, "code=insufficient_scope", 1), (REQUESTS, "", 1)];
+    assert_moved(&snapshotter, "refused by the handler", &refused, 1);
 }
