@@ -1,13 +1,14 @@
 //! An OpenAPI document for an app behind keyward (feature `openapi`): the app's own paths from
 //! utoipa's derive, and `ApiKeySecurity` adding what the layer does to them (the security schemes,
-//! the error envelope, the request-id and rate-limit headers, the 401, 403 and 429 answers).
+//! the error envelope, the request-id and rate-limit headers, the 401, 403 and 429 answers), with
+//! the key-management router's paths.
 //!
 //! ```text
 //! cargo run --example openapi --features openapi     # prints the document as JSON
 //! ```
 
 use axum::extract::Query;
-use keyward::axum::openapi::ApiKeySecurity;
+use keyward::axum::openapi::{ApiKeySecurity, ManagementPaths};
 use keyward::axum::{ApiError, AuthedKey};
 use keyward::core::{KeyManager, MemoryStore};
 use keyward::tower::ApiKeyLayer;
@@ -59,6 +60,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .public("/health")
         .build()?;
     let mut doc = ApiDoc::openapi();
+    // The key-management router, nested at /v1/keys.
+    ManagementPaths::new("/v1/keys").modify(&mut doc);
     // The schemes follow the layer's credential sources; its public paths are left alone.
     ApiKeySecurity::for_layer(&layer).modify(&mut doc);
     println!("{}", doc.to_pretty_json()?);

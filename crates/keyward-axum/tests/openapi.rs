@@ -9,7 +9,7 @@ use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use keyward_axum::ApiError;
 use keyward_axum::guard::RequireScopes;
-use keyward_axum::openapi::ApiKeySecurity;
+use keyward_axum::openapi::{ApiKeySecurity, ManagementPaths};
 use keyward_core::{KeyManager, MemoryStore, NewKey, TenantId};
 use keyward_tower::ApiKeyLayer;
 use keyward_tower::rate_limit::{Quota, RateLimits};
@@ -234,14 +234,30 @@ fn prefixes_and_tags_choose_the_operations() {
     );
 }
 
-/// Checks `value` against the JSON schema `schema` as far as the envelope's schema goes: type,
-/// required properties, and no property the schema does not declare.
-fn validate(schema: &Value, value: &Value, at: &str) {
-    let kind = schema["type"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{at}: the schema has a type"));
-    match kind {
-        "object" => {
+/// Checks `value` against the JSON schema `schema` as far as keyward's schemas go: `$ref`s into
+/// `components` (the document's), types (one or several), required properties, no property the
+/// schema does not declare, array items, enums and integer bounds.
+fn validate_in(components: &Value, schema: &Value, value: &Value, at: &str) {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference
+            .strip_prefix("#/components/schemas/")
+            .expect("a schema reference");
+        return validate_in(components, &components["schemas"][name], value, at);
+    }
+    let kinds: Vec<&str> = match &schema["type"] {
+        Value::String(kind) => vec![kind.as_str()],
+        Value::Array(kinds) => kinds.iter().filter_map(Value::as_str).collect(),
+        other => panic!("{at}: the schema has a type, not {other}"),
+    };
+    if value.is_null() {
+        assert!(kinds.contains(&"null"), "{at}: null is not allowed");
+        return;
+    }
+    if let Some(allowed) = schema["enum"].as_array() {
+        assert!(allowed.contains(value), "{at}: {value} is one of {allowed:?}");
+    }
+    match kinds.iter().copied().find(|kind| *kind != "null") {
+        Some("object") => {
             let object = value
                 .as_object()
                 .unwrap_or_else(|| panic!("{at}: {value} is an object"));
@@ -254,11 +270,19 @@ fn validate(schema: &Value, value: &Value, at: &str) {
                 let declared = properties
                     .get(name)
                     .unwrap_or_else(|| panic!("{at}.{name} is sent but not in the schema"));
-                validate(declared, field, &format!("{at}.{name}"));
+                validate_in(components, declared, field, &format!("{at}.{name}"));
             }
         }
-        "string" => assert!(value.is_string(), "{at}: {value} is a string"),
-        "integer" => {
+        Some("array") => {
+            let items = value
+                .as_array()
+                .unwrap_or_else(|| panic!("{at}: {value} is an array"));
+            for (i, item) in items.iter().enumerate() {
+                validate_in(components, &schema["items"], item, &format!("{at}[{i}]"));
+            }
+        }
+        Some("string") => assert!(value.is_string(), "{at}: {value} is a string"),
+        Some("integer") => {
             let n = value
                 .as_i64()
                 .unwrap_or_else(|| panic!("{at}: {value} is an integer"));
@@ -269,8 +293,13 @@ fn validate(schema: &Value, value: &Value, at: &str) {
                 assert!(n <= max, "{at}: {n} ≤ {max}");
             }
         }
-        other => panic!("{at}: unexpected schema type {other}"),
+        other => panic!("{at}: unexpected schema type {other:?}"),
     }
+}
+
+/// [`validate_in`] for the envelope schema, which refers to nothing.
+fn validate(schema: &Value, value: &Value, at: &str) {
+    validate_in(&Value::Null, schema, value, at);
 }
 
 #[tokio::test]
@@ -361,5 +390,146 @@ async fn the_envelope_schema_describes_what_the_layer_and_api_error_send() {
     assert_eq!(
         Ref::from_schema_name("ApiError").ref_location,
         doc["components"]["responses"]["Unauthorized"]["content"]["application/json"]["schema"]["$ref"]
+    );
+}
+
+#[tokio::test]
+async fn the_management_paths_are_declared_and_describe_what_the_router_answers() {
+    let manager = KeyManager::new(MemoryStore::new());
+    let layer = ApiKeyLayer::builder(manager.clone())
+        .no_audit()
+        .build()
+        .expect("a valid layer");
+    let mut doc = OpenApiBuilder::new()
+        .info(InfoBuilder::new().title("keys").version("1").build())
+        .build();
+    ManagementPaths::new("/v1/keys").modify(&mut doc);
+    ApiKeySecurity::for_layer(&layer).modify(&mut doc);
+    let doc = serde_json::to_value(&doc).expect("a serializable document");
+    let paths = &doc["paths"];
+
+    let operations = [
+        ("/v1/keys", "get", "keys:read", "200"),
+        ("/v1/keys", "post", "keys:write", "201"),
+        ("/v1/keys/{id}", "get", "keys:read", "200"),
+        ("/v1/keys/{id}", "delete", "keys:write", "200"),
+        ("/v1/keys/{id}/revoke", "post", "keys:write", "200"),
+        ("/v1/keys/{id}/rotate", "post", "keys:write", "201"),
+        ("/v1/keys/usage", "get", "keys:read", "200"),
+        ("/v1/keys/audit", "get", "keys:read", "200"),
+    ];
+    let declared: usize = paths
+        .as_object()
+        .expect("paths")
+        .values()
+        .map(|item| item.as_object().map_or(0, serde_json::Map::len))
+        .sum();
+    assert_eq!(declared, operations.len(), "no other operation: {paths}");
+    for (path, method, scope, ok) in operations {
+        let operation = &paths[path][method];
+        assert_eq!(
+            operation["security"],
+            json!([{"bearer": [scope]}, {"api_key": [scope]}]),
+            "{method} {path}"
+        );
+        assert!(
+            operation["responses"][ok]["content"]["application/json"]["schema"].is_object(),
+            "{method} {path}"
+        );
+        assert_eq!(
+            operation["responses"]["400"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ApiError"
+        );
+        assert_eq!(
+            operation["responses"]["401"]["$ref"], "#/components/responses/Unauthorized",
+            "covered by ApiKeySecurity"
+        );
+        assert_eq!(
+            operation["responses"][ok]["headers"]["X-Request-Id"],
+            header_ref("X-Request-Id")
+        );
+    }
+
+    // What the router sends matches the schemas of its responses.
+    let app = Router::new()
+        .nest("/v1/keys", keyward_axum::management::router(manager.clone()))
+        .layer(layer);
+    let admin = manager
+        .create(
+            NewKey::new(TenantId::new("site_1").expect("a tenant"))
+                .scopes("keys:read keys:write".parse().expect("scopes")),
+        )
+        .await
+        .expect("a key");
+    let token = admin.token.expose().to_owned();
+    let call = |method: &str, path: &str, body: Option<Value>| {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"));
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let body = body.map_or_else(Body::empty, |body| Body::from(body.to_string()));
+        let request = request.body(body).expect("a request");
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(request).await.expect("infallible");
+            let status = response.status();
+            let body = response.into_body().collect().await.expect("a body").to_bytes();
+            (
+                status,
+                serde_json::from_slice::<Value>(&body).expect("a JSON body"),
+            )
+        }
+    };
+    let components = &doc["components"];
+    let response_schema = |path: &str, method: &str, status: &str| {
+        paths[path][method]["responses"][status]["content"]["application/json"]["schema"].clone()
+    };
+    let (status, created) = call(
+        "POST",
+        "/v1/keys",
+        Some(json!({"name": "ci", "scopes": ["keys:read"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    validate_in(
+        components,
+        &response_schema("/v1/keys", "post", "201"),
+        &created,
+        "create",
+    );
+    let id = created["key"]["id"].as_str().expect("an id").to_owned();
+    for (method, path, template, status) in [
+        ("GET", "/v1/keys".to_owned(), "/v1/keys", "200"),
+        ("GET", format!("/v1/keys/{id}"), "/v1/keys/{id}", "200"),
+        ("GET", "/v1/keys/usage".to_owned(), "/v1/keys/usage", "200"),
+        ("GET", "/v1/keys/audit".to_owned(), "/v1/keys/audit", "200"),
+        (
+            "POST",
+            format!("/v1/keys/{id}/rotate"),
+            "/v1/keys/{id}/rotate",
+            "201",
+        ),
+        (
+            "POST",
+            format!("/v1/keys/{id}/revoke"),
+            "/v1/keys/{id}/revoke",
+            "200",
+        ),
+    ] {
+        let (answered, body) = call(method, &path, None).await;
+        assert_eq!(answered.as_str(), status, "{method} {path}: {body}");
+        let schema = response_schema(template, &method.to_lowercase(), status);
+        validate_in(components, &schema, &body, &format!("{method} {path}"));
+    }
+    let (status, error) = call("POST", "/v1/keys", Some(json!({"scopes": []}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    validate_in(
+        components,
+        &response_schema("/v1/keys", "post", "400"),
+        &error,
+        "invalid create",
     );
 }
