@@ -234,6 +234,24 @@ fn prefixes_and_tags_choose_the_operations() {
     );
 }
 
+/// A key of `site_1` with `scopes`; its token.
+async fn token_with(manager: &KeyManager, scopes: &str) -> String {
+    let new = NewKey::new(TenantId::new("site_1").expect("a tenant")).scopes(scopes.parse().expect("scopes"));
+    let created = manager.create(new).await.expect("a key");
+    created.token.expose().to_owned()
+}
+
+/// Sends `request` to `app`: the status and the JSON body (`null` when not JSON).
+async fn answer(app: Router, request: Request<Body>) -> (StatusCode, Value) {
+    let response = app.oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let body = response.into_body().collect().await.expect("a body").to_bytes();
+    (
+        status,
+        serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
+    )
+}
+
 /// Checks `value` against the JSON schema `schema` as far as keyward's schemas go: `$ref`s into
 /// `components` (the document's), types (one or several), required properties, no property the
 /// schema does not declare, array items, enums and integer bounds.
@@ -329,30 +347,14 @@ async fn the_envelope_schema_describes_what_the_layer_and_api_error_send() {
             get(|| async { Err::<(), _>(ApiError::invalid_parameter("limit", "`limit` must be a number")) }),
         )
         .layer(layer);
-    let created = manager
-        .create(
-            NewKey::new(TenantId::new("site_1").expect("a tenant"))
-                .scopes("analytics:read".parse().expect("a scope")),
-        )
-        .await
-        .expect("a key");
-    let token = created.token.expose();
+    let token = token_with(&manager, "analytics:read").await;
+    let token = token.as_str();
     let send = |path: &str, token: Option<&str>| {
         let mut request = Request::get(path);
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
-        let request = request.body(Body::empty()).expect("a request");
-        let app = app.clone();
-        async move {
-            let response = app.oneshot(request).await.expect("infallible");
-            let status = response.status();
-            let body = response.into_body().collect().await.expect("a body").to_bytes();
-            (
-                status,
-                serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
-            )
-        }
+        answer(app.clone(), request.body(Body::empty()).expect("a request"))
     };
 
     let mut seen = Vec::new();
@@ -454,14 +456,7 @@ async fn the_management_paths_are_declared_and_describe_what_the_router_answers(
     let app = Router::new()
         .nest("/v1/keys", keyward_axum::management::router(manager.clone()))
         .layer(layer);
-    let admin = manager
-        .create(
-            NewKey::new(TenantId::new("site_1").expect("a tenant"))
-                .scopes("keys:read keys:write".parse().expect("scopes")),
-        )
-        .await
-        .expect("a key");
-    let token = admin.token.expose().to_owned();
+    let token = token_with(&manager, "keys:read keys:write").await;
     let call = |method: &str, path: &str, body: Option<Value>| {
         let mut request = Request::builder()
             .method(method)
@@ -471,17 +466,7 @@ async fn the_management_paths_are_declared_and_describe_what_the_router_answers(
             request = request.header("content-type", "application/json");
         }
         let body = body.map_or_else(Body::empty, |body| Body::from(body.to_string()));
-        let request = request.body(body).expect("a request");
-        let app = app.clone();
-        async move {
-            let response = app.oneshot(request).await.expect("infallible");
-            let status = response.status();
-            let body = response.into_body().collect().await.expect("a body").to_bytes();
-            (
-                status,
-                serde_json::from_slice::<Value>(&body).expect("a JSON body"),
-            )
-        }
+        answer(app.clone(), request.body(body).expect("a request"))
     };
     let components = &doc["components"];
     let response_schema = |path: &str, method: &str, status: &str| {
