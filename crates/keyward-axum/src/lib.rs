@@ -11,7 +11,9 @@
 //!   audit);
 //! - [`leak`]: the endpoint for GitHub secret scanning's alerts, which revokes (or flags) the keys
 //!   found in public and records a `key.leaked` audit event;
-//! - [`KeyRejection`] and [`ApiError`]: refusals, in the layer's format.
+//! - [`KeyRejection`] and [`ApiError`]: refusals, in the layer's format;
+//! - `openapi` (feature `openapi`): the layer's security schemes, error envelope, headers and
+//!   refusals declared in a utoipa OpenAPI document.
 //!
 //! ```
 //! use axum::{Router, body::Body, routing::get};
@@ -72,6 +74,8 @@ mod extract;
 pub mod guard;
 pub mod leak;
 pub mod management;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod rejection;
 mod scope;
 
