@@ -5,6 +5,8 @@ mod extractor;
 mod guards;
 mod logs;
 mod management;
+mod page;
+mod page_app;
 mod placement;
 mod raw;
 mod scope_queries;
