@@ -7,6 +7,7 @@ mod logs;
 mod management;
 mod page;
 mod page_app;
+mod page_browser;
 mod placement;
 mod raw;
 mod scope_queries;

@@ -40,6 +40,7 @@
   // The token is shown in the dialog once; closing it forgets it and shows the keys again.
   const show = (answer) => {
     document.getElementById("reveal-name").textContent = answer.key.name;
+    reveal.dataset.keyId = answer.key.id;
     token.value = answer.token;
     copy.textContent = "Copy to clipboard";
     reveal.showModal();
