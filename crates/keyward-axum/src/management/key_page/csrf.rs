@@ -174,7 +174,8 @@ mod tests {
     #[test]
     fn origins() {
         let allowed = [HeaderValue::from_static("https://app.example.com")];
-        let cases: [(&[(&str, &str)], &[HeaderValue], bool, &str); 9] = [
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a [HeaderValue], bool, &'a str);
+        let cases: [Case<'_>; 9] = [
             (&[("host", "a.test")], &[], true, "no Origin, no Sec-Fetch-Site"),
             (
                 &[("host", "a.test"), ("origin", "http://a.test")],

@@ -98,10 +98,9 @@ fn base(parts: &Parts) -> String {
 }
 
 /// The signed-in user of a change, once its origin and CSRF token are checked.
-fn authorize(page: &Shared, parts: &Parts) -> Result<PageUser, Response> {
-    let refuse = |error: ApiError| Err(secured(error.into_response(), page));
+fn authorize(page: &Shared, parts: &Parts) -> Result<PageUser, ApiError> {
     let Some(user) = page.resolver.resolve(parts) else {
-        return refuse(ApiError::new(
+        return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "Sign in to manage API keys",
@@ -113,7 +112,7 @@ fn authorize(page: &Shared, parts: &Parts) -> Result<PageUser, Response> {
         Ok(()) => Ok(user),
         Err(refusal) => {
             tracing::info!(target: "keyward::management", actor = %user.label, tenant = %user.tenant, reason = ?refusal, "key page change refused");
-            refuse(ApiError::new(
+            Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "csrf_failed",
                 refusal.message(),
@@ -147,7 +146,7 @@ pub(super) async fn create(State(page): State<PageState>, request: Request) -> R
     let (parts, body) = request.into_parts();
     let user = match authorize(page, &parts) {
         Ok(user) => user,
-        Err(refused) => return refused,
+        Err(refused) => return secured(refused.into_response(), page),
     };
     let result = async {
         let fields = json_object(&parts.headers, body).await?;
@@ -169,7 +168,7 @@ pub(super) async fn rotate(
     let (parts, body) = request.into_parts();
     let user = match authorize(page, &parts) {
         Ok(user) => user,
-        Err(refused) => return refused,
+        Err(refused) => return secured(refused.into_response(), page),
     };
     let result = async {
         let id = key_id(path)?;
@@ -192,7 +191,7 @@ pub(super) async fn revoke(
     let (parts, _) = request.into_parts();
     let user = match authorize(page, &parts) {
         Ok(user) => user,
-        Err(refused) => return refused,
+        Err(refused) => return secured(refused.into_response(), page),
     };
     let result = async {
         let id = key_id(path)?;
