@@ -27,7 +27,8 @@ impl Failure {
 }
 
 impl Failure {
-    /// The error as [`ApiError`], for answers made without the layer (the key page's).
+    /// The error in keyward's envelope, for answers made without the layer (a request no verified
+    /// key made, the key page's).
     pub(crate) fn into_api_error(self) -> ApiError {
         match self {
             Self::Refused(rejection) => {
