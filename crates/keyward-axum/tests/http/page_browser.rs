@@ -161,6 +161,11 @@ async fn revealed(client: &Client) -> Result<(String, String), Failure> {
 }
 
 /// Clicks the button of `form` in the row of key `id`, and accepts the confirmation.
+/// The text of the element `css` finds.
+async fn text_at(client: &Client, css: &str) -> Result<String, Failure> {
+    Ok(client.find(Locator::Css(css)).await?.text().await?)
+}
+
 async fn act_on(client: &Client, id: &str, form: &str) -> Result<(), Failure> {
     let css = format!("tr[data-key-id=\"{id}\"] form.{form} button");
     client.find(Locator::Css(&css)).await?.click().await?;
@@ -208,34 +213,10 @@ async fn flow(app: &PageApp, client: &Client, artifacts: &Path) -> Result<(), Fa
         "lastUsedAt"
     );
     let listed = |css: &str| format!("{row} {css}");
-    assert_eq!(
-        client.find(Locator::Css(&listed(".name"))).await?.text().await?,
-        "Production backend"
-    );
-    assert_eq!(
-        client
-            .find(Locator::Css(&listed(".prefix")))
-            .await?
-            .text()
-            .await?,
-        key.display_prefix
-    );
-    assert_eq!(
-        client
-            .find(Locator::Css(&listed(".scopes")))
-            .await?
-            .text()
-            .await?,
-        "hello:read"
-    );
-    assert_eq!(
-        client
-            .find(Locator::Css(&listed(".requests")))
-            .await?
-            .text()
-            .await?,
-        "1"
-    );
+    assert_eq!(text_at(client, &listed(".name")).await?, "Production backend");
+    assert_eq!(text_at(client, &listed(".prefix")).await?, key.display_prefix);
+    assert_eq!(text_at(client, &listed(".scopes")).await?, "hello:read");
+    assert_eq!(text_at(client, &listed(".requests")).await?, "1");
     assert!(
         !client.source().await?.contains(&token),
         "the token is not on the page any more"

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{OriginalUri, Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
@@ -143,19 +144,13 @@ fn actor<'a>(user: &'a PageUser, tier: &'a Tier) -> Actor<'a> {
 /// `POST /keys`.
 pub(super) async fn create(State(page): State<PageState>, request: Request) -> Response {
     let page = &page.0;
-    let (parts, body) = request.into_parts();
-    let user = match authorize(page, &parts) {
-        Ok(user) => user,
-        Err(refused) => return secured(refused.into_response(), page),
-    };
-    let result = async {
+    change(page, request, async |user, parts, body| {
         let fields = json_object(&parts.headers, body).await?;
         let tier = tier(&page.api, &user).await?;
         let created = page.api.create_key(&actor(&user, &tier), fields).await?;
         Ok(shown_once(&created, &page.api))
-    }
-    .await;
-    json_answer(page, result)
+    })
+    .await
 }
 
 /// `POST /keys/{id}/rotate`.
@@ -165,20 +160,14 @@ pub(super) async fn rotate(
     request: Request,
 ) -> Response {
     let page = &page.0;
-    let (parts, body) = request.into_parts();
-    let user = match authorize(page, &parts) {
-        Ok(user) => user,
-        Err(refused) => return secured(refused.into_response(), page),
-    };
-    let result = async {
+    change(page, request, async |user, parts, body| {
         let id = key_id(path)?;
         let fields = json_object(&parts.headers, body).await?;
         let tier = tier(&page.api, &user).await?;
         let created = page.api.rotate_key(&actor(&user, &tier), &id, fields).await?;
         Ok(shown_once(&created, &page.api))
-    }
-    .await;
-    json_answer(page, result)
+    })
+    .await
 }
 
 /// `POST /keys/{id}/revoke`.
@@ -188,32 +177,36 @@ pub(super) async fn revoke(
     request: Request,
 ) -> Response {
     let page = &page.0;
-    let (parts, _) = request.into_parts();
-    let user = match authorize(page, &parts) {
-        Ok(user) => user,
-        Err(refused) => return secured(refused.into_response(), page),
-    };
-    let result = async {
+    change(page, request, async |user, _, _| {
         let id = key_id(path)?;
         let tier = tier(&page.api, &user).await?;
         let revoked = page.api.revoke_key(&actor(&user, &tier), &id).await?;
         Ok(axum::Json(KeyView::new(&revoked, page.api.manager.now())).into_response())
-    }
-    .await;
-    json_answer(page, result)
+    })
+    .await
+}
+
+/// A change: `act` runs for the signed-in user once the CSRF checks pass; its answer or failure
+/// is sent in JSON with the page's headers.
+async fn change(
+    page: &Shared,
+    request: Request,
+    act: impl AsyncFnOnce(PageUser, Parts, Body) -> Result<Response, Failure>,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let response = match authorize(page, &parts) {
+        Err(refused) => refused.into_response(),
+        Ok(user) => match act(user, parts, body).await {
+            Ok(response) => response,
+            Err(failure) => failure.into_api_error().into_response(),
+        },
+    };
+    secured(response, page)
 }
 
 /// Paths under the page that name nothing.
 pub(super) async fn fallback(State(page): State<PageState>) -> Response {
     secured(ApiError::not_found("No such page").into_response(), &page.0)
-}
-
-fn json_answer(page: &Shared, result: Result<Response, Failure>) -> Response {
-    let response = match result {
-        Ok(response) => response,
-        Err(failure) => failure.into_api_error().into_response(),
-    };
-    secured(response, page)
 }
 
 fn html_answer(page: &Shared, status: StatusCode, body: String) -> Response {
