@@ -66,20 +66,22 @@
 //! # }).unwrap();
 //! ```
 
+mod actions;
 pub(crate) mod failure;
 mod handlers;
 mod input;
+mod key_page;
 mod view;
+
+pub use self::key_page::{CSRF_HEADER, KeyPage, PageUser, ResolveUser, page};
 
 use std::fmt;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
-use keyward_core::{ApiKey, Environment, KeyManager, Scope, ScopeSet, Tier};
+use keyward_core::{KeyManager, Tier};
 
-use self::failure::Failure;
-use crate::ApiError;
 use crate::guard::RequireKind;
 
 crate::scope! {
@@ -160,71 +162,5 @@ impl std::ops::Deref for Api {
 
     fn deref(&self) -> &ManagementApi {
         &self.0
-    }
-}
-
-/// What a caller is handing out a key for.
-#[derive(Clone, Copy, Debug)]
-enum Grant {
-    Create,
-    Rotate,
-}
-
-impl ManagementApi {
-    /// Whether `caller` may hand out a key with these scopes, tier and environment.
-    fn may_grant(
-        &self,
-        grant: Grant,
-        caller: &ApiKey,
-        scopes: &ScopeSet,
-        tier: &Tier,
-        environment: Environment,
-    ) -> Result<(), Failure> {
-        let forbidden = |code: &'static str, param: &'static str, message: String| {
-            let error = ApiError::new(http::StatusCode::FORBIDDEN, code, message);
-            Err(match grant {
-                Grant::Create => error.with_param(param).into(),
-                Grant::Rotate => error.into(),
-            })
-        };
-        let lacking: Vec<&str> = scopes
-            .iter()
-            .map(Scope::as_str)
-            .filter(|scope| !caller.scopes.allows(scope))
-            .collect();
-        if !lacking.is_empty() {
-            let what = match grant {
-                Grant::Create => "A key can only grant scopes it holds",
-                Grant::Rotate => "A key can only rotate keys whose scopes it holds",
-            };
-            return forbidden(
-                "insufficient_scope",
-                "scopes",
-                format!("{what}; this key lacks: {}", lacking.join(", ")),
-            );
-        }
-        if tier != &caller.tier && !self.assignable_tiers.contains(tier) {
-            let what = match grant {
-                Grant::Create => "create keys of",
-                Grant::Rotate => "rotate keys of",
-            };
-            return forbidden(
-                "forbidden",
-                "tier",
-                format!("This key cannot {what} the tier `{tier}`"),
-            );
-        }
-        if environment == Environment::Live && caller.environment == Environment::Test {
-            let what = match grant {
-                Grant::Create => "create",
-                Grant::Rotate => "rotate",
-            };
-            return forbidden(
-                "forbidden",
-                "environment",
-                format!("A test key cannot {what} live keys"),
-            );
-        }
-        Ok(())
     }
 }

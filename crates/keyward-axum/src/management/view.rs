@@ -8,22 +8,22 @@ use serde::Serialize;
 /// A key as the API shows it: its record without the hash or the lookup.
 #[derive(Debug, Serialize)]
 pub(crate) struct KeyView<'a> {
-    id: &'a KeyId,
-    name: &'a str,
-    display_prefix: &'a str,
-    kind: KeyKind,
-    environment: Environment,
-    scopes: &'a ScopeSet,
-    tier: &'a Tier,
-    created_at: Timestamp,
-    expires_at: Option<Timestamp>,
-    revoked_at: Option<Timestamp>,
-    last_used_at: Option<Timestamp>,
-    request_count: u64,
-    status: KeyStatus,
-    lineage: &'a KeyId,
-    rotated_from: Option<&'a KeyId>,
-    grace_until: Option<Timestamp>,
+    pub(crate) id: &'a KeyId,
+    pub(crate) name: &'a str,
+    pub(crate) display_prefix: &'a str,
+    pub(crate) kind: KeyKind,
+    pub(crate) environment: Environment,
+    pub(crate) scopes: &'a ScopeSet,
+    pub(crate) tier: &'a Tier,
+    pub(crate) created_at: Timestamp,
+    pub(crate) expires_at: Option<Timestamp>,
+    pub(crate) revoked_at: Option<Timestamp>,
+    pub(crate) last_used_at: Option<Timestamp>,
+    pub(crate) request_count: u64,
+    pub(crate) status: KeyStatus,
+    pub(crate) lineage: &'a KeyId,
+    pub(crate) rotated_from: Option<&'a KeyId>,
+    pub(crate) grace_until: Option<Timestamp>,
 }
 
 impl<'a> KeyView<'a> {
