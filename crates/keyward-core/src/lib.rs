@@ -29,6 +29,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod audit;
+pub mod credits;
 pub mod environment;
 pub mod hash;
 pub mod key;
@@ -44,6 +45,7 @@ pub mod time;
 pub mod token;
 pub mod verify;
 
+pub use credits::{Credits, Refill, Spend};
 pub use environment::Environment;
 pub use key::{ApiKey, KeyId, KeyStatus, TenantId};
 pub use keyspace::{Drift, Keyspace, KeyspaceName};

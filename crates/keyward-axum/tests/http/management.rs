@@ -8,6 +8,7 @@ use axum::Router;
 use futures_util::future::BoxFuture;
 use keyward_axum::management::{self, ManagementApi};
 use keyward_core::audit::{AuditEvent, AuditQuery, KeyUsage};
+use keyward_core::credits::{Credits, CreditsUpdate, Spend};
 use keyward_core::store::{ChangeFeed, KeyspaceWrite, OldKey};
 use keyward_core::time::{ManualClock, Timestamp};
 use keyward_core::{
@@ -156,6 +157,30 @@ impl KeyStore for Switchable {
         Box::pin(async move {
             self.check()?;
             self.store.save_keyspace(keyspace, write, now).await
+        })
+    }
+
+    fn spend<'a>(
+        &'a self,
+        lineage: &'a KeyId,
+        cost: u64,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Spend, StoreError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.store.spend(lineage, cost, now).await
+        })
+    }
+
+    fn update_credits<'a>(
+        &'a self,
+        lineage: &'a KeyId,
+        update: CreditsUpdate,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Option<Credits>, StoreError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.store.update_credits(lineage, update, now).await
         })
     }
 

@@ -2,6 +2,7 @@
 //! only the SQL stores promise.
 
 pub mod cases;
+pub mod credits;
 pub mod harness;
 pub mod keyspaces;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
