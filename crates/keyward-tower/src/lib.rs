@@ -69,6 +69,7 @@ mod audit_record;
 mod audit_retention;
 pub mod bodies;
 pub mod credential;
+pub mod credits;
 mod error;
 mod future;
 pub mod grace;

@@ -57,13 +57,30 @@ pub(crate) fn rejection_response(
         headers.insert(WWW_AUTHENTICATE, challenge);
     }
     headers::request_id(headers, request_id.clone());
+    if let Some(decision) = decision {
+        headers::rate_limit(headers, decision, ietf_headers);
+    }
     match (rejection, decision) {
-        (_, Some(decision)) => headers::rate_limit(headers, decision, ietf_headers),
         (Rejection::RateLimited { retry_after }, None) => {
             headers.insert(
                 RETRY_AFTER,
                 headers::number(headers::ceil_secs(*retry_after).max(1)),
             );
+        }
+        (
+            Rejection::UsageExceeded {
+                remaining,
+                retry_after,
+            },
+            _,
+        ) => {
+            headers::credits(headers, *remaining, *retry_after);
+            if let Some(retry_after) = retry_after {
+                headers.insert(
+                    RETRY_AFTER,
+                    headers::number(headers::ceil_secs(*retry_after).max(1)),
+                );
+            }
         }
         _ => {}
     }
