@@ -89,21 +89,36 @@ async fn credits_over_http(store: Arc<dyn KeyStore>) {
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.header("x-credits-remaining"), "2");
     assert_eq!(reply.header("x-credits-reset"), "3600");
-    assert_eq!(reply.header("x-ratelimit-remaining"), "599", "the rate limit still applies");
+    assert_eq!(
+        reply.header("x-ratelimit-remaining"),
+        "599",
+        "the rate limit still applies"
+    );
 
     let reply = app.get("/v1/heavy", &key).await;
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.header("x-credits-remaining"), "0", "the route cost is spent");
+    assert_eq!(
+        reply.header("x-credits-remaining"),
+        "0",
+        "the route cost is spent"
+    );
 
     let reply = app.get("/v1/events", &key).await;
     assert_eq!(reply.status, 429);
     assert_eq!(reply.code(), "usage_exceeded");
     assert_eq!(reply.json["error"]["status"], 429);
-    assert!(reply.json["error"]["request_id"].as_str().is_some_and(|id| id.starts_with("req_")));
+    assert!(
+        reply.json["error"]["request_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("req_"))
+    );
     assert_eq!(reply.header("retry-after"), "3600");
     assert_eq!(reply.header("x-credits-remaining"), "0");
     assert_eq!(reply.header("x-credits-reset"), "3600");
-    assert!(!reply.header("x-ratelimit-limit").is_empty(), "the rate-limit headers too");
+    assert!(
+        !reply.header("x-ratelimit-limit").is_empty(),
+        "the rate-limit headers too"
+    );
 
     // The refill comes at the hour, to the amount.
     app.clock.advance(HOUR);
@@ -127,7 +142,10 @@ async fn credits_over_http(store: Arc<dyn KeyStore>) {
         .add_credits(&tenant(), &key.key.id, 5)
         .await
         .expect("add");
-    assert_eq!(app.get("/v1/events", &key).await.header("x-credits-remaining"), "4");
+    assert_eq!(
+        app.get("/v1/events", &key).await.header("x-credits-remaining"),
+        "4"
+    );
 
     // A key without credits is not counted, and says nothing of credits.
     let plain = app.manager.create(NewKey::new(tenant())).await.expect("create");
@@ -142,10 +160,16 @@ async fn credits_over_http(store: Arc<dyn KeyStore>) {
         .expect("set");
     let reply = app.get("/v1/events", &plain).await;
     assert_eq!(reply.header("x-credits-remaining"), "0");
-    assert!(reply.headers.get("x-credits-reset").is_none(), "no refill, no reset");
+    assert!(
+        reply.headers.get("x-credits-reset").is_none(),
+        "no refill, no reset"
+    );
     let reply = app.get("/v1/events", &plain).await;
     assert_eq!(reply.code(), "usage_exceeded");
-    assert!(reply.headers.get("retry-after").is_none(), "no refill to wait for");
+    assert!(
+        reply.headers.get("retry-after").is_none(),
+        "no refill to wait for"
+    );
     app.manager
         .remove_credits(&tenant(), &plain.key.id)
         .await
@@ -162,7 +186,10 @@ async fn credits_over_http(store: Arc<dyn KeyStore>) {
         )
         .await
         .expect("create");
-    assert_eq!(app.get("/v1/events", &slow).await.header("x-credits-remaining"), "9");
+    assert_eq!(
+        app.get("/v1/events", &slow).await.header("x-credits-remaining"),
+        "9"
+    );
     assert_eq!(app.get("/v1/events", &slow).await.code(), "rate_limit_exceeded");
     assert_eq!(app.remaining(&slow).await, 9);
 
@@ -224,7 +251,12 @@ async fn a_store_outage_answers_503_and_spends_nothing() {
         .await
         .expect("create");
     let plain = app.manager.create(NewKey::new(tenant())).await.expect("create");
-    assert_eq!(app.get("/v1/events", &credited).await.header("x-credits-remaining"), "4");
+    assert_eq!(
+        app.get("/v1/events", &credited)
+            .await
+            .header("x-credits-remaining"),
+        "4"
+    );
     assert_eq!(app.get("/v1/events", &plain).await.status, 200);
 
     sqlite.close().await;
@@ -235,7 +267,11 @@ async fn a_store_outage_answers_503_and_spends_nothing() {
         assert_eq!(reply.json["error"]["status"], 503);
         assert!(reply.headers.get("x-credits-remaining").is_none());
     }
-    assert_eq!(app.get("/v1/events", &plain).await.status, 200, "cached, and not counted");
+    assert_eq!(
+        app.get("/v1/events", &plain).await.status,
+        200,
+        "cached, and not counted"
+    );
 
     let reopened = KeyManager::new(store::SqliteStore::open(&url).await.expect("reopen"));
     let stored = reopened
@@ -243,5 +279,9 @@ async fn a_store_outage_answers_503_and_spends_nothing() {
         .await
         .expect("the store answers")
         .expect("the key");
-    assert_eq!(stored.credits.map(|c| c.remaining), Some(4), "nothing was spent or lost");
+    assert_eq!(
+        stored.credits.map(|c| c.remaining),
+        Some(4),
+        "nothing was spent or lost"
+    );
 }

@@ -195,6 +195,30 @@ impl Credits {
     }
 }
 
+/// Credits as they stand at a time, as the management API and the `keyward` CLI show them:
+/// `{"remaining": 40, "refill": {"amount": 100, "interval_ms": 86400000}, "next_refill_at": "…"}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CreditsView {
+    /// Credits left.
+    pub remaining: u64,
+    /// The periodic refill, if any.
+    pub refill: Option<Refill>,
+    /// When the next refill comes, if there is a refill.
+    pub next_refill_at: Option<Timestamp>,
+}
+
+impl Credits {
+    /// These credits as they stand at `now`, for a view.
+    pub fn view(self, now: Timestamp) -> CreditsView {
+        let credits = self.at(now);
+        CreditsView {
+            remaining: credits.remaining,
+            refill: credits.refill,
+            next_refill_at: credits.next_refill(),
+        }
+    }
+}
+
 /// What [`KeyStore::spend`](crate::KeyStore::spend) did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Spend {

@@ -73,7 +73,12 @@ fn until(next_refill: Option<Timestamp>, now: Timestamp) -> Option<Duration> {
 
 /// Spends `cost` of the key's credits at `now`: what is left, `None` when the lineage turned out
 /// to have no credits (removed since the key was cached), or the rejection.
-pub(crate) async fn spend(cached: &CachedKey, store: &dyn keyward_core::KeyStore, cost: u64, now: Timestamp) -> Result<Option<CreditsLeft>, Rejection> {
+pub(crate) async fn spend(
+    cached: &CachedKey,
+    store: &dyn keyward_core::KeyStore,
+    cost: u64,
+    now: Timestamp,
+) -> Result<Option<CreditsLeft>, Rejection> {
     match store.spend(&cached.key.lineage, cost, now).await {
         Ok(Spend::Allowed {
             remaining,

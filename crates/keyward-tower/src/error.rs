@@ -101,10 +101,12 @@ impl Rejection {
                 format!("API key is missing the required scope: {}", missing.join(", ")).into()
             }
             Self::RateLimited { .. } => "Too many requests".into(),
-            Self::UsageExceeded { retry_after: Some(_), .. } => {
-                "The API key's usage credits are spent until the next refill".into()
-            }
-            Self::UsageExceeded { retry_after: None, .. } => "The API key's usage credits are spent".into(),
+            Self::UsageExceeded {
+                retry_after: Some(_), ..
+            } => "The API key's usage credits are spent until the next refill".into(),
+            Self::UsageExceeded {
+                retry_after: None, ..
+            } => "The API key's usage credits are spent".into(),
             Self::ApiDisabled => "The API is disabled".into(),
             Self::StoreUnavailable => "API keys cannot be checked right now; retry shortly".into(),
             Self::RateLimiterUnavailable => "Rate limits cannot be checked right now; retry shortly".into(),
