@@ -10,7 +10,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Client, ExampleProcess, send};
+use support::{Client, ExampleProcess, postgres_schema, send};
 
 /// How soon a change made by the CLI must be enforced by the running server.
 const WITHIN: Duration = Duration::from_secs(1);

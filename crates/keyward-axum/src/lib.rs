@@ -9,7 +9,11 @@
 //!   [`RequireKind`](guard::RequireKind), [`RouteCost`](guard::RouteCost);
 //! - [`management`]: the key-management router (create, list, show, revoke, rotate, usage,
 //!   audit);
-//! - [`KeyRejection`] and [`ApiError`]: refusals, in the layer's format.
+//! - [`leak`]: the endpoint for GitHub secret scanning's alerts, which revokes (or flags) the keys
+//!   found in public and records a `key.leaked` audit event;
+//! - [`KeyRejection`] and [`ApiError`]: refusals, in the layer's format;
+//! - `openapi` (feature `openapi`): the layer's security schemes, error envelope, headers and
+//!   refusals declared in a utoipa OpenAPI document.
 //!
 //! ```
 //! use axum::{Router, body::Body, routing::get};
@@ -65,9 +69,13 @@
 #![deny(unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod body;
 mod extract;
 pub mod guard;
+pub mod leak;
 pub mod management;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod rejection;
 mod scope;
 

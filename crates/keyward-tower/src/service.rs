@@ -111,6 +111,7 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
+        shared.metrics.request();
         let route = shared.routes.classify(request.uri().path());
         let public = shared.is_public(&request, &route);
         // Public routes too: a client may send its key everywhere, and what is behind the layer may
@@ -375,7 +376,7 @@ where
     let credited = credits.is_some().then(|| cached.clone());
     let post = shared.authenticated(&mut request, request_id, cached, decision, now);
     let response = inner.call(request).await?;
-    let mut response = post.finish(response.map(M::forward_response));
+    let mut response = post.finish::<M, ResBody>(response);
     if let (Some(mut left), Some(cached)) = (credits, credited) {
         // Only answers below 400 are charged.
         if response.status().as_u16() >= 400 {
