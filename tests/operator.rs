@@ -239,7 +239,7 @@ async fn seeds_beside_the_cli_on_a_sqlite_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seeds_beside_the_cli_on_postgres() {
-    let store = support::postgres_schema("operator").await;
+    let store = postgres_schema("operator").await;
     // Every example declares its keyspace in the one database: the CLI names it.
     for seed in &SEEDS {
         workflow(seed, &store, &[("KEYWARD_KEYSPACE", seed.keyspace)]).await;

@@ -102,33 +102,6 @@ pub async fn send(request: RequestBuilder) -> Reply {
     }
 }
 
-/// A store URL for a schema of its own on the test PostgreSQL server
-/// (`KEYWARD_TEST_POSTGRES_URL`), named after `test`, so that no other run's keys are seen.
-///
-/// # Panics
-///
-/// When the variable is not set or the server cannot be reached: the test fails there.
-pub async fn postgres_schema(test: &str) -> String {
-    let base = std::env::var("KEYWARD_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!(
-            "KEYWARD_TEST_POSTGRES_URL is not set: run `scripts/test-servers start` and \
-             `eval \"$(scripts/test-servers env)\"` before the PostgreSQL tests"
-        )
-    });
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let schema = format!("{test}_{}_{nanos}", std::process::id());
-    let pool = sqlx::PgPool::connect(&base).await.expect("the test server");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&pool)
-        .await
-        .expect("a schema");
-    pool.close().await;
-    let separator = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{separator}options=-c%20search_path%3D{schema}")
-}
-
 /// A clock stopped at the current wall-clock time, moved by the tests.
 pub fn clock() -> ManualClock {
     ManualClock::new(Timestamp::now())
@@ -263,6 +236,10 @@ impl Drop for ExampleProcess {
 
 /// A store URL on a schema of its own on the test server (`KEYWARD_TEST_POSTGRES_URL`), named
 /// after `test`: keys and migrations of earlier runs, and of other tests, are not in it.
+///
+/// # Panics
+///
+/// When the variable is not set or the server cannot be reached: the test fails there.
 pub async fn postgres_schema(test: &str) -> String {
     let base = std::env::var("KEYWARD_TEST_POSTGRES_URL").unwrap_or_else(|_| {
         panic!(

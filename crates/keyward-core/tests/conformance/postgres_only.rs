@@ -153,6 +153,32 @@ async fn credits_are_shared_by_two_pools() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_database_migrates_to_credits() {
+    let schema = pg::Schema::create().await;
+    let url = schema.url();
+    let open = async |migrations| {
+        let store = PostgresStore::open_with(&url, migrations).await?;
+        Ok(Arc::new(store) as Arc<dyn KeyStore>)
+    };
+    let before_credits = async || {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(schema.options("downgrade"))
+            .await
+            .expect("the schema opens");
+        for statement in [
+            "DROP TABLE keyward_credits",
+            "DELETE FROM _sqlx_migrations WHERE version >= 5",
+        ] {
+            sqlx::query(statement).execute(&pool).await.expect(statement);
+        }
+        pool.close().await;
+    };
+    super::credits::an_existing_database_migrates_to_credits(open, before_credits).await;
+    schema.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_limit_holds_across_two_stores() {
     let schema = pg::Schema::create().await;
     let clock = ManualClock::new(START);

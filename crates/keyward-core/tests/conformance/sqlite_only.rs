@@ -140,6 +140,27 @@ async fn credits_are_shared_by_two_stores_on_one_file() {
     assert_eq!(allowed, 30);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_database_migrates_to_credits() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = sqlite::url(&dir);
+    let open = async |migrations| {
+        let store = SqliteStore::open_with(&url, migrations).await?;
+        Ok(Arc::new(store) as Arc<dyn KeyStore>)
+    };
+    let before_credits = async || {
+        let pool = sqlx::SqlitePool::connect(&url).await.expect("the file opens");
+        for statement in [
+            "DROP TABLE keyward_credits",
+            "DELETE FROM _sqlx_migrations WHERE version >= 5",
+        ] {
+            sqlx::query(statement).execute(&pool).await.expect(statement);
+        }
+        pool.close().await;
+    };
+    super::credits::an_existing_database_migrates_to_credits(open, before_credits).await;
+}
+
 #[tokio::test]
 async fn urls_open_sqlite_files() {
     let dir = tempfile::tempdir().expect("a temporary directory");
