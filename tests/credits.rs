@@ -2,12 +2,13 @@
 //! a SQLite file and PostgreSQL (a schema of its own on `KEYWARD_TEST_POSTGRES_URL`). What a
 //! client sees: `X-Credits-Remaining` / `X-Credits-Reset`, 429 `usage_exceeded` with
 //! `Retry-After` until the refill, route costs, refunds of failed requests, rotation, concurrent
-//! spends, and a store outage.
+//! spends, a store outage, and credits changed by the `keyward` CLI, another process, enforced
+//! by the running layer within a second.
 
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -16,7 +17,8 @@ use keyward_core::time::{Clock, ManualClock};
 use keyward_core::{CreatedKey, KeyManager, KeyStore, NewKey, Refill, TenantId, store};
 use keyward_tower::ApiKeyLayer;
 use keyward_tower::rate_limit::{Quota, RateLimits};
-use support::{Client, Reply, send};
+use serde_json::Value;
+use support::{Client, Reply, keyward, send};
 use tokio::net::TcpListener;
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -61,7 +63,11 @@ impl App {
     }
 
     async fn get(&self, path: &str, key: &CreatedKey) -> Reply {
-        send(self.client.get(path).bearer_auth(key.token.expose())).await
+        self.get_with(path, key.token.expose()).await
+    }
+
+    async fn get_with(&self, path: &str, token: &str) -> Reply {
+        send(self.client.get(path).bearer_auth(token)).await
     }
 
     async fn remaining(&self, key: &CreatedKey) -> u64 {
@@ -284,4 +290,116 @@ async fn a_store_outage_answers_503_and_spends_nothing() {
         Some(4),
         "nothing was spent or lost"
     );
+}
+
+/// How soon a credit change made by another process must be enforced by the running layer.
+const WITHIN: Duration = Duration::from_secs(1);
+
+/// Runs `keyward keys ARGS… --tenant site_1 --json` on `store`, which must succeed; its output.
+async fn cli(store: &str, args: &[&str]) -> Value {
+    let mut all = vec!["keys"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--tenant", "site_1"]);
+    let (code, json, stderr) = keyward(store, &[], &all).await;
+    assert_eq!(code, 0, "keyward {all:?}: {stderr}");
+    json
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or_else(|| panic!("not a string: {value}"))
+}
+
+/// Sends `/v1/events` requests with `token` until one is answered with credits; the reply and
+/// how long that took. Fails after [`WITHIN`] and a margin for the requests themselves.
+async fn until_counted(app: &App, token: &str) -> (Reply, Duration) {
+    let start = Instant::now();
+    loop {
+        let reply = app.get_with("/v1/events", token).await;
+        if reply.headers.contains_key("x-credits-remaining") {
+            return (reply, start.elapsed());
+        }
+        assert_eq!(reply.status, 200, "not counted yet: {}", reply.text);
+        assert!(
+            start.elapsed() < WITHIN + Duration::from_millis(500),
+            "still not counted after {:?}",
+            start.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Credits given, topped up, removed and set by the `keyward` CLI, a process of its own on the
+/// app's store, while the app serves: each change is enforced by the running layer (which holds
+/// the keys in its cache) within a second.
+async fn credits_from_the_cli(url: &str) {
+    let app = App::on(store::open(url).await.expect("the app's store")).await;
+
+    let created = cli(url, &["create", "--credits", "2", "--refill", "5/1h"]).await;
+    let (token, id) = (text(&created["token"]), text(&created["id"]));
+    let reply = app.get_with("/v1/events", token).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.header("x-credits-remaining"), "1");
+    let reset: u64 = reply.header("x-credits-reset").parse().expect("seconds");
+    assert!(
+        (3600..=3610).contains(&reset),
+        "the refill an hour after creation: {reset}"
+    );
+    assert_eq!(
+        app.get_with("/v1/events", token)
+            .await
+            .header("x-credits-remaining"),
+        "0"
+    );
+    let refused = app.get_with("/v1/events", token).await;
+    assert_eq!(refused.code(), "usage_exceeded");
+    assert!(!refused.header("retry-after").is_empty());
+
+    // Added credits are spent by the store itself: the next request has them.
+    let added = cli(url, &["credits", "add", id, "3"]).await;
+    assert_eq!(added["credits"]["remaining"], 3);
+    let reply = app.get_with("/v1/events", token).await;
+    assert_eq!(reply.status, 200, "at once: {}", reply.text);
+    assert_eq!(reply.header("x-credits-remaining"), "2");
+
+    // Removed: the store counts no more.
+    cli(url, &["credits", "remove", id]).await;
+    for _ in 0..4 {
+        let reply = app.get_with("/v1/events", token).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert!(reply.headers.get("x-credits-remaining").is_none(), "not counted");
+    }
+
+    // Set on a key the layer holds as not counted: counted within a second.
+    let plain = cli(url, &["create"]).await;
+    let (plain_token, plain_id) = (text(&plain["token"]), text(&plain["id"]));
+    let reply = app.get_with("/v1/events", plain_token).await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.headers.get("x-credits-remaining").is_none());
+    cli(url, &["credits", "set", plain_id, "2", "--no-refill"]).await;
+    let (reply, took) = until_counted(&app, plain_token).await;
+    assert!(took < WITHIN, "credits set by the CLI took {took:?}");
+    assert_eq!(reply.header("x-credits-remaining"), "1");
+    assert!(reply.headers.get("x-credits-reset").is_none(), "no refill");
+    assert_eq!(app.get_with("/v1/events", plain_token).await.status, 200);
+    let refused = app.get_with("/v1/events", plain_token).await;
+    assert_eq!(refused.code(), "usage_exceeded");
+    assert!(
+        refused.headers.get("retry-after").is_none(),
+        "no refill to wait for"
+    );
+    let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
+    eprintln!("{scheme}: credits set by the CLI counted by the server {took:?} after it exited");
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credits_from_the_cli_on_sqlite() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    credits_from_the_cli(&format!("sqlite://{}", dir.path().join("keys.db").display())).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credits_from_the_cli_on_postgres() {
+    credits_from_the_cli(&support::postgres_schema("credits_cli").await).await;
 }
