@@ -268,12 +268,18 @@ pub async fn credits_under_concurrency(h: &Harness) {
     assert_eq!(key.credits.map(|c| c.remaining), Some(0));
 }
 
-/// A database set up before credits (the migrations up to 0004, with a key in it, as
-/// `before_credits` leaves one): a tool that requires the current schema refuses it, a store that
-/// applies migrations brings it up to date, and the key keeps working and can be given credits.
+/// What takes a database of the current schema back to the one before credits (0004).
+const BEFORE_CREDITS: [&str; 2] = [
+    "DROP TABLE keyward_credits",
+    "DELETE FROM _sqlx_migrations WHERE version >= 5",
+];
+
+/// A database set up before credits (the migrations up to 0004, with a key in it; `execute` runs
+/// statements on it): a tool that requires the current schema refuses it, a store that applies
+/// migrations brings it up to date, and the key keeps working and can be given credits.
 pub async fn an_existing_database_migrates_to_credits(
     open: impl AsyncFn(Migrations) -> Result<Arc<dyn KeyStore>, StoreError>,
-    before_credits: impl AsyncFn(),
+    execute: impl AsyncFn(&[&'static str]),
 ) {
     let clock = ManualClock::new(START);
     let manager = |store| {
@@ -284,7 +290,7 @@ pub async fn an_existing_database_migrates_to_credits(
     };
     let fresh = open(Migrations::Apply).await.expect("a new database is set up");
     let created = manager(fresh).create(NewKey::new(site())).await.expect("create");
-    before_credits().await;
+    execute(&BEFORE_CREDITS).await;
 
     match open(Migrations::RequireCurrent).await {
         Err(StoreError::SchemaOutdated { applied: 4, required }) => assert!(required >= 5),

@@ -160,21 +160,19 @@ async fn an_existing_database_migrates_to_credits() {
         let store = PostgresStore::open_with(&url, migrations).await?;
         Ok(Arc::new(store) as Arc<dyn KeyStore>)
     };
-    let before_credits = async || {
+    let execute = async |statements: &[&'static str]| {
+        let options = schema.options("downgrade");
         let pool = PgPoolOptions::new()
             .max_connections(1)
-            .connect_with(schema.options("downgrade"))
+            .connect_with(options)
             .await
             .expect("the schema opens");
-        for statement in [
-            "DROP TABLE keyward_credits",
-            "DELETE FROM _sqlx_migrations WHERE version >= 5",
-        ] {
+        for &statement in statements {
             sqlx::query(statement).execute(&pool).await.expect(statement);
         }
         pool.close().await;
     };
-    super::credits::an_existing_database_migrates_to_credits(open, before_credits).await;
+    super::credits::an_existing_database_migrates_to_credits(open, execute).await;
     schema.drop().await;
 }
 

@@ -148,17 +148,14 @@ async fn an_existing_database_migrates_to_credits() {
         let store = SqliteStore::open_with(&url, migrations).await?;
         Ok(Arc::new(store) as Arc<dyn KeyStore>)
     };
-    let before_credits = async || {
+    let execute = async |statements: &[&'static str]| {
         let pool = sqlx::SqlitePool::connect(&url).await.expect("the file opens");
-        for statement in [
-            "DROP TABLE keyward_credits",
-            "DELETE FROM _sqlx_migrations WHERE version >= 5",
-        ] {
+        for &statement in statements {
             sqlx::query(statement).execute(&pool).await.expect(statement);
         }
         pool.close().await;
     };
-    super::credits::an_existing_database_migrates_to_credits(open, before_credits).await;
+    super::credits::an_existing_database_migrates_to_credits(open, execute).await;
 }
 
 #[tokio::test]
