@@ -6,6 +6,8 @@ pub mod credits;
 pub mod harness;
 pub mod keyspaces;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod migration;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod outage;
 #[cfg(feature = "postgres")]
 mod postgres_only;

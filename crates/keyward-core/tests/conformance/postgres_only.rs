@@ -172,7 +172,7 @@ async fn an_existing_database_migrates_to_credits() {
         }
         pool.close().await;
     };
-    super::credits::an_existing_database_migrates_to_credits(open, execute).await;
+    super::migration::an_existing_database_migrates_to_credits(open, execute).await;
     schema.drop().await;
 }
 
