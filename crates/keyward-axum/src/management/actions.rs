@@ -32,6 +32,8 @@ pub(crate) struct Actor<'a> {
     pub(crate) tier: &'a Tier,
     /// A test caller may not hand out live keys; the environment of new keys by default.
     pub(crate) environment: Environment,
+    /// A key with credits: it may not create keys, whose requests its credits would not count.
+    pub(crate) metered: bool,
 }
 
 /// What a caller is handing out a key for.
@@ -125,6 +127,13 @@ impl ManagementApi {
             (Who::Page, Grant::Create) => ("This page", "create"),
             (Who::Page, Grant::Rotate) => ("This page", "rotate"),
         };
+        if matches!(grant, Grant::Create) && actor.metered {
+            return forbidden(
+                "forbidden",
+                "credits",
+                "A key with credits cannot create keys: their requests would not be counted".into(),
+            );
+        }
         let lacking: Vec<&str> = scopes
             .iter()
             .map(Scope::as_str)

@@ -41,6 +41,7 @@ fn actor(key: &Writer) -> Actor<'_> {
         scopes: &caller.scopes,
         tier: &caller.tier,
         environment: caller.environment,
+        metered: caller.credits.is_some(),
     }
 }
 

@@ -13,8 +13,11 @@
 //!
 //! A key is shown as `id`, `name`, `display_prefix`, `kind`, `environment`, `scopes`, `tier`,
 //! `created_at`, `expires_at`, `revoked_at`, `last_used_at`, `request_count`, `status`, `lineage`,
-//! `rotated_from` and `grace_until`: never its secret or hash. The plaintext token is in the
-//! answers of create and rotate only, with `Cache-Control: no-store`.
+//! `rotated_from`, `grace_until` and `credits` (`null`, or its lineage's
+//! [credits](keyward_core::credits) as they stand: `{"remaining", "refill": {"amount",
+//! "interval_ms"} | null, "next_refill_at"}`, also in `GET /usage`): never its secret or hash.
+//! The plaintext token is in the answers of create and rotate only, with `Cache-Control:
+//! no-store`.
 //!
 //! An audit event has a `kind`: `request` (an authenticated request), or `key.leaked` (the key was
 //! reported found in public, see [`leak`](crate::leak)), whose `detail` says where.
@@ -29,6 +32,8 @@
 //! - Only secret keys may call the API (403 otherwise).
 //! - A key acts for its own tenant only: another tenant's key id is answered as an unknown one, 404
 //!   `not_found`.
+//! - A key with credits cannot create keys (403 `forbidden`): they would not be counted. Its
+//!   rotations share its credits.
 //! - A key cannot hand out more than it has: the scopes of a key it creates or rotates must be
 //!   scopes it holds itself (403 `insufficient_scope`), their tier its own or one made assignable
 //!   with [`ManagementApi::assignable_tier`] (403 `forbidden`), and a test key cannot create or

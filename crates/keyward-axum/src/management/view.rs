@@ -1,6 +1,7 @@
 //! What the management API answers: keys as clients see them (never the secret or its hash), the
 //! token once, usage.
 
+use keyward_core::credits::CreditsView;
 use keyward_core::time::Timestamp;
 use keyward_core::{ApiKey, Environment, KeyId, KeyKind, KeyStatus, ScopeSet, Tier};
 use serde::Serialize;
@@ -24,6 +25,7 @@ pub(crate) struct KeyView<'a> {
     pub(crate) lineage: &'a KeyId,
     pub(crate) rotated_from: Option<&'a KeyId>,
     pub(crate) grace_until: Option<Timestamp>,
+    pub(crate) credits: Option<CreditsView>,
 }
 
 impl<'a> KeyView<'a> {
@@ -45,6 +47,7 @@ impl<'a> KeyView<'a> {
             lineage: &key.lineage,
             rotated_from: key.rotated_from.as_ref(),
             grace_until: key.grace_until,
+            credits: key.credits.map(|c| c.view(now)),
         }
     }
 }
@@ -71,6 +74,7 @@ pub(crate) struct KeyUsageView<'a> {
     status: KeyStatus,
     last_used_at: Option<Timestamp>,
     request_count: u64,
+    credits: Option<CreditsView>,
 }
 
 impl<'a> KeyUsageView<'a> {
@@ -82,6 +86,7 @@ impl<'a> KeyUsageView<'a> {
             status: key.status(now),
             last_used_at: key.last_used_at,
             request_count: key.request_count,
+            credits: key.credits.map(|c| c.view(now)),
         }
     }
 }

@@ -138,6 +138,7 @@ fn actor<'a>(user: &'a PageUser, tier: &'a Tier) -> Actor<'a> {
         scopes: &user.scopes,
         tier,
         environment: keyward_core::Environment::Live,
+        metered: false,
     }
 }
 
