@@ -41,6 +41,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
@@ -159,12 +160,17 @@ pub(crate) fn json(
             param,
         },
     };
-    // One allocation: the fixed text and a request id fit (messages are a sentence).
-    let mut body = Vec::with_capacity(96 + code.len() + message.len() + request_id.len());
-    match serde_json::to_writer(&mut body, &envelope) {
-        Ok(()) => Bytes::from(body),
-        Err(_) => Bytes::new(),
+    // Written into a per-thread buffer and copied out: one allocation of the body's size.
+    thread_local! {
+        static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     }
+    BUFFER.with_borrow_mut(|buffer| {
+        buffer.clear();
+        match serde_json::to_writer(&mut *buffer, &envelope) {
+            Ok(()) => Bytes::copy_from_slice(buffer),
+            Err(_) => Bytes::new(),
+        }
+    })
 }
 
 /// A JSON error response with its status, `Content-Type`, `Cache-Control: no-store` and

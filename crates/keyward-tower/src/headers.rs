@@ -6,6 +6,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::header::{HeaderName, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue};
 
@@ -35,7 +36,8 @@ pub static SUNSET: HeaderName = HeaderName::from_static("sunset");
 const CACHED_NUMBERS: u64 = 4096;
 
 /// A header value for a number. Numbers under 4 096 come from a table of values over one static
-/// text, so that sending them neither allocates nor touches a reference count.
+/// text, so that sending them neither allocates nor touches a reference count; larger ones take
+/// one allocation of their digits.
 pub(crate) fn number(n: u64) -> HeaderValue {
     static TABLE: LazyLock<Vec<HeaderValue>> = LazyLock::new(|| {
         let text: &'static str = (0..CACHED_NUMBERS)
@@ -52,10 +54,23 @@ pub(crate) fn number(n: u64) -> HeaderValue {
             })
             .collect()
     });
-    match TABLE.get(n as usize) {
-        Some(value) => value.clone(),
-        None => HeaderValue::from(n),
+    if let Some(value) = TABLE.get(n as usize) {
+        return value.clone();
     }
+    // `HeaderValue::from(u64)` writes into a `BytesMut` and freezes it: two allocations.
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = n;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    HeaderValue::from_maybe_shared(Bytes::copy_from_slice(&digits[start..]))
+        .expect("digits are a valid header value")
 }
 
 /// Whole seconds, rounded up, at least 1 when there is anything to wait for.
@@ -114,6 +129,7 @@ mod tests {
             assert_eq!(number(n), n.to_string().as_str());
         }
         assert_eq!(number(123_456), "123456");
+        assert_eq!(number(u64::MAX), u64::MAX.to_string().as_str());
         assert_eq!(ceil_secs(Duration::from_millis(1)), 1);
         assert_eq!(ceil_secs(Duration::from_secs(2)), 2);
         assert_eq!(ceil_secs(Duration::ZERO), 0);
