@@ -1,6 +1,7 @@
 //! Allocations on the request path, counted by a global allocator: how many the layer adds to a
 //! request compared with the same service without it, on a cache hit (recording on and off), on a
-//! 429 and on a garbage token.
+//! 429 and on a garbage token; and the memory a cached key and a rate-limit entry hold (run with
+//! `--nocapture` to see the figures).
 //!
 //! The counter is per thread and the requests run on a current-thread runtime, so the background
 //! writer's work (on its own runtime) is not counted: only what a request pays for itself. Some
@@ -10,14 +11,16 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::convert::Infallible;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
-use keyward_core::{KeyManager, MemoryStore, NewKey, TenantId};
+use keyward_core::{KeyId, KeyManager, MemoryStore, NewKey, TenantId};
 use keyward_tower::ApiKeyLayer;
-use keyward_tower::rate_limit::{Quota, RateLimits};
+use keyward_tower::rate_limit::{InProcessLimiter, Quota, RateLimiter, RateLimits};
 use tower::{Layer, Service, ServiceExt, service_fn};
 
 struct Counting;
@@ -26,22 +29,35 @@ thread_local! {
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
 }
 
+/// Bytes allocated and not yet freed, by every thread.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+fn size(layout: Layout) -> isize {
+    isize::try_from(layout.size()).unwrap_or(isize::MAX)
+}
+
 // SAFETY: every call is forwarded to `System` unchanged; the counter is a const-initialized
 // thread-local `Cell`, which neither allocates nor unwinds.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.with(|count| count.set(count.get() + 1));
+        LIVE.fetch_add(size(layout), Ordering::Relaxed);
         // SAFETY: the caller's contract is `System`'s.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(size(layout), Ordering::Relaxed);
         // SAFETY: as above.
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.with(|count| count.set(count.get() + 1));
+        LIVE.fetch_add(
+            isize::try_from(new_size).unwrap_or(isize::MAX) - size(layout),
+            Ordering::Relaxed,
+        );
         // SAFETY: as above.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -209,4 +225,71 @@ fn a_garbage_token_allocates_its_error_body_and_headers_only() {
     let (whole, rest) = case.added(high_quota, &garbage, StatusCode::UNAUTHORIZED);
     assert_eq!(whole, 3, "allocations per request");
     assert_eq!(rest, MINTED, "allocations shared by many requests");
+}
+
+/// Bytes held per entry after `fill` has made `entries` of them.
+fn bytes_per_entry(entries: usize, fill: impl FnOnce()) -> isize {
+    let before = LIVE.load(Ordering::SeqCst);
+    fill();
+    (LIVE.load(Ordering::SeqCst) - before) / isize::try_from(entries).expect("a small count")
+}
+
+#[test]
+fn memory_per_cached_key_and_per_rate_limit_entry() {
+    for keys in [10_000, 100_000] {
+        let case = Case::new();
+        let tokens: Vec<HeaderValue> = case.background.block_on(async {
+            let tenant = TenantId::new("site_1").expect("a tenant");
+            let mut tokens = Vec::with_capacity(keys);
+            for _ in 0..keys {
+                let created = case
+                    .manager
+                    .create(NewKey::new(tenant.clone()))
+                    .await
+                    .expect("a key");
+                tokens.push(
+                    HeaderValue::try_from(format!("Bearer {}", created.token.expose()))
+                        .expect("a header value"),
+                );
+            }
+            tokens
+        });
+        // The verifier's cache (moka, and this thread's front cache, which keeps at most 4 096
+        // keys) and the limiter's state, filled by one request per key. Recording is off so that
+        // no usage or audit record is held.
+        let service = case.layer(|b| high_quota(b).no_audit()).layer(app());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let per_key = bytes_per_entry(keys, || {
+            for token in &tokens {
+                let mut request = Request::new(Full::new(Bytes::new()));
+                request
+                    .headers_mut()
+                    .insert(http::header::AUTHORIZATION, token.clone());
+                let Ok(response) = rt.block_on(service.clone().oneshot(request));
+                assert_eq!(response.status(), StatusCode::OK);
+            }
+        });
+        println!("{keys} keys: {per_key} bytes per cached key, with its rate-limit entry");
+        assert!((200..4_096).contains(&per_key), "{per_key} bytes per cached key");
+        drop(service);
+    }
+
+    for lineages in [10_000, 100_000] {
+        let limiter = InProcessLimiter::new(&RateLimits::new(Quota::per_minute(60)));
+        let ids: Vec<KeyId> = (0..lineages).map(|_| KeyId::generate()).collect();
+        let per_entry = bytes_per_entry(lineages, || {
+            for id in &ids {
+                drop(limiter.check(id, Quota::per_minute(60), NonZeroU32::MIN));
+            }
+        });
+        assert_eq!(limiter.len(), lineages);
+        println!("{lineages} lineages: {per_entry} bytes per rate-limit entry");
+        assert!(
+            (16..512).contains(&per_entry),
+            "{per_entry} bytes per rate-limit entry"
+        );
+    }
 }
