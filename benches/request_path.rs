@@ -881,12 +881,68 @@ fn bench_steps(c: &mut Criterion) {
         b.iter(keyward_tower::request_id::mint);
     });
 
+    // A request's extensions behind axum and keyward: four values of four types (axum's three
+    // and the verified key). `http::Extensions` starts its map empty, so the fourth insert grows
+    // it; the same map made with room for four (the change proposed in docs/http-extensions.md)
+    // does not.
+    group.bench_function("extensions_four_inserts", |b| {
+        b.iter(|| {
+            let mut extensions = axum::http::Extensions::new();
+            extensions.insert(1_u8);
+            extensions.insert(2_u16);
+            extensions.insert(3_u32);
+            extensions.insert(4_u64);
+            black_box(extensions)
+        });
+    });
+    group.bench_function("any_map_four_inserts", |b| {
+        b.iter(|| black_box(any_map_four_inserts(AnyMap::default())));
+    });
+    group.bench_function("any_map_four_inserts_room_for_four", |b| {
+        b.iter(|| {
+            let map = AnyMap::with_capacity_and_hasher(4, std::hash::BuildHasherDefault::default());
+            black_box(any_map_four_inserts(map))
+        });
+    });
+
     // The request path's one clock read (the coarse wall clock on Linux).
     group.bench_function("timestamp_now", |b| {
         b.iter(keyward_core::time::Timestamp::now);
     });
 
     group.finish();
+}
+
+/// The map inside `http::Extensions`: boxed values by `TypeId`, hashed by the id itself.
+type AnyMap =
+    HashMap<std::any::TypeId, Box<dyn std::any::Any + Send + Sync>, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// `http`'s hasher for `TypeId` keys: the id is already a hash.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("TypeId hashes with write_u64");
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Four inserts into `map` in a box, as `Extensions::insert` makes them.
+fn any_map_four_inserts(map: AnyMap) -> Box<AnyMap> {
+    let mut map = Box::new(map);
+    map.insert(std::any::TypeId::of::<u8>(), Box::new(1_u8));
+    map.insert(std::any::TypeId::of::<u16>(), Box::new(2_u16));
+    map.insert(std::any::TypeId::of::<u32>(), Box::new(3_u32));
+    map.insert(std::any::TypeId::of::<u64>(), Box::new(4_u64));
+    map
 }
 
 fn config() -> Criterion {
