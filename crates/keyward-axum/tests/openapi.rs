@@ -86,7 +86,15 @@ async fn the_default_layer_declares_both_schemes_the_refusals_and_the_headers() 
         components["securitySchemes"]["api_key"],
         json!({"type": "apiKey", "in": "header", "name": "x-api-key", "description": "An API key in this header"})
     );
-    for name in ["X-Request-Id", "Retry-After"].into_iter().chain(RATE_HEADERS) {
+    for name in [
+        "X-Request-Id",
+        "Retry-After",
+        "X-Credits-Remaining",
+        "X-Credits-Reset",
+    ]
+    .into_iter()
+    .chain(RATE_HEADERS)
+    {
         assert!(
             components["headers"][name]["schema"]["type"].is_string(),
             "{name} is declared"
@@ -97,6 +105,7 @@ async fn the_default_layer_declares_both_schemes_the_refusals_and_the_headers() 
         ("Unauthorized", Some("WWW-Authenticate")),
         ("Forbidden", None),
         ("TooManyRequests", Some("Retry-After")),
+        ("ServiceUnavailable", None),
     ] {
         let response = &components["responses"][name];
         assert_eq!(response["content"], error_body, "{name}");
@@ -120,6 +129,7 @@ async fn the_default_layer_declares_both_schemes_the_refusals_and_the_headers() 
         ("401", "Unauthorized"),
         ("403", "Forbidden"),
         ("429", "TooManyRequests"),
+        ("503", "ServiceUnavailable"),
     ] {
         assert_eq!(
             report["responses"][status],
@@ -164,7 +174,7 @@ async fn the_default_layer_declares_both_schemes_the_refusals_and_the_headers() 
 }
 
 #[tokio::test]
-async fn a_bearer_only_layer_without_rate_limits_declares_neither_the_header_nor_429() {
+async fn a_bearer_only_layer_without_rate_limits_declares_no_rate_limit_header() {
     let layer = ApiKeyLayer::builder(KeyManager::new(MemoryStore::new()))
         .credentials(CredentialSources::bearer_only())
         .no_rate_limit()
@@ -175,7 +185,11 @@ async fn a_bearer_only_layer_without_rate_limits_declares_neither_the_header_nor
     let components = &doc["components"];
     assert!(components["securitySchemes"].get("api_key").is_none());
     assert!(components["securitySchemes"]["bearer"].is_object());
-    assert!(components["responses"].get("TooManyRequests").is_none());
+    // A 429 is still possible: a key's credits can be spent.
+    assert_eq!(
+        components["responses"]["TooManyRequests"]["description"],
+        "The API key's credits are spent (`usage_exceeded`)"
+    );
     assert!(components["headers"].get("X-RateLimit-Limit").is_none());
     assert!(
         components["responses"]["Unauthorized"]["headers"]
@@ -184,10 +198,17 @@ async fn a_bearer_only_layer_without_rate_limits_declares_neither_the_header_nor
     );
     let report = &doc["paths"]["/v1/reports"]["get"];
     assert_eq!(report["security"], json!([{"bearer": []}]));
-    assert!(report["responses"].get("429").is_none());
+    assert_eq!(
+        report["responses"]["429"]["$ref"],
+        "#/components/responses/TooManyRequests"
+    );
     assert_eq!(
         report["responses"]["200"]["headers"],
-        json!({"X-Request-Id": header_ref("X-Request-Id")})
+        json!({
+            "X-Request-Id": header_ref("X-Request-Id"),
+            "X-Credits-Remaining": header_ref("X-Credits-Remaining"),
+            "X-Credits-Reset": header_ref("X-Credits-Reset"),
+        })
     );
 }
 

@@ -6,16 +6,19 @@
 //!   (an `apiKey` in the layer's API-key header, `X-API-Key` by default);
 //! - the error envelope schema [`ERROR_SCHEMA`],
 //!   `{"error":{"code","message","status","request_id","param"?}}`;
-//! - the headers `X-Request-Id`, `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`
-//!   and `Retry-After`;
-//! - the responses [`UNAUTHORIZED`] (401, with `WWW-Authenticate`), [`FORBIDDEN`] (403) and
-//!   [`TOO_MANY_REQUESTS`] (429, with `Retry-After`), in the envelope.
+//! - the headers `X-Request-Id`, `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`,
+//!   `Retry-After`, and `X-Credits-Remaining` and `X-Credits-Reset` (sent for keys with
+//!   [credits](keyward_core::credits));
+//! - the responses [`UNAUTHORIZED`] (401, with `WWW-Authenticate`), [`FORBIDDEN`] (403),
+//!   [`TOO_MANY_REQUESTS`] (429, with `Retry-After`: the rate limit or the credits spent) and
+//!   [`SERVICE_UNAVAILABLE`] (503: the store or the limiter cannot be asked, or the API is off),
+//!   in the envelope.
 //!
 //! To each operation it covers (every operation, or those under the given path prefixes or with
 //! the given tags; for [`ApiKeySecurity::for_layer`], not those on the layer's public paths) it
-//! adds the security requirement (either scheme), the 401, 403 and 429 responses where the
-//! operation declares none of its own for the status, and the `X-Request-Id` and rate-limit
-//! headers to each of its responses.
+//! adds the security requirement (either scheme), the 401, 403, 429 and 503 responses where the
+//! operation declares none of its own for the status, and the `X-Request-Id`, rate-limit and
+//! credits headers to each of its responses.
 //!
 //! A key in a JSON body field ([`CredentialSources::body_field`]) has no OpenAPI security scheme;
 //! the bearer scheme's description names the field.
@@ -64,5 +67,6 @@ mod security;
 
 pub use management::{AUDIT_EVENT_SCHEMA, CREATED_SCHEMA, KEY_SCHEMA, ManagementPaths};
 pub use security::{
-    API_KEY_SCHEME, ApiKeySecurity, BEARER_SCHEME, ERROR_SCHEMA, FORBIDDEN, TOO_MANY_REQUESTS, UNAUTHORIZED,
+    API_KEY_SCHEME, ApiKeySecurity, BEARER_SCHEME, ERROR_SCHEMA, FORBIDDEN, SERVICE_UNAVAILABLE,
+    TOO_MANY_REQUESTS, UNAUTHORIZED,
 };

@@ -26,6 +26,8 @@ pub const UNAUTHORIZED: &str = "Unauthorized";
 pub const FORBIDDEN: &str = "Forbidden";
 /// The name of the 429 response.
 pub const TOO_MANY_REQUESTS: &str = "TooManyRequests";
+/// The name of the 503 response.
+pub const SERVICE_UNAVAILABLE: &str = "ServiceUnavailable";
 
 /// `X-Request-Id`.
 const REQUEST_ID: &str = "X-Request-Id";
@@ -45,6 +47,17 @@ const RATE_LIMIT: [(&str, &str); 3] = [
     ),
 ];
 const RETRY_AFTER: &str = "Retry-After";
+/// The headers of a response to a key with [credits](keyward_core::credits).
+const CREDITS: [(&str, &str); 2] = [
+    (
+        "X-Credits-Remaining",
+        "For a key with credits: credits left after this request",
+    ),
+    (
+        "X-Credits-Reset",
+        "For a key with credits that refill: seconds until the next refill",
+    ),
+];
 
 /// Whether a path needs no key.
 type IsPublic = dyn Fn(&str) -> bool + Send + Sync;
@@ -110,8 +123,8 @@ impl ApiKeySecurity {
         }
     }
 
-    /// Whether responses carry `X-RateLimit-*` headers and 429 is declared (off for a layer built
-    /// with `no_rate_limit`).
+    /// Whether responses carry `X-RateLimit-*` headers (off for a layer built with
+    /// `no_rate_limit`; 429 is declared in any case, for keys whose credits are spent).
     #[must_use]
     pub fn rate_limit_headers(mut self, on: bool) -> Self {
         self.rate_limited = on;
@@ -197,17 +210,20 @@ impl ApiKeySecurity {
                 "The request's id, as in an error's `request_id`",
             )),
         );
+        for (name, description) in CREDITS {
+            headers.insert(name.to_owned(), RefOr::T(header(Type::Integer, description)));
+        }
+        headers.insert(
+            RETRY_AFTER.to_owned(),
+            RefOr::T(header(
+                Type::Integer,
+                "Seconds to wait before the request can succeed",
+            )),
+        );
         if self.rate_limited {
             for (name, description) in RATE_LIMIT {
                 headers.insert(name.to_owned(), RefOr::T(header(Type::Integer, description)));
             }
-            headers.insert(
-                RETRY_AFTER.to_owned(),
-                RefOr::T(header(
-                    Type::Integer,
-                    "Seconds to wait before the request can succeed",
-                )),
-            );
         }
         let responses = &mut components.responses;
         let unauthorized = self
@@ -222,13 +238,19 @@ impl ApiKeySecurity {
             .refusal("The API key may not call this route: a scope it lacks, a publishable key, or its tenant is refused")
             .build();
         responses.insert(FORBIDDEN.to_owned(), RefOr::T(forbidden));
-        if self.rate_limited {
-            let limited = self
-                .refusal("The API key's rate limit is spent")
-                .header_ref(RETRY_AFTER, header_ref(RETRY_AFTER))
-                .build();
-            responses.insert(TOO_MANY_REQUESTS.to_owned(), RefOr::T(limited));
-        }
+        let limited = self
+            .refusal(if self.rate_limited {
+                "The API key's rate limit (`rate_limit_exceeded`) or its credits (`usage_exceeded`) are spent"
+            } else {
+                "The API key's credits are spent (`usage_exceeded`)"
+            })
+            .header_ref(RETRY_AFTER, header_ref(RETRY_AFTER))
+            .build();
+        responses.insert(TOO_MANY_REQUESTS.to_owned(), RefOr::T(limited));
+        let unavailable = self
+            .refusal("The key store or the rate limiter cannot be asked (`store_unavailable`, `rate_limiter_unavailable`), or the API is switched off (`api_disabled`)")
+            .build();
+        responses.insert(SERVICE_UNAVAILABLE.to_owned(), RefOr::T(unavailable));
     }
 
     /// A refusal in the envelope, with the request id and rate-limit headers.
@@ -245,10 +267,13 @@ impl ApiKeySecurity {
         response
     }
 
-    /// The headers every response of a covered operation carries.
+    /// The headers a response of a covered operation carries (the credits' for keys with
+    /// credits only).
     fn header_names(&self) -> impl Iterator<Item = &'static str> {
         let rate_limit = self.rate_limited.then_some(RATE_LIMIT.map(|(name, _)| name));
-        std::iter::once(REQUEST_ID).chain(rate_limit.into_iter().flatten())
+        std::iter::once(REQUEST_ID)
+            .chain(rate_limit.into_iter().flatten())
+            .chain(CREDITS.map(|(name, _)| name))
     }
 
     fn add_to(&self, operation: &mut Operation) {
@@ -260,10 +285,12 @@ impl ApiKeySecurity {
                 self.add_headers(response);
             }
         }
-        let mut refusals = vec![("401", UNAUTHORIZED), ("403", FORBIDDEN)];
-        if self.rate_limited {
-            refusals.push(("429", TOO_MANY_REQUESTS));
-        }
+        let refusals = [
+            ("401", UNAUTHORIZED),
+            ("403", FORBIDDEN),
+            ("429", TOO_MANY_REQUESTS),
+            ("503", SERVICE_UNAVAILABLE),
+        ];
         for (status, name) in refusals {
             operation
                 .responses
