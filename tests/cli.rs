@@ -81,20 +81,17 @@ impl Store {
         Self { url, _dir: Some(dir) }
     }
 
+    /// A fresh schema of the test server's database, migrated as an app does when it starts
+    /// (the other commands require the current schema): tests run at once, each in a process of
+    /// its own, and none sees another's keys or migrations.
     fn postgres() -> Self {
-        let url = std::env::var("KEYWARD_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-            panic!(
-                "KEYWARD_TEST_POSTGRES_URL is not set: run `scripts/test-servers start` and \
-                 `eval \"$(scripts/test-servers env)\"` before the PostgreSQL tests"
-            )
-        });
-        // As an app does when it starts: the other commands require the current schema, and
-        // tests running at once must not each find a database half-migrated by another.
-        static MIGRATED: std::sync::Once = std::sync::Once::new();
-        MIGRATED.call_once(|| {
-            let run = keyward(&["--store", &url, "migrate"], &[]);
-            assert_eq!(run.code, Some(0), "migrate: {run:?}");
-        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let url = runtime.block_on(support::postgres_schema("cli"));
+        let run = keyward(&["--store", &url, "migrate"], &[]);
+        assert_eq!(run.code, Some(0), "migrate: {run:?}");
         Self { url, _dir: None }
     }
 
