@@ -22,6 +22,8 @@
 //! Run with `cargo bench --bench request_path`; a whole run takes about three minutes once built.
 
 mod common;
+#[path = "common/handwritten.rs"]
+mod handwritten;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -31,11 +33,9 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use criterion::{Criterion, criterion_group, criterion_main};
 use governor::middleware::StateInformationMiddleware;
 use keyward_core::store::SqliteStore;
@@ -49,62 +49,12 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::runtime::Runtime;
 use tower::{Layer, ServiceExt};
-use tower_governor::GovernorError;
-use tower_governor::governor::GovernorConfigBuilder;
-use tower_governor::key_extractor::KeyExtractor;
 
 use common::{BURST, app, background_runtime, bearer, high_quota, request, request_runtime};
+use handwritten::{Tenant, bearer_check, handwritten_parts, presented_token};
 
 // ---------------------------------------------------------------------------------------------
 // The hand-written stack.
-
-/// What the hand-written check puts into request extensions.
-#[derive(Clone, Debug)]
-#[expect(
-    dead_code,
-    reason = "handlers would read it; the benchmark's handler does not"
-)]
-struct Tenant {
-    id: Arc<str>,
-}
-
-type KeyTable = Arc<HashMap<[u8; 32], Tenant>>;
-
-/// The token from `Authorization: Bearer …`, else from `X-API-Key`.
-fn presented_token(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .or_else(|| headers.get("x-api-key").and_then(|value| value.to_str().ok()))
-}
-
-/// The bearer check as it is usually written with `from_fn`: hash the token, look the hash up.
-async fn bearer_check(State(keys): State<KeyTable>, mut request: Request<Body>, next: Next) -> Response {
-    let Some(token) = presented_token(request.headers()) else {
-        return (StatusCode::UNAUTHORIZED, "missing API key").into_response();
-    };
-    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    let Some(tenant) = keys.get(&digest).cloned() else {
-        return (StatusCode::UNAUTHORIZED, "invalid API key").into_response();
-    };
-    request.extensions_mut().insert(tenant);
-    next.run(request).await
-}
-
-/// `tower_governor` keyed by the presented token.
-#[derive(Clone, Copy, Debug)]
-struct ApiKeyExtractor;
-
-impl KeyExtractor for ApiKeyExtractor {
-    type Key = String;
-
-    fn extract<T>(&self, request: &Request<T>) -> Result<String, GovernorError> {
-        presented_token(request.headers())
-            .map(str::to_owned)
-            .ok_or(GovernorError::UnableToExtractKey)
-    }
-}
 
 /// A layer that does nothing but pass the request on: the floor any `Router::layer` middleware
 /// pays (axum boxes the wrapped route's service and future), measured so that what the others do
@@ -143,7 +93,7 @@ where
 /// Authentication outside (it runs first), the per-key limiter inside it, with the same
 /// `X-RateLimit-*` headers keyward sends; each route wrapped with `Router::layer`.
 fn handwritten_stack(token: &str) -> Router {
-    let (keys, governor) = handwritten_parts(token);
+    let (keys, governor) = handwritten_parts(&[token], BURST);
     app()
         .layer(governor)
         .layer(middleware::from_fn_with_state(keys, bearer_check))
@@ -151,32 +101,11 @@ fn handwritten_stack(token: &str) -> Router {
 
 /// The hand-written stack around the whole router, as `ServiceBuilder` puts it.
 fn handwritten_around(token: &str) -> impl Variant {
-    let (keys, governor) = handwritten_parts(token);
+    let (keys, governor) = handwritten_parts(&[token], BURST);
     tower::ServiceBuilder::new()
         .layer(middleware::from_fn_with_state(keys, bearer_check))
         .layer(governor)
         .service(app().with_state(()))
-}
-
-type HandwrittenGovernor = tower_governor::GovernorLayer<ApiKeyExtractor, StateInformationMiddleware, Body>;
-
-/// The key table of the bearer check and the per-key governor layer.
-fn handwritten_parts(token: &str) -> (KeyTable, HandwrittenGovernor) {
-    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    let keys: KeyTable = Arc::new(HashMap::from([(
-        digest,
-        Tenant {
-            id: Arc::from("site_1"),
-        },
-    )]));
-    let governor = GovernorConfigBuilder::default()
-        .key_extractor(ApiKeyExtractor)
-        .per_nanosecond(1)
-        .burst_size(BURST)
-        .use_headers()
-        .finish()
-        .expect("a non-zero period and burst");
-    (keys, tower_governor::GovernorLayer::new(governor))
 }
 
 /// tower-http's fixed-token check over each route: one `Authorization` value compared with the

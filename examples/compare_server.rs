@@ -1,0 +1,127 @@
+//! The server `scripts/compare` drives with `wrk`: one route, `GET /v1/events` answering a static
+//! body, served bare or behind one of the stacks compared, chosen by the first argument:
+//!
+//! - `bare`: axum alone;
+//! - `keyward`: `ApiKeyLayer` with its defaults (usage and audit recording on) on a memory store;
+//! - `keyward-pg-redis`: `ApiKeyLayer` on the PostgreSQL store at `KEYWARD_BENCH_POSTGRES_URL`
+//!   with the Redis limiter at `KEYWARD_BENCH_REDIS_URL` (a scratch database: keys are added);
+//! - `handwritten`: `tower_governor` keyed by the token in front of a `from_fn` bearer check
+//!   (SHA-256, `HashMap`), as `benches/request_path.rs` measures it.
+//!
+//! Every variant but `bare` mints eight keys and writes their tokens to the file named by the
+//! second argument, one a line, on a budget no load reaches (4 000 a burst, refilled one a
+//! microsecond: the rate-limit numbers stay in the range real quotas have). The runtime has
+//! `KEYWARD_COMPARE_WORKERS` worker threads (default 1). Serves on `127.0.0.1:$PORT` (default
+//! 3200) until Ctrl-C.
+//!
+//! ```text
+//! cargo run --release --features postgres,redis --example compare_server -- keyward target/compare/tokens.txt
+//! ```
+
+pub mod common;
+#[path = "../benches/common/handwritten.rs"]
+mod handwritten;
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::get;
+use keyward_core::{KeyManager, MemoryStore, NewKey, TenantId};
+use keyward_tower::ApiKeyLayer;
+use keyward_tower::rate_limit::{Quota, RateLimits, RedisFallback, RedisLimiter};
+use tokio::net::TcpListener;
+
+use common::BoxError;
+
+/// Keys minted, the tokens `scripts/compare.lua` takes turns with.
+const KEYS: usize = 8;
+/// The burst of every stack's budget.
+const BURST: u32 = 4_000;
+
+fn main() -> Result<(), BoxError> {
+    let workers = match std::env::var("KEYWARD_COMPARE_WORKERS") {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| format!("KEYWARD_COMPARE_WORKERS: {text:?}"))?,
+        Err(_) => 1,
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> Result<(), BoxError> {
+    common::init_tracing("warn");
+    let mut args = std::env::args().skip(1);
+    let usage = "usage: compare_server bare|keyward|keyward-pg-redis|handwritten [tokens file]";
+    let variant = args.next().ok_or(usage)?;
+    let tokens_file = args.next();
+    let app = Router::new().route("/v1/events", get(|| async { "ok" }));
+    let limits = RateLimits::new(Quota::new(BURST, Duration::from_micros(u64::from(BURST))));
+    let (router, tokens, layer) = match variant.as_str() {
+        "bare" => (app, Vec::new(), None),
+        "keyward" => {
+            let manager = KeyManager::new(MemoryStore::new());
+            let tokens = mint(&manager).await?;
+            let layer = ApiKeyLayer::builder(manager).rate_limits(limits).build()?;
+            (app.layer(layer.clone()), tokens, Some(layer))
+        }
+        "keyward-pg-redis" => {
+            let postgres = std::env::var("KEYWARD_BENCH_POSTGRES_URL")
+                .map_err(|_| "keyward-pg-redis needs KEYWARD_BENCH_POSTGRES_URL")?;
+            let redis = std::env::var("KEYWARD_BENCH_REDIS_URL")
+                .map_err(|_| "keyward-pg-redis needs KEYWARD_BENCH_REDIS_URL")?;
+            let store = keyward_core::store::open(&postgres).await?;
+            let manager = KeyManager::builder_shared(store).build()?;
+            let tokens = mint(&manager).await?;
+            let limiter = RedisLimiter::connect(&redis, &limits, RedisFallback::FailClosed).await?;
+            let layer = ApiKeyLayer::builder(manager)
+                .rate_limiter(Arc::new(limiter), limits)
+                .build()?;
+            (app.layer(layer.clone()), tokens, Some(layer))
+        }
+        "handwritten" => {
+            let manager = KeyManager::new(MemoryStore::new());
+            let tokens = mint(&manager).await?;
+            let borrowed: Vec<&str> = tokens.iter().map(String::as_str).collect();
+            let (keys, governor) = handwritten::handwritten_parts(&borrowed, BURST);
+            let router = app
+                .layer(governor)
+                .layer(middleware::from_fn_with_state(keys, handwritten::bearer_check));
+            (router, tokens, None)
+        }
+        other => return Err(format!("unknown variant {other:?}; {usage}").into()),
+    };
+    if let Some(path) = tokens_file {
+        std::fs::write(path, tokens.join("\n") + "\n")?;
+    }
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, common::port(3200)?)).await?;
+    println!(
+        "{variant} listening on http://127.0.0.1:{}",
+        listener.local_addr()?.port()
+    );
+    common::serve(listener, router, common::shutdown_signal()).await?;
+    if let Some(audit) = layer.as_ref().and_then(ApiKeyLayer::audit) {
+        audit.flush().await;
+    }
+    Ok(())
+}
+
+/// Mints [`KEYS`] keys of one tenant and returns their tokens.
+async fn mint(manager: &KeyManager) -> Result<Vec<String>, BoxError> {
+    let tenant = TenantId::new("site_1")?;
+    let mut tokens = Vec::with_capacity(KEYS);
+    for _ in 0..KEYS {
+        let created = manager
+            .create(NewKey::new(tenant.clone()).name("compare"))
+            .await?;
+        tokens.push(created.token.expose().to_owned());
+    }
+    Ok(tokens)
+}
