@@ -3,6 +3,7 @@
 //!
 //! - `bare`: axum alone;
 //! - `keyward`: `ApiKeyLayer` with its defaults (usage and audit recording on) on a memory store;
+//! - `keyward-no-audit`: the same with recording off (`no_audit`);
 //! - `keyward-pg-redis`: `ApiKeyLayer` on the PostgreSQL store at `KEYWARD_BENCH_POSTGRES_URL`
 //!   with the Redis limiter at `KEYWARD_BENCH_REDIS_URL` (a scratch database: keys are added);
 //! - `handwritten`: `tower_governor` keyed by the token in front of a `from_fn` bearer check
@@ -59,17 +60,24 @@ fn main() -> Result<(), BoxError> {
 async fn run() -> Result<(), BoxError> {
     common::init_tracing("warn");
     let mut args = std::env::args().skip(1);
-    let usage = "usage: compare_server bare|keyward|keyward-pg-redis|handwritten [tokens file]";
+    let usage =
+        "usage: compare_server bare|keyward|keyward-no-audit|keyward-pg-redis|handwritten [tokens file]";
     let variant = args.next().ok_or(usage)?;
     let tokens_file = args.next();
     let app = Router::new().route("/v1/events", get(|| async { "ok" }));
     let limits = RateLimits::new(Quota::new(BURST, Duration::from_micros(u64::from(BURST))));
     let (router, tokens, layer) = match variant.as_str() {
         "bare" => (app, Vec::new(), None),
-        "keyward" => {
+        "keyward" | "keyward-no-audit" => {
             let manager = KeyManager::new(MemoryStore::new());
             let tokens = mint(&manager).await?;
-            let layer = ApiKeyLayer::builder(manager).rate_limits(limits).build()?;
+            let builder = ApiKeyLayer::builder(manager).rate_limits(limits);
+            let builder = if variant == "keyward" {
+                builder
+            } else {
+                builder.no_audit()
+            };
+            let layer = builder.build()?;
             (app.layer(layer.clone()), tokens, Some(layer))
         }
         "keyward-pg-redis" => {

@@ -242,6 +242,10 @@ impl Writer {
                 if owed == 0 {
                     break;
                 }
+                // A batch is a thousand records' worth of work: let the requests sharing this
+                // worker thread run before the next (a store that completes at once, as the
+                // memory store does, would otherwise hold the thread for the whole round).
+                tokio::task::yield_now().await;
             }
             for done in waiting.drain(..) {
                 let _ = done.send(());
