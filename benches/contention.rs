@@ -213,16 +213,9 @@ fn bench_contention(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(40)
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::criterion(40);
     targets = bench_contention
 }
 criterion_main!(benches);

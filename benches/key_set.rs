@@ -25,7 +25,7 @@ mod common;
 use std::cell::Cell;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode};
@@ -405,16 +405,9 @@ fn postgres(_: &mut Criterion, _: &Runtime, _: &Runtime) {
     eprintln!("key_set: PostgreSQL skipped: built without `--features postgres`");
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(40)
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::criterion(40);
     targets = bench_key_set
 }
 criterion_main!(benches);

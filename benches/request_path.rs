@@ -874,16 +874,9 @@ fn any_map_four_inserts(map: AnyMap) -> Box<AnyMap> {
     map
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(60)
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::criterion(60);
     targets = bench_request_path, bench_added_cost, bench_against_handwritten, bench_steps
 }
 criterion_main!(benches);

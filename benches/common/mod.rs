@@ -84,3 +84,11 @@ pub fn keyward_layer(
         .build()
         .expect("the layer builds inside a runtime")
 }
+
+/// Criterion as every benchmark here runs it: 1 s of warm-up, 3 s measured, `samples` samples.
+pub fn criterion(samples: usize) -> criterion::Criterion {
+    criterion::Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(samples)
+}
