@@ -9,7 +9,10 @@
 //!   [`RequireKind`](guard::RequireKind), [`RouteCost`](guard::RouteCost);
 //! - [`management`]: the key-management router (create, list, show, revoke, rotate, usage,
 //!   audit);
-//! - [`KeyRejection`] and [`ApiError`]: refusals, in the layer's format.
+//! - [`KeyRejection`] and [`ApiError`]: refusals, in the layer's format;
+//! - [`client_ip()`]: the layer's client address from axum's `ConnectInfo`;
+//! - [`host`]: [`HostTenant`](host::HostTenant), the tenant of the request's host (subdomain or
+//!   custom domain) on routes that take no key.
 //!
 //! ```
 //! use axum::{Router, body::Body, routing::get};
@@ -65,12 +68,15 @@
 #![deny(unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod client_ip;
 mod extract;
 pub mod guard;
+pub mod host;
 pub mod management;
 mod rejection;
 mod scope;
 
+pub use client_ip::client_ip;
 pub use extract::{AuthedKey, FromTenant, FromTier};
 pub use rejection::{ApiError, KeyRejection};
 pub use scope::{AnyOf, RequiredScope, ScopeList};

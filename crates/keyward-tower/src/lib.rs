@@ -13,7 +13,9 @@
 //!    a cache in front of the store, in constant time; 401 for unknown, revoked or expired keys;
 //!    503 `store_unavailable` when the store cannot be asked;
 //! 6. publishable keys only on the routes that allow them (403), then the tenant gate;
-//! 7. the rate limit of the key's lineage, at the route's cost: 429 with `Retry-After`;
+//! 7. the rate limit of the key's lineage (or, with
+//!    [`rate_limit_per_client`](ApiKeyLayerBuilder::rate_limit_per_client), of the lineage and the
+//!    client's address, found by [`client_ip`]), at the route's cost: 429 with `Retry-After`;
 //! 8. the [`VerifiedKey`] goes into request extensions;
 //! 9. `X-RateLimit-Limit`, `-Remaining`, `-Reset` on the way out, and for a key in its rotation
 //!    grace period `Deprecation` and `Sunset` (and a `Link` to the rotation documentation, when
@@ -68,6 +70,7 @@ pub mod audit;
 mod audit_record;
 mod audit_retention;
 pub mod bodies;
+pub mod client_ip;
 pub mod credential;
 mod error;
 mod future;
