@@ -43,7 +43,8 @@ const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 /// use std::num::NonZeroU32;
 /// use std::time::Duration;
 ///
-/// /// use keyward_tower::rate_limit::{Quota, RateKey, RateLimiter, RateLimits, RedisFallback, RedisLimiter};
+/// use keyward_core::KeyId;
+/// use keyward_tower::rate_limit::{Quota, RateKey, RateLimiter, RateLimits, RedisFallback, RedisLimiter};
 ///
 /// # async fn example() -> Result<(), keyward_tower::rate_limit::RateLimitError> {
 /// let limits = RateLimits::new(Quota::per_minute(60)).tier("pro", Quota::per_minute(600));
