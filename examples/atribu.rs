@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use keyward_axum::{ApiError, AuthedKey, scope};
@@ -154,8 +154,7 @@ async fn overview(
     key: ProfileKey<AnalyticsRead>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let (from, to) =
-        date_range(query.as_deref().unwrap_or_default()).map_err(|error| for_request(error, &key))?;
+    let (from, to) = date_range(query.as_deref().unwrap_or_default())?;
     let data = json!({ "date_from": from, "date_to": to, "visitors": 0, "pageviews": 0 });
     Ok(payload(&key, data))
 }
@@ -167,8 +166,6 @@ pub const MAX_RANGE_DAYS: u64 = 366;
 /// parameter, `invalid_date_range` for a date that is not `YYYY-MM-DD`, an end before the start, or
 /// a range over [`MAX_RANGE_DAYS`].
 fn date_range(query: &str) -> Result<(Option<&str>, Option<&str>), ApiError> {
-    let invalid_range =
-        |message: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_date_range", message);
     let (mut from, mut to) = (None, None);
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -187,14 +184,14 @@ fn date_range(query: &str) -> Result<(Option<&str>, Option<&str>), ApiError> {
         valid
             .then(|| humantime::parse_rfc3339(&format!("{text}T00:00:00Z")).ok())
             .flatten()
-            .ok_or_else(|| invalid_range("Invalid date: expected YYYY-MM-DD".to_owned()))
+            .ok_or_else(|| ApiError::invalid_date_range("Invalid date: expected YYYY-MM-DD".to_owned()))
     };
     if let (Some(start), Some(end)) = (from, to) {
         let span = day(end)?
             .duration_since(day(start)?)
-            .map_err(|_| invalid_range("date_to is before date_from".to_owned()))?;
+            .map_err(|_| ApiError::invalid_date_range("date_to is before date_from".to_owned()))?;
         if span > Duration::from_secs(MAX_RANGE_DAYS * 86_400) {
-            return Err(invalid_range(format!(
+            return Err(ApiError::invalid_date_range(format!(
                 "The date range exceeds {MAX_RANGE_DAYS} days"
             )));
         }
@@ -234,7 +231,7 @@ async fn rotate(
     key: ProfileKey<()>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let not_found = || for_request(ApiError::not_found("No such API key"), &key);
+    let not_found = || ApiError::not_found("No such API key");
     let id = id.parse::<KeyId>().map_err(|_| not_found())?;
     let created = match manager.rotate(&key.tenant, &id).await {
         Ok(created) => created,
@@ -242,17 +239,15 @@ async fn rotate(
         // The codes keyward-axum's management API uses for the same refusals.
         Err(ManagerError::Store(StoreError::RotationPending)) => {
             let message = "This API key was rotated already; its successor is in its grace period";
-            let error = ApiError::new(StatusCode::CONFLICT, "rotation_pending", message);
-            return Err(for_request(error, &key));
+            return Err(ApiError::new(StatusCode::CONFLICT, "rotation_pending", message));
         }
         Err(ManagerError::Store(StoreError::NotActive)) => {
             let message = "This API key is revoked or expired";
-            let error = ApiError::new(StatusCode::CONFLICT, "key_not_active", message);
-            return Err(for_request(error, &key));
+            return Err(ApiError::new(StatusCode::CONFLICT, "key_not_active", message));
         }
         Err(error) => {
             tracing::error!(%error, "rotation failed");
-            return Err(for_request(ApiError::internal(), &key));
+            return Err(ApiError::internal());
         }
     };
     // The old key as the rotation left it: its end is the grace period's.
@@ -270,14 +265,6 @@ async fn rotate(
         }
     });
     Ok((StatusCode::CREATED, Json(body)))
-}
-
-/// `error` for the request `key` authenticated: its `request_id` is the request's.
-fn for_request<S>(error: ApiError, key: &ProfileKey<S>) -> ApiError {
-    match HeaderValue::from_str(key.request_id()) {
-        Ok(id) => error.with_request_id(id),
-        Err(_) => error,
-    }
 }
 
 #[tokio::main]

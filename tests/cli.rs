@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use keyward_core::audit::{AuditEvent, KeyUsage};
+use keyward_core::audit::{AuditEvent, AuditKind, KeyUsage};
 use keyward_core::manager::KeyManagerBuilder;
 use keyward_core::time::Timestamp;
 use keyward_core::token::{Alphabet, TokenFormat};
@@ -42,7 +42,8 @@ const KEY_FIELDS: [&str; 18] = [
 ];
 
 /// The fields of an audit event as `audit --json` prints them.
-const EVENT_FIELDS: [&str; 10] = [
+const EVENT_FIELDS: [&str; 11] = [
+    "kind",
     "at",
     "request_id",
     "key_id",
@@ -273,6 +274,8 @@ fn event(
         status,
         client_ip: client.0.map(str::to_owned),
         user_agent: client.1.map(str::to_owned),
+        kind: AuditKind::Request,
+        detail: None,
     }
 }
 

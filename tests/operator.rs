@@ -7,10 +7,10 @@
 
 mod support;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Client, ExampleProcess, send};
+use support::{Client, ExampleProcess, postgres_schema, send};
 
 /// How soon a change made by the CLI must be enforced by the running server.
 const WITHIN: Duration = Duration::from_secs(1);
@@ -235,29 +235,6 @@ async fn seeds_beside_the_cli_on_a_sqlite_file() {
         // One keyspace in the file: the CLI needs no --keyspace.
         workflow(seed, &store, &[]).await;
     }
-}
-
-/// A schema of its own on the test server, so that the examples' demo keys of earlier runs do not
-/// count against their limits.
-async fn postgres_schema(test: &str) -> String {
-    let base = std::env::var("KEYWARD_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!(
-            "KEYWARD_TEST_POSTGRES_URL is not set: run `scripts/test-servers start` and \
-             `eval \"$(scripts/test-servers env)\"` before the PostgreSQL tests"
-        )
-    });
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let schema = format!("{test}_{}_{nanos}", std::process::id());
-    let pool = sqlx::PgPool::connect(&base).await.expect("the test server");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&pool)
-        .await
-        .expect("a schema");
-    pool.close().await;
-    let separator = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{separator}options=-c%20search_path%3D{schema}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -361,6 +361,11 @@ async fn bad_query_parameters_and_date_ranges() {
         let reply = f.get(&format!("/v1/analytics/overview?{query}"), token).await;
         assert_eq!(reply.status, 400, "{query}");
         assert_eq!(reply.code(), "invalid_date_range", "{query}");
+        assert_eq!(
+            reply.json["error"]["request_id"].as_str(),
+            Some(reply.header("x-request-id")),
+            "{query}"
+        );
     }
     // 366 days is still allowed.
     let leap = f

@@ -233,3 +233,26 @@ impl Drop for ExampleProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A store URL on a schema of its own on the test server (`KEYWARD_TEST_POSTGRES_URL`), named
+/// after `test`: keys and migrations of earlier runs, and of other tests, are not in it.
+pub async fn postgres_schema(test: &str) -> String {
+    let base = std::env::var("KEYWARD_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "KEYWARD_TEST_POSTGRES_URL is not set: run `scripts/test-servers start` and \
+             `eval \"$(scripts/test-servers env)\"` before the PostgreSQL tests"
+        )
+    });
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let schema = format!("{test}_{}_{nanos}", std::process::id());
+    let pool = sqlx::PgPool::connect(&base).await.expect("the test server");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&pool)
+        .await
+        .expect("a schema");
+    pool.close().await;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options=-c%20search_path%3D{schema}")
+}

@@ -9,10 +9,14 @@
 //!   [`RequireKind`](guard::RequireKind), [`RouteCost`](guard::RouteCost);
 //! - [`management`]: the key-management router (create, list, show, revoke, rotate, usage,
 //!   audit);
+//! - [`leak`]: the endpoint for GitHub secret scanning's alerts, which revokes (or flags) the keys
+//!   found in public and records a `key.leaked` audit event;
 //! - [`KeyRejection`] and [`ApiError`]: refusals, in the layer's format;
 //! - [`client_ip()`]: the layer's client address from axum's `ConnectInfo`;
 //! - [`host`]: [`HostTenant`](host::HostTenant), the tenant of the request's host (subdomain or
-//!   custom domain) on routes that take no key.
+//!   custom domain) on routes that take no key;
+//! - `openapi` (feature `openapi`): the layer's security schemes, error envelope, headers and
+//!   refusals declared in a utoipa OpenAPI document.
 //!
 //! ```
 //! use axum::{Router, body::Body, routing::get};
@@ -68,11 +72,13 @@
 #![deny(unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
-mod client_ip;
+mod body;
 mod extract;
 pub mod guard;
-pub mod host;
+pub mod leak;
 pub mod management;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod rejection;
 mod scope;
 

@@ -260,6 +260,11 @@ impl ApiKey {
         if !self.secret_hash.verify(presented) {
             return Err(VerifyError::Unknown);
         }
+        self.check_status(now)
+    }
+
+    /// `Ok` when the key is active at `now`, else the reason it is not.
+    pub(crate) fn check_status(&self, now: Timestamp) -> Result<(), VerifyError> {
         match self.status(now) {
             KeyStatus::Active => Ok(()),
             KeyStatus::Revoked => Err(VerifyError::Revoked),

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crossbeam_queue::ArrayQueue;
-use keyward_core::audit::{AuditEvent, KeyUsage};
+use keyward_core::audit::{AuditEvent, AuditKind, KeyUsage};
 use keyward_core::{KeyId, KeyManager};
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -320,6 +320,8 @@ impl Writer {
             status: record.status,
             client_ip: record.client_ip.map(|ip| ip.to_string()),
             user_agent: record.user_agent().map(str::to_owned),
+            kind: AuditKind::Request,
+            detail: None,
         });
     }
 

@@ -85,6 +85,21 @@ impl CredentialSources {
         self
     }
 
+    /// Whether `Authorization: Bearer` is read.
+    pub fn reads_bearer(&self) -> bool {
+        self.bearer
+    }
+
+    /// The API-key header read, if any.
+    pub fn api_key_header(&self) -> Option<&HeaderName> {
+        self.header.as_ref()
+    }
+
+    /// The JSON body field read, if any.
+    pub fn body_field_name(&self) -> Option<&str> {
+        self.body.as_ref().map(|field| &*field.name)
+    }
+
     pub(crate) fn body(&self) -> Option<&BodyField> {
         self.body.as_ref()
     }

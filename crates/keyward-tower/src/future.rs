@@ -81,7 +81,7 @@ where
             StateProj::Forward { future, post } => {
                 let response = ready!(future.poll(cx))?;
                 let post = post.take().expect("ResponseFuture polled after completion");
-                Poll::Ready(Ok(post.finish(response.map(M::forward_response))))
+                Poll::Ready(Ok(post.finish::<M, B>(response)))
             }
             StateProj::Reject { response } => Poll::Ready(Ok(response
                 .take()

@@ -14,6 +14,7 @@ use tower::Layer;
 use crate::audit::{AuditConfig, AuditHandle};
 use crate::bodies::{Plain, Wrapped};
 use crate::client_ip::ClientIp;
+use crate::metrics::Metrics;
 use crate::policy::{RouteRules, TenantGate};
 use crate::rate_limit::{InProcessLimiter, RateLimiter, RateLimits};
 use crate::render::{JsonEnvelope, RenderRejection};
@@ -138,6 +139,22 @@ impl<M> ApiKeyLayer<M> {
     /// The kill switch, when one is configured.
     pub fn kill_switch(&self) -> Option<&KillSwitch> {
         self.shared.kill_switch.as_ref()
+    }
+
+    /// Where the layer reads keys from.
+    pub fn credentials(&self) -> &CredentialSources {
+        &self.shared.credentials
+    }
+
+    /// Whether requests are rate-limited (and answered with `X-RateLimit-*` headers).
+    pub fn is_rate_limited(&self) -> bool {
+        self.shared.limiter.is_some()
+    }
+
+    /// Whether `path` is declared public with [`ApiKeyLayerBuilder::public`] (requests for which
+    /// a [`public_when`](ApiKeyLayerBuilder::public_when) predicate holds are not known here).
+    pub fn is_public(&self, path: &str) -> bool {
+        self.shared.routes.classify(path).public
     }
 
     /// The usage and audit recorder, when recording is on: flush it on shutdown.
@@ -390,6 +407,7 @@ impl ApiKeyLayerBuilder {
                 Some(AuditHandle::spawn(self.manager.clone(), config))
             }
         };
+        let metrics = Metrics::new(self.manager.keyspace());
         let verifier = Arc::new(Verifier::new(self.manager, self.limits, self.cache));
         let listener: Arc<dyn KeyListener> = verifier.clone();
         verifier.manager().store().changes().subscribe(&listener);
@@ -409,6 +427,7 @@ impl ApiKeyLayerBuilder {
                 per_client: self.per_client,
                 ietf_headers: self.ietf_headers,
                 rotation_docs,
+                metrics,
             }),
         })
     }

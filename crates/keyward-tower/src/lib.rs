@@ -19,7 +19,9 @@
 //! 8. the [`VerifiedKey`] goes into request extensions;
 //! 9. `X-RateLimit-Limit`, `-Remaining`, `-Reset` on the way out, and for a key in its rotation
 //!    grace period `Deprecation` and `Sunset` (and a `Link` to the rotation documentation, when
-//!    configured; see [`grace`]); usage and audit records go to a background writer.
+//!    configured; see [`grace`]); an application error in keyward's envelope
+//!    ([`ErrorEnvelope`]) names the request's id in its body too; usage and audit records go to a
+//!    background writer.
 //!
 //! Bodies are handed on as they are, and the layer's own bodies (a rejection's JSON, a JSON body
 //! read for its key) are built from `Bytes`, so the request and response body types must be
@@ -72,12 +74,14 @@ mod audit_retention;
 pub mod bodies;
 pub mod client_ip;
 pub mod credential;
+pub mod envelope;
 mod error;
 mod future;
 pub mod grace;
 pub mod headers;
 mod kill_switch;
 mod layer;
+pub mod metrics;
 mod near_cache;
 pub mod policy;
 pub mod rate_limit;
@@ -90,6 +94,7 @@ pub mod verify;
 
 pub use audit::{AuditConfig, AuditHandle};
 pub use credential::CredentialSources;
+pub use envelope::ErrorEnvelope;
 pub use error::Rejection;
 pub use future::{ResponseBody, ResponseFuture};
 pub use kill_switch::KillSwitch;

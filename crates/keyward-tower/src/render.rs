@@ -2,11 +2,11 @@
 //! envelope, and the shapes other APIs use.
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response};
 use http_body_util::Full;
-use serde::Serialize;
 
+use crate::envelope::{self, json_response};
 use crate::rate_limit::RateDecision;
 use crate::{Rejection, headers};
 
@@ -48,15 +48,11 @@ pub(crate) fn rejection_response(
     ietf_headers: bool,
 ) -> Response<Bytes> {
     let body = renderer.render(rejection, request_id.to_str().unwrap_or_default());
-    let mut response = Response::new(body);
-    *response.status_mut() = rejection.status();
+    let mut response = json_response(rejection.status(), body, request_id.clone());
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(challenge) = rejection.www_authenticate() {
         headers.insert(WWW_AUTHENTICATE, challenge);
     }
-    headers::request_id(headers, request_id.clone());
     match (rejection, decision) {
         (_, Some(decision)) => headers::rate_limit(headers, decision, ietf_headers),
         (Rejection::RateLimited { retry_after }, None) => {
@@ -114,19 +110,6 @@ impl JsonEnvelope {
     }
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    error: Detail<'a>,
-}
-
-#[derive(Serialize)]
-struct Detail<'a> {
-    code: &'a str,
-    message: &'a str,
-    status: u16,
-    request_id: &'a str,
-}
-
 impl RenderRejection for JsonEnvelope {
     fn render(&self, rejection: &Rejection, request_id: &str) -> Bytes {
         let code = rejection.code();
@@ -142,16 +125,7 @@ impl RenderRejection for JsonEnvelope {
         } else {
             code
         };
-        let message = rejection.message();
-        let envelope = Envelope {
-            error: Detail {
-                code,
-                message: &message,
-                status: rejection.status().as_u16(),
-                request_id,
-            },
-        };
-        serde_json::to_vec(&envelope).map(Bytes::from).unwrap_or_default()
+        envelope::json(code, &rejection.message(), rejection.status(), request_id, None)
     }
 }
 

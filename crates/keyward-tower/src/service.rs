@@ -117,6 +117,7 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
+        shared.metrics.request();
         let route = shared.routes.classify(request.uri().path());
         let public = shared.is_public(&request, &route);
         // Public routes too: a client may send its key everywhere, and what is behind the layer may
@@ -383,5 +384,5 @@ where
         shared.verifier.manager().now(),
     );
     let response = inner.call(request).await?;
-    Ok(post.finish(response.map(M::forward_response)))
+    Ok(post.finish::<M, ResBody>(response))
 }

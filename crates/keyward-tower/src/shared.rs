@@ -13,6 +13,8 @@ use crate::audit::AuditHandle;
 use crate::audit_record::{Details, Record};
 use crate::bodies::MapResponseBody;
 use crate::client_ip::ClientIp;
+use crate::envelope;
+use crate::metrics::Metrics;
 use crate::policy::{RouteClass, RouteRules, TenantGate};
 use crate::rate_limit::{Check, RateDecision, RateKey, RateLimitError, RateLimiter};
 use crate::render::{RenderRejection, rejection_response};
@@ -38,6 +40,8 @@ pub(crate) struct Shared {
     pub(crate) ietf_headers: bool,
     /// The `Link` to the rotation documentation sent with a key in its grace period.
     pub(crate) rotation_docs: Option<HeaderValue>,
+    /// The request and rejection counters (nothing without the `metrics` feature).
+    pub(crate) metrics: Metrics,
 }
 
 impl fmt::Debug for Shared {
@@ -231,6 +235,7 @@ impl Shared {
         request_id: &HeaderValue,
         decision: Option<&RateDecision>,
     ) -> Response<M::Body> {
+        self.metrics.rejection(rejection);
         rejection_response(
             &*self.renderer,
             rejection,
@@ -253,8 +258,10 @@ impl Post {
         }
     }
 
-    /// Adds the headers to an inner response and hands the audit record over.
-    pub(crate) fn finish<B>(self, mut response: Response<B>) -> Response<B> {
+    /// Adds the headers to an inner response (an application error in keyward's envelope names
+    /// the request's id, see [`envelope`](crate::envelope)) and hands the audit record over.
+    pub(crate) fn finish<M: MapResponseBody<B>, B>(self, response: Response<B>) -> Response<M::Body> {
+        let mut response = envelope::complete::<M, B>(response, &self.request_id);
         // A route guard that spent more of the budget (a route cost) hands over the newer figures.
         let decision = response
             .extensions()

@@ -64,6 +64,7 @@ impl VerifiedKey {
 
     /// A response for `rejection`, rendered as the layer renders its own.
     pub fn reject(&self, rejection: &Rejection) -> Response<Full<Bytes>> {
+        self.shared.metrics.rejection(rejection);
         render(
             &*self.shared.renderer,
             rejection,

@@ -15,6 +15,7 @@ use moka::sync::Cache;
 use tokio::sync::OnceCell;
 
 use crate::grace::{GraceNotice, load_notice};
+use crate::metrics::CacheMetrics;
 use crate::near_cache::NearCache;
 use crate::rate_limit::{Quota, RateLimits};
 
@@ -73,6 +74,8 @@ pub(crate) struct Verifier {
     changes: AtomicU64,
     /// The per-thread front of `known`.
     near: NearCache,
+    /// Cache and store counters (nothing without the `metrics` feature).
+    metrics: CacheMetrics,
 }
 
 impl fmt::Debug for Verifier {
@@ -94,7 +97,6 @@ pub(crate) enum Cached {
 impl Verifier {
     pub(crate) fn new(manager: KeyManager, limits: RateLimits, config: CacheConfig) -> Self {
         Self {
-            manager,
             limits,
             known: Cache::builder()
                 .max_capacity(config.capacity)
@@ -107,6 +109,8 @@ impl Verifier {
             loading: Mutex::new(HashMap::new()),
             changes: AtomicU64::new(0),
             near: NearCache::new((config.per_thread_front && config.capacity > 0).then_some(config.ttl)),
+            metrics: CacheMetrics::new(manager.keyspace()),
+            manager,
         }
     }
 
@@ -114,16 +118,21 @@ impl Verifier {
         &self.manager
     }
 
+    /// What the caches know of `lookup`. A miss is counted by [`load`](Self::load), which every
+    /// miss goes on to (a request that finds a miss here may look again before it loads).
     #[inline]
     pub(crate) fn cached(&self, lookup: &LookupKey, now: Timestamp) -> Cached {
         let generation = self.changes.load(Ordering::SeqCst);
         if let Some(key) = self.near.get(lookup, generation, now) {
+            self.metrics.hit();
             return Cached::Known(key);
         }
         if let Some(key) = self.known.get(lookup) {
+            self.metrics.hit();
             self.near.put(*lookup, key.clone(), generation, now);
             Cached::Known(key)
         } else if self.unknown.contains_key(lookup) {
+            self.metrics.negative_hit();
             Cached::Unknown
         } else {
             Cached::Miss
@@ -132,6 +141,7 @@ impl Verifier {
 
     /// Asks the store, once per lookup however many requests wait for it.
     pub(crate) async fn load(&self, lookup: LookupKey) -> Result<Option<Arc<CachedKey>>, VerifyError> {
+        self.metrics.miss();
         let cell = {
             let mut loading = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
             loading.entry(lookup).or_default().clone()
@@ -139,7 +149,11 @@ impl Verifier {
         let result = cell
             .get_or_init(|| async {
                 let changes = self.changes.load(Ordering::SeqCst);
-                let found = self.manager.store().find(&lookup).await.map_err(Arc::new)?;
+                let found = self
+                    .metrics
+                    .store_lookup(self.manager.store().find(&lookup))
+                    .await
+                    .map_err(Arc::new)?;
                 // A key of another keyspace is unknown here, as the manager's `verify` has it.
                 let found = found.filter(|key| key.keyspace == *self.manager.keyspace());
                 let cached = match found {

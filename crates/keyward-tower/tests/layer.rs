@@ -18,7 +18,7 @@ use futures_util::future::{BoxFuture, join_all};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, RETRY_AFTER, USER_AGENT, WWW_AUTHENTICATE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
-use keyward_core::audit::{AuditEvent, AuditQuery};
+use keyward_core::audit::{AuditEvent, AuditKind, AuditQuery};
 use keyward_core::store::KeyspaceWrite;
 use keyward_core::time::Clock;
 use keyward_core::token::TokenFormat;
@@ -1980,6 +1980,8 @@ fn event_ago(h: &Harness, key: &CreatedKey, ago: Duration, name: &str) -> AuditE
         status: 200,
         client_ip: None,
         user_agent: None,
+        kind: AuditKind::Request,
+        detail: None,
     }
 }
 

@@ -26,6 +26,18 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// The error in keyward's envelope, for a request no verified key made.
+    pub(crate) fn into_api_error(self) -> ApiError {
+        match self {
+            Self::Refused(rejection) => {
+                ApiError::new(rejection.status(), rejection.code(), rejection.message())
+            }
+            Self::Api(error) => error,
+        }
+    }
+}
+
 /// The answer for an unknown id, another tenant's id, or a malformed id alike.
 pub(crate) fn not_found() -> Failure {
     ApiError::not_found("No API key with this id").into()

@@ -7,13 +7,13 @@ use std::time::Duration;
 use axum::body::Body;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use keyward_core::audit::AuditQuery;
 use keyward_core::time::Timestamp;
 use keyward_core::{Environment, KeyId, KeyKind, Rotation, ScopeSet, TenantId, Tier};
 use serde_json::{Map, Value};
 
 use crate::ApiError;
+use crate::body::read_limited;
 
 /// The largest body accepted.
 pub(crate) const MAX_BODY: usize = 16 * 1024;
@@ -29,23 +29,7 @@ type Fields = Map<String, Value>;
 
 /// The JSON object of a body; `None` for an empty body.
 pub(crate) async fn json_object(headers: &HeaderMap, body: Body) -> Result<Option<Fields>, ApiError> {
-    let bytes = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "The request body is larger than 16 KiB",
-            ));
-        }
-        Err(_) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "The request body could not be read",
-            ));
-        }
-    };
+    let bytes = read_limited(body, MAX_BODY).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }

@@ -16,6 +16,9 @@
 //! `rotated_from` and `grace_until`: never its secret or hash. The plaintext token is in the
 //! answers of create and rotate only, with `Cache-Control: no-store`.
 //!
+//! An audit event has a `kind`: `request` (an authenticated request), or `key.leaked` (the key was
+//! reported found in public, see [`leak`](crate::leak)), whose `detail` says where.
+//!
 //! The create body: `name` (required), and optionally `scopes` (a list, or a space-separated
 //! string), `kind` (`secret`, the default, or `publishable`), `tier`, `environment` (`live` or
 //! `test`), `expires_in` (`"90d"`, `"48h"` or seconds). The rotate body, optional:
@@ -63,7 +66,7 @@
 //! # }).unwrap();
 //! ```
 
-mod failure;
+pub(crate) mod failure;
 mod handlers;
 mod input;
 mod view;

@@ -1,27 +1,56 @@
 //! [`ApiError`]: an error in keyward's JSON envelope, for the statuses the layer's
-//! [`Rejection`](keyward_tower::Rejection) does not cover (`not_found`, `invalid_parameter`,
-//! `internal_error`, conflicts).
+//! [`Rejection`](keyward_tower::Rejection) does not cover (`invalid_parameter`,
+//! `invalid_date_range`, `not_found`, `internal_error`, conflicts).
 
 use std::borrow::Cow;
 use std::fmt;
 
 use axum::response::{IntoResponse, Response};
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, StatusCode};
-use keyward_tower::request_id::{self, X_REQUEST_ID};
-use serde::Serialize;
+use keyward_tower::ErrorEnvelope;
+use keyward_tower::request_id;
 
 /// An error answered as `{"error":{"code":"…","message":"…","status":N,"request_id":"req_…"}}`,
 /// with `"param"` naming the offending field of an `invalid_parameter` error.
 ///
-/// Give it the request's id with [`with_request_id`](Self::with_request_id) (a
-/// [`VerifiedKey`](keyward_tower::VerifiedKey) knows it); without one a new id is minted.
+/// Behind [`ApiKeyLayer`](keyward_tower::ApiKeyLayer) the body's `request_id` and the
+/// `X-Request-Id` header are the request's own: the layer writes them on the way out, so a handler
+/// returns the error as it is (`?` works) without being handed the id. Without the layer, the id
+/// given with [`with_request_id`](Self::with_request_id) is used, else a new one is minted.
+///
+/// ```
+/// use axum::{Router, body::Body, routing::get};
+/// use http::{Request, StatusCode};
+/// use http_body_util::BodyExt;
+/// use keyward_axum::ApiError;
+/// use keyward_core::{KeyManager, MemoryStore, NewKey, TenantId};
+/// use keyward_tower::ApiKeyLayer;
+/// use tower::ServiceExt;
+///
+/// async fn report() -> Result<String, ApiError> {
+///     Err(ApiError::invalid_date_range("The date range exceeds 366 days"))
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let manager = KeyManager::new(MemoryStore::new());
+/// let created = manager.create(NewKey::new(TenantId::new("site_1")?)).await?;
+/// let app = Router::new().route("/v1/report", get(report)).layer(ApiKeyLayer::new(manager));
+/// let request = Request::get("/v1/report")
+///     .header("authorization", format!("Bearer {}", created.token.expose()))
+///     .header("x-request-id", "req_from_client")
+///     .body(Body::empty())?;
+/// let response = app.oneshot(request).await?;
+/// assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+/// assert_eq!(response.headers()["x-request-id"], "req_from_client");
+/// let body: serde_json::Value = serde_json::from_slice(&response.into_body().collect().await?.to_bytes())?;
+/// assert_eq!(body["error"]["code"], "invalid_date_range");
+/// assert_eq!(body["error"]["request_id"], "req_from_client");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
-    status: StatusCode,
-    code: Cow<'static, str>,
-    message: Cow<'static, str>,
-    param: Option<Cow<'static, str>>,
+    envelope: ErrorEnvelope,
     request_id: Option<HeaderValue>,
 }
 
@@ -33,10 +62,7 @@ impl ApiError {
         message: impl Into<Cow<'static, str>>,
     ) -> Self {
         Self {
-            status,
-            code: code.into(),
-            message: message.into(),
-            param: None,
+            envelope: ErrorEnvelope::new(status, code, message),
             request_id: None,
         }
     }
@@ -65,19 +91,24 @@ impl ApiError {
         param: impl Into<Cow<'static, str>>,
         message: impl Into<Cow<'static, str>>,
     ) -> Self {
-        let mut error = Self::new(StatusCode::BAD_REQUEST, "invalid_parameter", message);
-        error.param = Some(param.into());
-        error
+        Self::new(StatusCode::BAD_REQUEST, "invalid_parameter", message).with_param(param)
+    }
+
+    /// 400 `invalid_date_range`: a date that does not parse, an end before the start, or a range
+    /// longer than allowed.
+    pub fn invalid_date_range(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_date_range", message)
     }
 
     /// The same error naming the parameter it is about.
     #[must_use]
     pub fn with_param(mut self, param: impl Into<Cow<'static, str>>) -> Self {
-        self.param = Some(param.into());
+        self.envelope = self.envelope.with_param(param);
         self
     }
 
-    /// The same error for the request `request_id` (in the body and `X-Request-Id`).
+    /// The same error for the request `request_id` (in the body and `X-Request-Id`), for a
+    /// response that does not go back through the layer.
     #[must_use]
     pub fn with_request_id(mut self, request_id: HeaderValue) -> Self {
         self.request_id = Some(request_id);
@@ -86,73 +117,50 @@ impl ApiError {
 
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.envelope.status()
     }
 
     /// The stable code.
     pub fn code(&self) -> &str {
-        &self.code
+        self.envelope.code()
     }
 
     /// The message for humans.
     pub fn message(&self) -> &str {
-        &self.message
+        self.envelope.message()
     }
 
     /// The parameter the error is about, if any.
     pub fn param(&self) -> Option<&str> {
-        self.param.as_deref()
+        self.envelope.param()
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.code, self.status.as_u16(), self.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.code(),
+            self.status().as_u16(),
+            self.message()
+        )
     }
 }
 
 impl std::error::Error for ApiError {}
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    error: Detail<'a>,
-}
-
-#[derive(Serialize)]
-struct Detail<'a> {
-    code: &'a str,
-    message: &'a str,
-    status: u16,
-    request_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    param: Option<&'a str>,
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let request_id = self.request_id.unwrap_or_else(request_id::mint);
-        let envelope = Envelope {
-            error: Detail {
-                code: &self.code,
-                message: &self.message,
-                status: self.status.as_u16(),
-                request_id: request_id.to_str().unwrap_or_default(),
-                param: self.param.as_deref(),
-            },
-        };
-        let body = serde_json::to_vec(&envelope).unwrap_or_default();
-        let mut response = (self.status, body).into_response();
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(X_REQUEST_ID.clone(), request_id);
-        response
+        self.envelope.into_response(request_id).into_response()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use http_body_util::BodyExt;
+    use keyward_tower::request_id::X_REQUEST_ID;
 
     use super::*;
 

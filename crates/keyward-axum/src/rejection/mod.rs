@@ -3,7 +3,8 @@
 //!
 //! Both answer in the layer's format: a refusal for a verified key goes through
 //! [`VerifiedKey::reject`], so the layer's renderer and the request's id are used; other errors are
-//! written in the JSON envelope `{"error":{"code","message","status","request_id"}}`.
+//! written in the JSON envelope `{"error":{"code","message","status","request_id"}}`, whose
+//! `request_id` the layer fills in with the request's own on the way out.
 //!
 //! ```
 //! use axum::response::IntoResponse;

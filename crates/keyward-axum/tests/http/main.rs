@@ -1,5 +1,6 @@
 //! keyward-axum over real HTTP: an axum app served on loopback, spoken to with reqwest.
 
+mod app_errors;
 mod bad_input;
 mod extractor;
 mod guards;

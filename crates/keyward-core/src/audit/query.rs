@@ -142,6 +142,7 @@ impl AuditQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::AuditKind;
     use crate::hash::Hasher;
 
     fn event(tenant: &str, key: &KeyId, at: i64, path: &str) -> AuditEvent {
@@ -156,6 +157,8 @@ mod tests {
             status: 200,
             client_ip: None,
             user_agent: None,
+            kind: AuditKind::Request,
+            detail: None,
         }
     }
 

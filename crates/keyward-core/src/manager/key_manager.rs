@@ -218,17 +218,43 @@ impl KeyManager {
     /// A [`VerifyError`]: malformed (no store lookup made), unknown, revoked, expired, grace over,
     /// or the store unavailable.
     pub async fn verify(&self, token: &str) -> Result<ApiKey, VerifyError> {
+        let key = self.identify(token).await?;
+        key.check_status(self.now())?;
+        Ok(key)
+    }
+
+    /// The key of this keyspace that `token` is, whatever its status (revoked, expired and
+    /// rotated-out keys too): what a report of a leaked token is checked with. The token's hash
+    /// is compared with the record's in constant time, as [`verify`](Self::verify) does.
+    ///
+    /// ```
+    /// use keyward_core::{KeyManager, MemoryStore, NewKey, TenantId, VerifyError};
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let manager = KeyManager::new(MemoryStore::new());
+    /// let tenant = TenantId::new("site_1")?;
+    /// let created = manager.create(NewKey::new(tenant.clone())).await?;
+    /// manager.revoke(&tenant, &created.key.id).await?;
+    /// assert!(matches!(manager.verify(created.token.expose()).await, Err(VerifyError::Revoked)));
+    /// assert_eq!(manager.identify(created.token.expose()).await?.id, created.key.id);
+    /// assert!(matches!(manager.identify("kw_live_nope").await, Err(VerifyError::Malformed(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::Malformed`] (no store lookup made), [`VerifyError::Unknown`] (no such key,
+    /// or the secret does not match), or [`VerifyError::Unavailable`]; never a status.
+    pub async fn identify(&self, token: &str) -> Result<ApiKey, VerifyError> {
         let presented = self.present(token)?;
-        let key = self
-            .inner
+        self.inner
             .store
             .find(&presented.lookup)
             .await
             .map_err(VerifyError::Unavailable)?
-            .filter(|key| key.keyspace == self.inner.keyspace)
-            .ok_or(VerifyError::Unknown)?;
-        key.check(&presented.hash, self.now())?;
-        Ok(key)
+            .filter(|key| key.keyspace == self.inner.keyspace && key.secret_hash.verify(&presented.hash))
+            .ok_or(VerifyError::Unknown)
     }
 
     /// Creates a key; the plaintext token is in the result and nowhere else.

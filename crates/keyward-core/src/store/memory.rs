@@ -296,6 +296,7 @@ impl KeyStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::AuditKind;
     use crate::hash::Hasher;
 
     fn event(tenant: &TenantId, n: usize) -> AuditEvent {
@@ -310,6 +311,8 @@ mod tests {
             status: 200,
             client_ip: None,
             user_agent: None,
+            kind: AuditKind::Request,
+            detail: None,
         }
     }
 

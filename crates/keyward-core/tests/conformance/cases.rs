@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use keyward_core::audit::{AuditEvent, AuditQuery, KeyUsage};
+use keyward_core::audit::{AuditEvent, AuditKind, AuditQuery, KeyUsage};
 use keyward_core::store::OldKey;
 use keyward_core::time::{Clock, Timestamp};
 use keyward_core::token::{Alphabet, TokenFormat};
@@ -460,7 +460,8 @@ pub async fn last_used_batches_fold(h: &Harness) {
     assert_eq!((two.last_used_at, two.request_count), (Some(at(2_000)), 5));
 }
 
-/// Audit events come back newest first, limited, and only the tenant's own.
+/// Audit events come back newest first, limited, and only the tenant's own, with their kind and
+/// detail.
 pub async fn audit_log_order_and_tenant_filter(h: &Harness) {
     let manager = h.manager(|b| b);
     let a = manager
@@ -484,11 +485,17 @@ pub async fn audit_log_order_and_tenant_filter(h: &Harness) {
         status,
         client_ip: (n % 2 == 0).then(|| "203.0.113.7".to_owned()),
         user_agent: (n % 2 == 1).then(|| "curl/8.5 ✓".to_owned()),
+        kind: AuditKind::Request,
+        detail: None,
     };
     let (a1, a2, a3, b1) = (
         event(&a, 1, 200),
         event(&a, 2, 404),
-        event(&a, 3, 429),
+        AuditEvent {
+            kind: AuditKind::KeyLeaked,
+            detail: Some(r#"{"source":"content","url":"https://example.com/✓"}"#.into()),
+            ..event(&a, 3, 429)
+        },
         event(&b, 4, 200),
     );
     h.store()
@@ -526,6 +533,8 @@ fn audit_event(h: &Harness, key: &ApiKey, offset: i64, path: &str) -> AuditEvent
         status: 200,
         client_ip: Some("198.51.100.4".into()),
         user_agent: Some("trcker-sync/2.1".into()),
+        kind: AuditKind::Request,
+        detail: None,
     }
 }
 

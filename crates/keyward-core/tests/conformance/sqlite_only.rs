@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use keyward_core::audit::{AuditEvent, AuditQuery, KeyUsage};
+use keyward_core::audit::{AuditEvent, AuditKind, AuditQuery, KeyUsage};
 use keyward_core::store::SqliteStore;
 use keyward_core::time::{Clock, ManualClock};
 use keyward_core::{KeyManager, KeyStore, ManagerError, NewKey, StoreError, TenantId, VerifyError};
@@ -58,6 +58,8 @@ async fn reopening_the_file_loses_nothing() {
         status: 201,
         client_ip: None,
         user_agent: None,
+        kind: AuditKind::Request,
+        detail: None,
     };
     store
         .append_audit(std::slice::from_ref(&event))

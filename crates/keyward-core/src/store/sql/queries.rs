@@ -24,7 +24,8 @@ macro_rules! select_keys {
 
 macro_rules! audit_columns {
     () => {
-        "at, request_id, key_id, tenant, fingerprint, method, path, status, client_ip, user_agent"
+        "at, request_id, key_id, tenant, fingerprint, method, path, status, client_ip, user_agent, kind, \
+         detail"
     };
 }
 
@@ -78,12 +79,12 @@ pub(crate) const RECORD_USAGE: &str = "UPDATE keyward_keys SET \
                           THEN 9223372036854775807 ELSE request_count + $3 END \
      WHERE id = $1";
 
-/// Appends an audit event: `$1`..`$10` in the order [`AuditRow::bind`](super::row::AuditRow::bind)
+/// Appends an audit event: `$1`..`$12` in the order [`AuditRow::bind`](super::row::AuditRow::bind)
 /// binds.
 pub(crate) const INSERT_AUDIT: &str = concat!(
     "INSERT INTO keyward_audit (",
     audit_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
 );
 
 /// `$1`: tenant, `$2`: key id or null, `$3`: since (inclusive) or null, `$4`: until (exclusive)

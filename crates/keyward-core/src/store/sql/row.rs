@@ -171,6 +171,8 @@ pub(crate) struct AuditRow {
     status: i32,
     client_ip: Option<String>,
     user_agent: Option<String>,
+    kind: String,
+    detail: Option<String>,
 }
 
 impl From<&AuditEvent> for AuditRow {
@@ -186,6 +188,8 @@ impl From<&AuditEvent> for AuditRow {
             status: i32::from(event.status),
             client_ip: event.client_ip.clone(),
             user_agent: event.user_agent.clone(),
+            kind: event.kind.as_str().to_owned(),
+            detail: event.detail.clone(),
         }
     }
 }
@@ -211,6 +215,8 @@ impl AuditRow {
             .bind(self.status)
             .bind(self.client_ip)
             .bind(self.user_agent)
+            .bind(self.kind)
+            .bind(self.detail)
     }
 
     fn corrupt(&self, column: &'static str) -> CorruptRow {
@@ -226,6 +232,7 @@ impl TryFrom<AuditRow> for AuditEvent {
 
     fn try_from(row: AuditRow) -> Result<Self, Self::Error> {
         Ok(AuditEvent {
+            kind: row.kind.parse().map_err(|_| row.corrupt("kind"))?,
             at: Timestamp::from_millis(row.at),
             key_id: row.key_id.parse().map_err(|_| row.corrupt("key_id"))?,
             tenant: TenantId::new(row.tenant.as_str()).map_err(|_| row.corrupt("tenant"))?,
@@ -236,6 +243,7 @@ impl TryFrom<AuditRow> for AuditEvent {
             path: row.path,
             client_ip: row.client_ip,
             user_agent: row.user_agent,
+            detail: row.detail,
         })
     }
 }
