@@ -73,8 +73,10 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod body;
+mod client_ip;
 mod extract;
 pub mod guard;
+pub mod host;
 pub mod leak;
 pub mod management;
 #[cfg(feature = "openapi")]
