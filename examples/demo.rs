@@ -1,6 +1,7 @@
 //! keyward in one screen: a server on a SQLite file in a temporary directory, keys minted for it,
 //! and `curl` lines to paste that show a success, a 401, a 403, a 429 with its headers, and the
-//! key-management API (list, create, rotate, revoke, usage, audit).
+//! key-management API (list, create, rotate, revoke, usage, audit), and the self-serve key page
+//! behind a stand-in sign-in (open `/login` in a browser).
 //!
 //! ```text
 //! cargo run --example demo                     # listens on 127.0.0.1:3000 (or $PORT)
@@ -10,8 +11,14 @@ pub mod common;
 
 use std::net::Ipv4Addr;
 
+use std::sync::Arc;
+
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::{HeaderValue, request::Parts};
+use axum::response::Redirect;
 use axum::routing::get;
 use axum::{Json, Router};
+use keyward_axum::management::{KeyPage, PageUser};
 use keyward_axum::{AuthedKey, management, scope};
 use keyward_core::{Drift, KeyManager, NewKey, ScopeSet, TenantId};
 use keyward_tower::ApiKeyLayer;
@@ -55,7 +62,7 @@ async fn main() -> Result<(), BoxError> {
         .await?;
     let spare = manager
         .create(
-            NewKey::new(tenant)
+            NewKey::new(tenant.clone())
                 .name("spare")
                 .scopes(ScopeSet::parse_all(["hello:read"])?),
         )
@@ -68,7 +75,8 @@ async fn main() -> Result<(), BoxError> {
             Router::new()
                 .nest("/v1/keys", management::router(manager.clone()))
                 .layer(keys_layer.clone()),
-        );
+        )
+        .merge(key_page(manager.clone(), tenant));
 
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, common::port(3000)?)).await?;
     let base = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
@@ -109,6 +117,9 @@ async fn main() -> Result<(), BoxError> {
     println!("curl -s {bearer} {base}/v1/keys/usage");
     println!("curl -s {bearer} '{base}/v1/keys/audit?limit=5'");
     println!();
+    println!("# The key page (create, copy, rotate, revoke, the delivery log): open in a browser");
+    println!("#   {base}/login");
+    println!();
     println!("Ctrl-C stops the server; the key store goes with the temporary directory.");
     println!("listening on {base}");
 
@@ -119,6 +130,48 @@ async fn main() -> Result<(), BoxError> {
         }
     }
     Ok(())
+}
+
+/// The session cookie of the demo's sign-in.
+const SESSION_COOKIE: &str = "demo_session";
+
+/// The key page at `/settings/api-keys`, as an app mounts it behind its own sign-in. The demo's
+/// sign-in is a stand-in: `GET /login` gives the visitor the one session there is, as a cookie,
+/// and that session manages `tenant`'s keys.
+fn key_page(manager: KeyManager, tenant: TenantId) -> Router {
+    let session: Arc<str> = format!("{:032x}", rand::random::<u128>()).into();
+    let cookie = HeaderValue::try_from(format!(
+        "{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax"
+    ))
+    .expect("hex digits make a header value");
+    let page = KeyPage::new(manager, {
+        let session = session.clone();
+        move |parts: &Parts| {
+            signed_in(parts, &session)
+                .then(|| PageUser::new(tenant.clone(), session.as_ref()).label("demo_user"))
+        }
+    })
+    .login_redirect(HeaderValue::from_static("/login"))
+    .router();
+    Router::new()
+        .route(
+            "/login",
+            get(move || async move { ([(SET_COOKIE, cookie)], Redirect::to("/settings/api-keys")) }),
+        )
+        .nest("/settings/api-keys", page)
+}
+
+/// Whether the request carries the demo's session cookie (compared in constant time).
+fn signed_in(parts: &Parts, session: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    parts
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .filter_map(|cookie| cookie.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+        .any(|value| bool::from(value.as_bytes().ct_eq(session.as_bytes())))
 }
 
 async fn hello(key: AuthedKey<TenantId, HelloRead>) -> Json<Value> {

@@ -14,13 +14,13 @@ use keyward_core::audit::{AuditEvent, AuditKind, KeyUsage};
 use keyward_core::manager::KeyManagerBuilder;
 use keyward_core::time::Timestamp;
 use keyward_core::token::{Alphabet, TokenFormat};
-use keyward_core::{ApiKey, Drift, KeyManager, KeyStore, Rotation, TenantId};
-use serde_json::Value;
+use keyward_core::{ApiKey, Drift, KeyId, KeyManager, KeyStore, Rotation, Spend, TenantId};
+use serde_json::{Value, json};
 use support::sha256_hex;
 use tempfile::TempDir;
 
 /// The fields a key view has: nothing that holds a secret or a hash.
-const KEY_FIELDS: [&str; 18] = [
+const KEY_FIELDS: [&str; 19] = [
     "id",
     "tenant",
     "keyspace",
@@ -39,6 +39,7 @@ const KEY_FIELDS: [&str; 18] = [
     "lineage",
     "rotated_from",
     "grace_until",
+    "credits",
 ];
 
 /// The fields of an audit event as `audit --json` prints them.
@@ -57,13 +58,14 @@ const EVENT_FIELDS: [&str; 11] = [
 ];
 
 /// The fields of a key's usage as `usage --json` prints them.
-const USAGE_FIELDS: [&str; 6] = [
+const USAGE_FIELDS: [&str; 7] = [
     "id",
     "name",
     "display_prefix",
     "status",
     "last_used_at",
     "request_count",
+    "credits",
 ];
 
 /// A store URL to run the binary against, and the directory that holds it, if any.
@@ -585,9 +587,21 @@ fn json_everywhere_and_no_token_in_logs(store: &Store) {
     let successor = text(&rotated.json()["token"]);
     assert_no_secret(&rotated.stderr, &successor, "rotate's logs");
 
-    let commands: [(&str, Vec<&str>); 5] = [
+    let commands: [(&str, Vec<&str>); 8] = [
         ("list", vec!["keys", "list", "--tenant", &tenant]),
         ("show", vec!["keys", "show", &id, "--tenant", &tenant]),
+        (
+            "credits set",
+            vec!["keys", "credits", "set", &id, "5", "--tenant", &tenant],
+        ),
+        (
+            "credits add",
+            vec!["keys", "credits", "add", &id, "5", "--tenant", &tenant],
+        ),
+        (
+            "credits remove",
+            vec!["keys", "credits", "remove", &id, "--tenant", &tenant],
+        ),
         ("revoke", vec!["keys", "revoke", &id, "--tenant", &tenant]),
         ("migrate", vec!["migrate"]),
         ("patterns", vec!["patterns"]),
@@ -911,6 +925,117 @@ fn bad_input_is_one_error_line(store: &Store) {
             "--older-than",
         ),
         ("usage without a tenant", vec!["usage"], 2, "--tenant"),
+        (
+            "a refill without credits",
+            vec!["keys", "create", "--tenant", &tenant, "--refill", "10/1d"],
+            2,
+            "--credits",
+        ),
+        (
+            "a refill that is not AMOUNT/INTERVAL",
+            vec![
+                "keys",
+                "create",
+                "--tenant",
+                &tenant,
+                "--credits",
+                "10",
+                "--refill",
+                "10 a day",
+            ],
+            2,
+            "expected <amount>/<interval>",
+        ),
+        (
+            "a refill of nothing",
+            vec![
+                "keys", "credits", "set", &id, "1", "--tenant", &tenant, "--refill", "0/1d",
+            ],
+            2,
+            "refill amount",
+        ),
+        (
+            "a refill every hundred and one years",
+            vec![
+                "keys", "credits", "set", &id, "1", "--tenant", &tenant, "--refill", "1/101y",
+            ],
+            2,
+            "refill interval",
+        ),
+        (
+            "a refill and no refill",
+            vec![
+                "keys",
+                "credits",
+                "set",
+                &id,
+                "1",
+                "--tenant",
+                &tenant,
+                "--refill",
+                "1/1d",
+                "--no-refill",
+            ],
+            2,
+            "cannot be used with",
+        ),
+        (
+            "negative credits",
+            vec!["keys", "credits", "set", &id, "-1", "--tenant", &tenant],
+            2,
+            "unexpected argument",
+        ),
+        (
+            "credits over the maximum",
+            vec![
+                "keys",
+                "create",
+                "--tenant",
+                &tenant,
+                "--credits",
+                "9223372036854775808",
+            ],
+            2,
+            "--credits",
+        ),
+        (
+            "adding no credits",
+            vec!["keys", "credits", "add", &id, "0", "--tenant", &tenant],
+            2,
+            "not in 1..=",
+        ),
+        (
+            "credits without a count",
+            vec!["keys", "credits", "set", &id, "--tenant", &tenant],
+            2,
+            "<N>",
+        ),
+        (
+            "adding to a key without credits",
+            vec!["keys", "credits", "add", &id, "5", "--tenant", &tenant],
+            1,
+            "the key has no credits",
+        ),
+        (
+            "credits of an unknown key",
+            vec![
+                "keys",
+                "credits",
+                "set",
+                "key_doesnotexist",
+                "5",
+                "--tenant",
+                &tenant,
+            ],
+            3,
+            "not found",
+        ),
+        (
+            "credits of another tenant's key",
+            vec!["keys", "credits", "remove", &id, "--tenant", &other],
+            3,
+            "not found",
+        ),
         (
             "unknown store scheme",
             vec!["--store", "mysql://u:hunter2@db/keys", "migrate"],
@@ -1279,6 +1404,142 @@ fn audit_filters_and_shapes(store: &Store) {
     }
 }
 
+/// Spends one of the lineage's credits now, as the layer does for a request.
+fn spend(store: &Store, lineage: &KeyId) -> Spend {
+    store
+        .with(async |store| store.spend(lineage, 1, Timestamp::now()).await)
+        .expect("the store answers")
+}
+
+/// `keys create --credits --refill` and `keys credits set | add | remove`: the credits as `show`,
+/// `list` and `usage` print them (text and JSON) while the store spends them, shared with a
+/// rotated-in key; a key without credits shows `-` and `null`.
+fn credits_are_set_added_and_removed(store: &Store) {
+    let tenant = tenant("credits");
+    let created = store.json(&[
+        "keys",
+        "create",
+        "--tenant",
+        &tenant,
+        "--name",
+        "metered",
+        "--credits",
+        "5",
+        "--refill",
+        "100/1d",
+    ]);
+    let id = text(&created["id"]);
+    assert_eq!(created["credits"]["remaining"], 5, "{created}");
+    assert_eq!(
+        created["credits"]["refill"],
+        json!({"amount": 100, "interval_ms": 86_400_000})
+    );
+    let next_refill = text(&created["credits"]["next_refill_at"]);
+    assert_eq!(
+        time(&created["credits"]["next_refill_at"])
+            .duration_since(time(&created["created_at"]))
+            .ok(),
+        Some(Duration::from_secs(86_400)),
+        "the first refill a day after creation"
+    );
+    let (_, plain_id) = store.create(&tenant, &["--name", "plain"]);
+    let lineage = store.key(&tenant, &id).lineage;
+    for left in [4, 3] {
+        assert!(matches!(spend(store, &lineage), Spend::Allowed { remaining, .. } if remaining == left));
+    }
+
+    let shown = store.ok(&["keys", "show", &id, "--tenant", &tenant]);
+    for line in [
+        "credits:        3\n".to_owned(),
+        "refill:         100/1day\n".to_owned(),
+        format!("next_refill_at: {next_refill}\n"),
+    ] {
+        assert!(shown.stdout.contains(&line), "`{line}` in {}", shown.stdout);
+    }
+    let plain = store.ok(&["keys", "show", &plain_id, "--tenant", &tenant]);
+    assert!(
+        plain
+            .stdout
+            .contains("credits:        -\nrefill:         -\nnext_refill_at: -\n"),
+        "{}",
+        plain.stdout
+    );
+
+    let columns = |run: &Run| -> Vec<Vec<String>> {
+        run.stdout
+            .lines()
+            .map(|line| line.split_whitespace().map(str::to_owned).collect())
+            .collect()
+    };
+    let table = columns(&store.ok(&["keys", "list", "--tenant", &tenant]));
+    assert_eq!(table[0][7], "CREDITS", "{table:?}");
+    assert_eq!((table[1][7].as_str(), table[2][7].as_str()), ("3", "-"));
+    let listed = store.json(&["keys", "list", "--tenant", &tenant]);
+    assert_eq!(listed[0]["credits"]["remaining"], 3);
+    assert_eq!(listed[1]["credits"], Value::Null);
+
+    let usage = columns(&store.ok(&["usage", "--tenant", &tenant]));
+    assert_eq!(
+        usage[1][3..],
+        ["never", "0", "3", &next_refill, "metered"],
+        "{usage:?}"
+    );
+    assert_eq!(usage[2][3..], ["never", "0", "-", "-", "plain"], "{usage:?}");
+    let usage = store.json(&["usage", "--tenant", &tenant]);
+    assert_eq!(usage[0]["credits"]["remaining"], 3);
+    assert_eq!(usage[0]["credits"]["next_refill_at"], next_refill.as_str());
+
+    let credits = |args: &[&str]| {
+        let mut all = vec!["keys", "credits"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--tenant", &tenant, "--json"]);
+        let run = store.ok(&all);
+        (run.json()["credits"].clone(), run.stderr)
+    };
+    let (added, note) = credits(&["add", &id, "10"]);
+    assert_eq!(added["remaining"], 13);
+    assert_eq!(added["refill"]["amount"], 100, "the refill is kept");
+    assert_eq!(note, format!("10 credits added to `{id}`: 13 left\n"));
+
+    let (set, note) = credits(&["set", &id, "2"]);
+    assert_eq!(set["remaining"], 2);
+    assert_eq!(set["refill"]["amount"], 100, "set keeps the refill");
+    assert_eq!(note, format!("credits of `{id}` set to 2 (refill 100/1day)\n"));
+    let (set, _) = credits(&["set", &id, "50", "--refill", "50/12h"]);
+    assert_eq!(set["refill"], json!({"amount": 50, "interval_ms": 43_200_000}));
+    let (set, note) = credits(&["set", &id, "0", "--no-refill"]);
+    assert_eq!(
+        set,
+        json!({"remaining": 0, "refill": null, "next_refill_at": null})
+    );
+    assert_eq!(note, format!("credits of `{id}` set to 0 (no refill)\n"));
+    assert_eq!(
+        spend(store, &lineage),
+        Spend::Refused {
+            remaining: 0,
+            next_refill: None
+        }
+    );
+
+    // A rotated-in key spends from the same credits: set through it, seen on the old one.
+    let rotated = store.json(&["keys", "rotate", &id, "--tenant", &tenant, "--two-step"]);
+    let successor = text(&rotated["id"]);
+    assert_eq!(rotated["credits"]["remaining"], 0, "{rotated}");
+    credits(&["set", &successor, "4"]);
+    let old = store.json(&["keys", "show", &id, "--tenant", &tenant]);
+    assert_eq!(old["credits"]["remaining"], 4, "{old}");
+
+    let (removed, note) = credits(&["remove", &id]);
+    assert_eq!(removed, Value::Null);
+    assert_eq!(
+        note,
+        format!("credits of `{id}` removed: its requests are no longer counted\n")
+    );
+    assert_eq!(spend(store, &lineage), Spend::Unmetered);
+    let successor = store.json(&["keys", "show", &successor, "--tenant", &tenant]);
+    assert_eq!(successor["credits"], Value::Null, "removed from the lineage");
+}
+
 /// `usage`: a row per key of the tenant, its last use (`never`) and request count; `--json` too.
 fn usage_shows_counts(store: &Store) {
     let tenant = tenant("usage");
@@ -1305,7 +1566,9 @@ fn usage_shows_counts(store: &Store) {
     assert_eq!(rows.len(), 3, "a header and two keys: {}", table.stdout);
     assert_eq!(
         rows[0],
-        ["ID", "STATUS", "PREFIX", "LAST", "USED", "REQUESTS", "NAME"]
+        [
+            "ID", "STATUS", "PREFIX", "LAST", "USED", "REQUESTS", "CREDITS", "NEXT", "REFILL", "NAME"
+        ]
     );
     assert_eq!(
         rows[1],
@@ -1315,6 +1578,8 @@ fn usage_shows_counts(store: &Store) {
             busy.display_prefix.as_str(),
             used_text.as_str(),
             "42",
+            "-",
+            "-",
             "Busy",
             "box",
         ],
@@ -1322,7 +1587,7 @@ fn usage_shows_counts(store: &Store) {
         table.stdout
     );
     assert_eq!(rows[2][0], idle_id);
-    assert_eq!(rows[2][3..], ["never", "0", "-"], "{}", table.stdout);
+    assert_eq!(rows[2][3..], ["never", "0", "-", "-", "-"], "{}", table.stdout);
 
     let json = store.json(&["usage", "--tenant", &tenant]);
     let listed = json.as_array().expect("a JSON array");
@@ -1338,6 +1603,7 @@ fn usage_shows_counts(store: &Store) {
     assert_eq!(listed[0]["last_used_at"], used_text.as_str());
     assert_eq!(listed[1]["last_used_at"], Value::Null);
     assert_eq!(listed[1]["request_count"], 0);
+    assert_eq!(listed[1]["credits"], Value::Null, "not counted");
     for output in [&table.stdout, &json.to_string()] {
         assert_no_secret(output, &busy_token, "usage");
         assert_no_secret(output, &idle_token, "usage");
@@ -1416,6 +1682,7 @@ macro_rules! per_backend {
 }
 
 per_backend!(
+    credits_are_set_added_and_removed,
     create_prints_the_token_once,
     list_and_show_hide_the_secret,
     revoke_marks_the_key_revoked,

@@ -120,3 +120,54 @@ async fn printed_curl_lines_do_what_they_say() {
     let audit = send(client.get("/v1/keys/audit?limit=5").bearer_auth(token)).await;
     assert_eq!(audit.status, 200, "{}", audit.text);
 }
+
+#[tokio::test]
+async fn the_key_page_opens_after_the_stand_in_sign_in() {
+    let demo = ExampleProcess::start("demo", &[]);
+    let token = demo.key("demo");
+    let base = format!("http://{}", demo.address);
+    // "#   <base>/login", printed for a browser.
+    let login = format!("#   {base}/login");
+    assert!(demo.output.contains(&login), "{:#?}", demo.output);
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
+
+    // Nobody signed in: sent to the sign-in.
+    let page = send(browser.get(format!("{base}/settings/api-keys"))).await;
+    assert_eq!(page.status, 303);
+    assert_eq!(page.header("location"), "/login");
+
+    // The sign-in sets the session cookie and sends the visitor to the page.
+    let signed = send(browser.get(format!("{base}/login"))).await;
+    assert_eq!(signed.status, 303);
+    assert_eq!(signed.header("location"), "/settings/api-keys");
+    let set_cookie = signed.header("set-cookie");
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().expect("name=value").to_owned();
+
+    // With it, the page lists the demo tenant's keys, never their secrets.
+    let page = send(
+        browser
+            .get(format!("{base}/settings/api-keys"))
+            .header("cookie", &cookie),
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert_eq!(page.header("cache-control"), "no-store");
+    assert!(page.text.contains("spare"), "{}", page.text);
+    assert!(!page.text.contains(token));
+
+    // A made-up session is nobody.
+    let forged = send(
+        browser
+            .get(format!("{base}/settings/api-keys"))
+            .header("cookie", "demo_session=00000000000000000000000000000000"),
+    )
+    .await;
+    assert_eq!(forged.status, 303);
+}

@@ -10,7 +10,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Client, ExampleProcess, postgres_schema, send};
+use support::{Client, ExampleProcess, keyward, postgres_schema, send};
 
 /// How soon a change made by the CLI must be enforced by the running server.
 const WITHIN: Duration = Duration::from_secs(1);
@@ -91,26 +91,6 @@ const SEEDS: [Seed; 5] = [
         limit: Some(1),
     },
 ];
-
-/// Runs `keyward --store URL ARGS… --json` as its own process; the exit code and stdout parsed.
-async fn keyward(store: &str, env: &[(&str, &str)], args: &[&str]) -> (i32, Value, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .arg("--json")
-        .env_remove("KEYWARD_STORE")
-        .env_remove("KEYWARD_KEYSPACE")
-        .env_remove("RUST_LOG")
-        .envs(env.iter().copied())
-        .output()
-        .await
-        .expect("the CLI runs");
-    let stdout = String::from_utf8(output.stdout).expect("utf-8");
-    let stderr = String::from_utf8(output.stderr).expect("utf-8");
-    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
-    (output.status.code().unwrap_or(-1), json, stderr)
-}
 
 fn text(value: &Value) -> String {
     value

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use keyward_core::audit::AuditQuery;
-use keyward_core::{Environment, KeyId, KeyKind, KeyspaceName, Rotation, ScopeSet, TenantId, Tier};
+use keyward_core::credits::MAX_CREDITS;
+use keyward_core::{Environment, KeyId, KeyKind, KeyspaceName, Refill, Rotation, ScopeSet, TenantId, Tier};
 
 use super::error::EXIT_CODES_HELP;
 use super::store::redact;
@@ -79,7 +80,8 @@ pub(crate) enum Command {
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Audit(AuditArgs),
     /// Print a tenant's keys and their use: id, status, display prefix, last use (or `never`),
-    /// request count, name.
+    /// request count, credits left and the next refill (`-` for keys whose requests are not
+    /// counted), name.
     Usage(TenantArg),
     /// Bring the store's schema up to date (other commands refuse an outdated one), and report
     /// success.
@@ -98,7 +100,8 @@ pub(crate) enum KeysCommand {
     /// captures it), and the key's details on stderr. With `--json`: one object on stdout holding
     /// `token` and the key's fields.
     Create(CreateArgs),
-    /// List a tenant's keys, oldest first.
+    /// List a tenant's keys, oldest first: id, status, kind, environment, display prefix, tier,
+    /// scopes, credits left (`-`: its requests are not counted), creation time, name.
     List(TenantArg),
     /// Show one key.
     Show(KeyArgs),
@@ -111,6 +114,66 @@ pub(crate) enum KeysCommand {
     ///
     /// Output as for `create`; `--json` adds the old key as `previous`.
     Rotate(RotateArgs),
+    /// Set, add to or remove a key's credits: a budget of requests that its lineage (the key and
+    /// its successors by rotation) spends, refilled periodically or not, after which the app
+    /// answers 429 `usage_exceeded`. A request costs its route's cost (1 unless the app says
+    /// otherwise); a request the app answers with an error costs nothing.
+    ///
+    /// Each prints the key as `show` does, and what changed on stderr. Running apps count by
+    /// the new credits within a second.
+    #[command(subcommand, arg_required_else_help = false)]
+    Credits(CreditsCommand),
+}
+
+/// `keyward keys credits …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CreditsCommand {
+    /// Give the key's lineage N credits from now, replacing what it had; its refill is kept
+    /// (the next one an interval from now) unless `--refill` or `--no-refill` says otherwise.
+    Set(SetCreditsArgs),
+    /// Add N credits to the key's lineage (a refill that is due is applied first); the key must
+    /// have credits.
+    Add(AddCreditsArgs),
+    /// Take the credits away: the lineage's requests are no longer counted.
+    Remove(KeyArgs),
+}
+
+/// `keyward keys credits set`.
+#[derive(Debug, Args)]
+pub(crate) struct SetCreditsArgs {
+    #[command(flatten)]
+    pub(crate) key: KeyArgs,
+
+    /// The credits, from 0 to 9223372036854775807.
+    #[arg(value_name = "N", value_parser = clap::value_parser!(u64).range(..=MAX_CREDITS))]
+    pub(crate) remaining: u64,
+
+    #[command(flatten)]
+    pub(crate) refill: RefillArgs,
+}
+
+/// `keys credits set`'s refill; at most one may be given.
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub(crate) struct RefillArgs {
+    /// Raise the credits to AMOUNT every INTERVAL (`1000/1d`, `50/12h`, `10000/30days`).
+    #[arg(long, value_name = "AMOUNT/INTERVAL")]
+    pub(crate) refill: Option<Refill>,
+
+    /// No refill: the credits are spent once.
+    #[arg(long)]
+    pub(crate) no_refill: bool,
+}
+
+/// `keyward keys credits add`.
+#[derive(Debug, Args)]
+pub(crate) struct AddCreditsArgs {
+    #[command(flatten)]
+    pub(crate) key: KeyArgs,
+
+    /// How many to add, from 1 to 9223372036854775807 (the total stops there).
+    #[arg(value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_CREDITS))]
+    pub(crate) amount: u64,
 }
 
 /// `keyward keyspace …`.
@@ -290,6 +353,15 @@ pub(crate) struct CreateArgs {
     /// Production (`live`) or sandbox (`test`) key; written into the token.
     #[arg(long = "env", value_name = "ENV", value_enum, default_value_t = EnvArg::Live)]
     pub(crate) environment: EnvArg,
+
+    /// Credits: the key's lineage may spend this many (see `keys credits`), from 0 to
+    /// 9223372036854775807. Default: its requests are not counted.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(..=MAX_CREDITS))]
+    pub(crate) credits: Option<u64>,
+
+    /// Raise the credits to AMOUNT every INTERVAL (`1000/1d`, `50/12h`); needs `--credits`.
+    #[arg(long, value_name = "AMOUNT/INTERVAL", requires = "credits")]
+    pub(crate) refill: Option<Refill>,
 }
 
 /// `keyward keys rotate`.
@@ -450,6 +522,58 @@ mod tests {
         assert_eq!(create.tier.as_ref().map(Tier::as_str), Some("pro"));
         assert_eq!(create.expires, Some(Duration::from_secs(90 * 86_400)));
         assert_eq!(create.environment, EnvArg::Test);
+    }
+
+    #[test]
+    fn credits_take_a_count_and_a_refill() {
+        let daily: Refill = "100/1d".parse().expect("a refill");
+        let cli = parse(&[
+            "keys",
+            "create",
+            "--tenant",
+            "t",
+            "--credits",
+            "5",
+            "--refill",
+            "100/1d",
+        ])
+        .expect("valid arguments");
+        let Command::Keys(KeysCommand::Create(create)) = cli.command else {
+            panic!("expected keys create, got {:?}", cli.command);
+        };
+        assert_eq!((create.credits, create.refill), (Some(5), Some(daily)));
+
+        let cases: [(&[&str], Option<Refill>, bool); 3] = [
+            (&[], None, false),
+            (&["--refill", "100/1d"], Some(daily), false),
+            (&["--no-refill"], None, true),
+        ];
+        for (flags, refill, no_refill) in cases {
+            let mut args = vec!["keys", "credits", "set", "key_abc", "7", "--tenant", "t"];
+            args.extend_from_slice(flags);
+            let cli = parse(&args).expect("valid arguments");
+            let Command::Keys(KeysCommand::Credits(CreditsCommand::Set(set))) = cli.command else {
+                panic!("expected keys credits set for {flags:?}");
+            };
+            assert_eq!(set.key.id.as_str(), "key_abc");
+            assert_eq!(set.remaining, 7);
+            assert_eq!(
+                (set.refill.refill, set.refill.no_refill),
+                (refill, no_refill),
+                "{flags:?}"
+            );
+        }
+        let cli =
+            parse(&["keys", "credits", "add", "key_abc", "9", "--tenant", "t"]).expect("valid arguments");
+        let Command::Keys(KeysCommand::Credits(CreditsCommand::Add(add))) = cli.command else {
+            panic!("expected keys credits add");
+        };
+        assert_eq!((add.key.id.as_str(), add.amount), ("key_abc", 9));
+        let cli = parse(&["keys", "credits", "remove", "key_abc", "--tenant", "t"]).expect("valid arguments");
+        assert!(matches!(
+            cli.command,
+            Command::Keys(KeysCommand::Credits(CreditsCommand::Remove(_)))
+        ));
     }
 
     #[test]

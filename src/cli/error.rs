@@ -8,7 +8,7 @@ use keyward_core::{KeyId, ManagerError, StoreError, TenantId};
 /// Exit code: the command succeeded.
 pub(crate) const SUCCESS: u8 = 0;
 /// Exit code: the store refused the operation (tenant at its key limit, key not active, rotation
-/// pending) or something else failed.
+/// pending, no credits to add to) or something else failed.
 pub(crate) const REFUSED: u8 = 1;
 /// Exit code: bad usage or a bad value (tenant, scope, tier, key id, duration, time, limit, name,
 /// store URL), as clap exits.
@@ -28,7 +28,8 @@ pub(crate) const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success
   1  refused: the tenant is at its key limit, the key is not active, a rotation is pending, the
-     keyspace's policy does not allow the scopes, tier or rotation asked for, or another failure
+     keyspace's policy does not allow the scopes, tier or rotation asked for, the key has no
+     credits to add to, or another failure
   2  usage: a bad option or value (tenant, scope, tier, key id, duration, time, limit, name,
      store URL, policy)
   3  not found: no key with that id for that tenant in the keyspace

@@ -1,15 +1,18 @@
-//! `keyward keys …`: create, list, show, revoke and rotate a tenant's keys.
+//! `keyward keys …`: create, list, show, revoke and rotate a tenant's keys, and change their
+//! credits ([`credits`](super::credits)).
 
 use std::io::Write;
 use std::sync::Arc;
 
 use keyward_core::{ApiKey, Expiry, KeyManager, KeyStore, KeyspaceName, NewKey};
 
+use keyward_core::{KeyId, TenantId};
+
 use super::args::{CreateArgs, KeyArgs, KeysCommand, RotateArgs, TenantArg};
 use super::error::CliError;
 use super::output::Printer;
-use super::store;
 use super::view::KeyView;
+use super::{credits, store};
 
 /// Runs one `keys` subcommand against `store`, through a [`KeyManager`] for the keyspace as the
 /// store keeps it: its token format, limits, default scopes and rotation rule.
@@ -31,6 +34,7 @@ pub(crate) async fn run<O: Write, E: Write>(
         KeysCommand::Show(args) => show(args, manager, printer).await,
         KeysCommand::Revoke(args) => revoke(args, manager, printer).await,
         KeysCommand::Rotate(args) => rotate(args, manager, printer).await,
+        KeysCommand::Credits(command) => credits::run(command, manager, printer).await,
     }
 }
 
@@ -54,6 +58,9 @@ async fn create<O: Write, E: Write>(
     }
     if let Some(lifetime) = args.expires {
         new = new.expires(Expiry::In(lifetime));
+    }
+    if let Some(remaining) = args.credits {
+        new = new.credits(remaining, args.refill);
     }
     let created = manager
         .create(new)
@@ -86,16 +93,20 @@ async fn show<O: Write, E: Write>(
     manager: &KeyManager,
     printer: &mut Printer<O, E>,
 ) -> Result<(), CliError> {
-    let tenant = &args.tenant.tenant;
-    let key = manager
-        .get(tenant, &args.id)
+    let key = owned(manager, &args.tenant.tenant, &args.id).await?;
+    print_key(&key, manager, printer)
+}
+
+/// The key `id` of `tenant`, or [`CliError::NotFound`].
+pub(super) async fn owned(manager: &KeyManager, tenant: &TenantId, id: &KeyId) -> Result<ApiKey, CliError> {
+    manager
+        .get(tenant, id)
         .await
-        .map_err(|error| CliError::from_manager(error, tenant, Some(&args.id)))?
+        .map_err(|error| CliError::from_manager(error, tenant, Some(id)))?
         .ok_or_else(|| CliError::NotFound {
             tenant: tenant.clone(),
-            id: args.id.clone(),
-        })?;
-    print_key(&key, manager, printer)
+            id: id.clone(),
+        })
 }
 
 async fn revoke<O: Write, E: Write>(
@@ -111,8 +122,8 @@ async fn revoke<O: Write, E: Write>(
     print_key(&key, manager, printer)
 }
 
-/// Prints one key as it stands now (`show`, and `revoke`'s result).
-fn print_key<O: Write, E: Write>(
+/// Prints one key as it stands now (`show`, and the result of `revoke` and `credits`).
+pub(super) fn print_key<O: Write, E: Write>(
     key: &ApiKey,
     manager: &KeyManager,
     printer: &mut Printer<O, E>,

@@ -2,6 +2,7 @@
 
 mod args;
 mod audit;
+mod credits;
 mod error;
 mod event_view;
 mod keys;

@@ -160,7 +160,7 @@ impl<O: Write, E: Write> Printer<O, E> {
             let _ = writeln!(self.err, "no keys for tenant `{tenant}`");
             return Ok(());
         }
-        let rows: Vec<[String; 9]> = keys.iter().map(key_row).collect();
+        let rows: Vec<[String; 10]> = keys.iter().map(key_row).collect();
         self.out
             .write_all(render_columns(Some(KEY_HEADER), &rows).as_bytes())?;
         self.out.flush()
@@ -212,8 +212,17 @@ impl<O: Write, E: Write> Printer<O, E> {
             let _ = writeln!(self.err, "no keys for tenant `{tenant}`");
             return Ok(());
         }
-        const HEADER: [&str; 6] = ["ID", "STATUS", "PREFIX", "LAST USED", "REQUESTS", "NAME"];
-        let rows: Vec<[String; 6]> = usage.iter().map(UsageView::columns).collect();
+        const HEADER: [&str; 8] = [
+            "ID",
+            "STATUS",
+            "PREFIX",
+            "LAST USED",
+            "REQUESTS",
+            "CREDITS",
+            "NEXT REFILL",
+            "NAME",
+        ];
+        let rows: Vec<[String; 8]> = usage.iter().map(UsageView::columns).collect();
         self.out
             .write_all(render_columns(Some(HEADER), &rows).as_bytes())?;
         self.out.flush()
@@ -280,12 +289,12 @@ fn render_fields(fields: &[(&'static str, String)]) -> String {
 }
 
 /// The columns of `keys list`.
-const KEY_HEADER: [&str; 9] = [
-    "ID", "STATUS", "KIND", "ENV", "PREFIX", "TIER", "SCOPES", "CREATED", "NAME",
+const KEY_HEADER: [&str; 10] = [
+    "ID", "STATUS", "KIND", "ENV", "PREFIX", "TIER", "SCOPES", "CREDITS", "CREATED", "NAME",
 ];
 
 /// A key's row in `keys list`, the name last.
-fn key_row(k: &KeyView) -> [String; 9] {
+fn key_row(k: &KeyView) -> [String; 10] {
     [
         k.id.to_string(),
         k.status_text().to_owned(),
@@ -294,6 +303,7 @@ fn key_row(k: &KeyView) -> [String; 9] {
         k.display_prefix.clone(),
         k.tier.to_string(),
         k.scopes_text(),
+        k.credits_text(),
         k.created_at.to_string(),
         k.name.clone(),
     ]

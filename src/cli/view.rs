@@ -1,6 +1,7 @@
 //! [`KeyView`]: a key as the command line shows it, and [`UsageView`], its use as `keyward usage`
 //! shows it. Neither has a field for a secret or a hash.
 
+use keyward_core::credits::CreditsView;
 use keyward_core::time::Timestamp;
 use keyward_core::{ApiKey, Environment, KeyId, KeyKind, KeyStatus, KeyspaceName, ScopeSet, TenantId, Tier};
 use serde::Serialize;
@@ -29,6 +30,8 @@ pub(crate) struct KeyView {
     pub(crate) lineage: KeyId,
     pub(crate) rotated_from: Option<KeyId>,
     pub(crate) grace_until: Option<Timestamp>,
+    /// The lineage's credits as they stand; `None`: its requests are not counted.
+    pub(crate) credits: Option<CreditsView>,
 }
 
 impl KeyView {
@@ -53,7 +56,13 @@ impl KeyView {
             lineage: key.lineage.clone(),
             rotated_from: key.rotated_from.clone(),
             grace_until: key.grace_until,
+            credits: key.credits.map(|credits| credits.view(now)),
         }
+    }
+
+    /// The credits left, `-` when the key's requests are not counted (`keys list`).
+    pub(crate) fn credits_text(&self) -> String {
+        remaining(self.credits.as_ref())
     }
 
     /// The scopes as `--scopes` takes them.
@@ -96,8 +105,28 @@ impl KeyView {
             ("lineage", self.lineage.to_string()),
             ("rotated_from", id(self.rotated_from.as_ref())),
             ("grace_until", time(self.grace_until)),
+            ("credits", self.credits_text()),
+            (
+                "refill",
+                self.credits
+                    .and_then(|c| c.refill)
+                    .map_or_else(|| "-".to_owned(), |refill| refill.to_string()),
+            ),
+            ("next_refill_at", next_refill(self.credits.as_ref())),
         ]
     }
+}
+
+/// Credits left, `-` for none.
+fn remaining(credits: Option<&CreditsView>) -> String {
+    credits.map_or_else(|| "-".to_owned(), |c| c.remaining.to_string())
+}
+
+/// When the credits are next refilled, `-` without credits or a refill.
+fn next_refill(credits: Option<&CreditsView>) -> String {
+    credits
+        .and_then(|c| c.next_refill_at)
+        .map_or_else(|| "-".to_owned(), |at| at.to_string())
 }
 
 /// Scopes as `--scopes` takes them: comma-separated, `(none)` for the empty set.
@@ -117,6 +146,8 @@ pub(crate) struct UsageView {
     pub(crate) status: KeyStatus,
     pub(crate) last_used_at: Option<Timestamp>,
     pub(crate) request_count: u64,
+    /// The lineage's credits as they stand; `None`: its requests are not counted.
+    pub(crate) credits: Option<CreditsView>,
 }
 
 impl UsageView {
@@ -129,11 +160,13 @@ impl UsageView {
             status: key.status(now),
             last_used_at: key.last_used_at,
             request_count: key.request_count,
+            credits: key.credits.map(|credits| credits.view(now)),
         }
     }
 
-    /// The table row: id, status, display prefix, last use (`never`), requests, name (`-`).
-    pub(crate) fn columns(&self) -> [String; 6] {
+    /// The table row: id, status, display prefix, last use (`never`), requests, credits left and
+    /// the next refill (`-`), name (`-`).
+    pub(crate) fn columns(&self) -> [String; 8] {
         [
             self.id.to_string(),
             self.status.as_str().to_owned(),
@@ -141,6 +174,8 @@ impl UsageView {
             self.last_used_at
                 .map_or_else(|| "never".to_owned(), |at| at.to_string()),
             self.request_count.to_string(),
+            remaining(self.credits.as_ref()),
+            next_refill(self.credits.as_ref()),
             if self.name.is_empty() {
                 "-".to_owned()
             } else {

@@ -102,6 +102,28 @@ pub async fn send(request: RequestBuilder) -> Reply {
     }
 }
 
+/// Runs the `keyward` CLI as its own process, `keyward --store URL ARGS… --json` with `env` added
+/// and nothing of the caller's keyward settings or logs: the exit code, stdout parsed (`null` when
+/// not JSON) and stderr.
+pub async fn keyward(store: &str, env: &[(&str, &str)], args: &[&str]) -> (i32, Value, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .arg("--json")
+        .env_remove("KEYWARD_STORE")
+        .env_remove("KEYWARD_KEYSPACE")
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .expect("the CLI runs");
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let stderr = String::from_utf8(output.stderr).expect("utf-8");
+    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (output.status.code().unwrap_or(-1), json, stderr)
+}
+
 /// A clock stopped at the current wall-clock time, moved by the tests.
 pub fn clock() -> ManualClock {
     ManualClock::new(Timestamp::now())
@@ -236,6 +258,10 @@ impl Drop for ExampleProcess {
 
 /// A store URL on a schema of its own on the test server (`KEYWARD_TEST_POSTGRES_URL`), named
 /// after `test`: keys and migrations of earlier runs, and of other tests, are not in it.
+///
+/// # Panics
+///
+/// When the variable is not set or the server cannot be reached: the test fails there.
 pub async fn postgres_schema(test: &str) -> String {
     let base = std::env::var("KEYWARD_TEST_POSTGRES_URL").unwrap_or_else(|_| {
         panic!(

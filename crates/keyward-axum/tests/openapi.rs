@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use keyward_axum::ApiError;
 use keyward_axum::guard::RequireScopes;
 use keyward_axum::openapi::{ApiKeySecurity, ManagementPaths};
-use keyward_core::{KeyManager, MemoryStore, NewKey, TenantId};
+use keyward_core::{KeyManager, MemoryStore, NewKey, Refill, TenantId};
 use keyward_tower::ApiKeyLayer;
 use keyward_tower::rate_limit::{Quota, RateLimits};
 use keyward_tower::{CredentialSources, credential::X_API_KEY};
@@ -486,6 +486,17 @@ async fn the_management_paths_are_declared_and_describe_what_the_router_answers(
         "create",
     );
     let id = created["key"]["id"].as_str().expect("an id").to_owned();
+    // Credits, so that the views below show them (the rotated-in key shares them).
+    let daily = Refill::new(100, std::time::Duration::from_secs(86_400)).expect("a refill");
+    manager
+        .set_credits(
+            &TenantId::new("site_1").expect("a tenant"),
+            &id.parse().expect("a key id"),
+            40,
+            Some(daily),
+        )
+        .await
+        .expect("credits set");
     for (method, path, template, status) in [
         ("GET", "/v1/keys".to_owned(), "/v1/keys", "200"),
         ("GET", format!("/v1/keys/{id}"), "/v1/keys/{id}", "200"),
@@ -509,6 +520,14 @@ async fn the_management_paths_are_declared_and_describe_what_the_router_answers(
         let schema = response_schema(template, &method.to_lowercase(), status);
         validate_in(components, &schema, &body, &format!("{method} {path}"));
     }
+    let (_, shown) = call("GET", &format!("/v1/keys/{id}"), None).await;
+    assert_eq!(
+        shown["credits"],
+        json!({"remaining": 40, "refill": {"amount": 100, "interval_ms": 86_400_000},
+            "next_refill_at": shown["credits"]["next_refill_at"]}),
+        "the views above carried credits"
+    );
+    assert!(shown["credits"]["next_refill_at"].is_string(), "{shown}");
     let (status, error) = call("POST", "/v1/keys", Some(json!({"scopes": []}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     validate_in(

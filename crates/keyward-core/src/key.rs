@@ -8,6 +8,7 @@ use rand::rngs::OsRng;
 use rand::{Rng, TryRngCore};
 use serde::{Deserialize, Serialize};
 
+use crate::credits::Credits;
 use crate::hash::{Fingerprint, SecretHash};
 use crate::keyspace::KeyspaceName;
 use crate::time::Timestamp;
@@ -218,6 +219,10 @@ pub struct ApiKey {
     pub rotated_from: Option<KeyId>,
     /// When a rotated-out key stops working.
     pub grace_until: Option<Timestamp>,
+    /// Its lineage's [credits](crate::credits) as read with the key, if it has any. A snapshot:
+    /// the store's count changes with every request, and [`KeyStore::spend`](crate::KeyStore::spend)
+    /// is what spends it.
+    pub credits: Option<Credits>,
 }
 
 impl KeyStatus {

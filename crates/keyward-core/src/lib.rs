@@ -6,6 +6,11 @@
 //! store, so that the `keyward` CLI and every other process on it apply the same rules; changes
 //! made anywhere (revocations, rotations, policy changes) reach every process within a second.
 //!
+//! A key may have [`credits`]: a usage budget of its lineage, with an optional periodic
+//! [`Refill`], that the store spends atomically ([`KeyStore::spend`]) and that
+//! [`KeyManager::set_credits`], [`add_credits`](KeyManager::add_credits) and
+//! [`remove_credits`](KeyManager::remove_credits) change.
+//!
 //! ```
 //! use keyward_core::{KeyManager, MemoryStore, NewKey, ScopeSet, TenantId};
 //!
@@ -29,6 +34,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod audit;
+pub mod credits;
 pub mod environment;
 pub mod hash;
 pub mod key;
@@ -44,6 +50,7 @@ pub mod time;
 pub mod token;
 pub mod verify;
 
+pub use credits::{Credits, Refill, Spend};
 pub use environment::Environment;
 pub use key::{ApiKey, KeyId, KeyStatus, TenantId};
 pub use keyspace::{Drift, Keyspace, KeyspaceName};

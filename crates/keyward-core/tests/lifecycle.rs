@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use keyward_core::audit::{AuditEvent, AuditQuery, KeyUsage};
+use keyward_core::credits::{Credits, CreditsUpdate, Spend};
 use keyward_core::hash::Hasher;
 use keyward_core::manager::ConfigError;
 use keyward_core::store::{ChangeFeed, KeyspaceWrite, OldKey};
@@ -557,6 +558,24 @@ impl KeyStore for CountingStore {
         now: Timestamp,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         self.inner.save_keyspace(keyspace, write, now)
+    }
+
+    fn spend<'a>(
+        &'a self,
+        lineage: &'a KeyId,
+        cost: u64,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Spend, StoreError>> {
+        self.inner.spend(lineage, cost, now)
+    }
+
+    fn update_credits<'a>(
+        &'a self,
+        lineage: &'a KeyId,
+        update: CreditsUpdate,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Option<Credits>, StoreError>> {
+        self.inner.update_credits(lineage, update, now)
     }
 
     fn changes(&self) -> &ChangeFeed {

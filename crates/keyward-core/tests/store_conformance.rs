@@ -41,6 +41,15 @@ macro_rules! suite {
                 }
             )*
 
+            mod credits {
+                credit_cases!($backend:
+                    credits_spend_and_refuse,
+                    credits_refill,
+                    credits_updates,
+                    credits_under_concurrency,
+                );
+            }
+
             mod keyspaces {
                 keyspace_cases!($backend:
                     declaring_a_keyspace,
@@ -61,6 +70,20 @@ macro_rules! keyspace_cases {
             async fn $case() {
                 let harness = crate::conformance::harness::Harness::$backend().await;
                 crate::conformance::keyspaces::$case(&harness).await;
+                harness.finish().await;
+            }
+        )*
+    };
+}
+
+/// Runs the cases of [`conformance::credits`] against `$backend`.
+macro_rules! credit_cases {
+    ($backend:ident: $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let harness = crate::conformance::harness::Harness::$backend().await;
+                crate::conformance::credits::$case(&harness).await;
                 harness.finish().await;
             }
         )*

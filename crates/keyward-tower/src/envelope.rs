@@ -159,7 +159,12 @@ pub(crate) fn json(
             param,
         },
     };
-    serde_json::to_vec(&envelope).map(Bytes::from).unwrap_or_default()
+    // One allocation: the fixed text and a request id fit (messages are a sentence).
+    let mut body = Vec::with_capacity(96 + code.len() + message.len() + request_id.len());
+    match serde_json::to_writer(&mut body, &envelope) {
+        Ok(()) => Bytes::from(body),
+        Err(_) => Bytes::new(),
+    }
 }
 
 /// A JSON error response with its status, `Content-Type`, `Cache-Control: no-store` and
@@ -168,6 +173,8 @@ pub(crate) fn json_response(status: StatusCode, body: Bytes, request_id: HeaderV
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
+    // These three, the rate-limit headers and `Retry-After` or `WWW-Authenticate`: one table.
+    headers.reserve(8);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers::request_id(headers, request_id);

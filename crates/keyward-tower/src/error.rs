@@ -35,6 +35,15 @@ pub enum Rejection {
         /// When the request's cost is available again.
         retry_after: Duration,
     },
+    /// The key's [credits](keyward_core::credits) do not cover the request's cost (429,
+    /// `usage_exceeded`).
+    UsageExceeded {
+        /// Credits left (fewer than the cost).
+        remaining: u64,
+        /// When the next refill comes; `None`: the credits have no refill, and only a top-up
+        /// helps.
+        retry_after: Option<Duration>,
+    },
     /// The API is switched off (503, `api_disabled`).
     ApiDisabled,
     /// The key store could not be asked (503, `store_unavailable`).
@@ -54,7 +63,7 @@ impl Rejection {
             Self::SecretKeyRequired | Self::InsufficientScope { .. } | Self::Forbidden(_) => {
                 StatusCode::FORBIDDEN
             }
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::UsageExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::ApiDisabled | Self::StoreUnavailable | Self::RateLimiterUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -70,6 +79,7 @@ impl Rejection {
             Self::SecretKeyRequired | Self::Forbidden(_) => "forbidden",
             Self::InsufficientScope { .. } => "insufficient_scope",
             Self::RateLimited { .. } => "rate_limit_exceeded",
+            Self::UsageExceeded { .. } => "usage_exceeded",
             Self::ApiDisabled => "api_disabled",
             Self::StoreUnavailable => "store_unavailable",
             Self::RateLimiterUnavailable => "rate_limiter_unavailable",
@@ -91,6 +101,12 @@ impl Rejection {
                 format!("API key is missing the required scope: {}", missing.join(", ")).into()
             }
             Self::RateLimited { .. } => "Too many requests".into(),
+            Self::UsageExceeded {
+                retry_after: Some(_), ..
+            } => "The API key's usage credits are spent until the next refill".into(),
+            Self::UsageExceeded {
+                retry_after: None, ..
+            } => "The API key's usage credits are spent".into(),
             Self::ApiDisabled => "The API is disabled".into(),
             Self::StoreUnavailable => "API keys cannot be checked right now; retry shortly".into(),
             Self::RateLimiterUnavailable => "Rate limits cannot be checked right now; retry shortly".into(),

@@ -1,5 +1,6 @@
 //! Response headers: `X-RateLimit-*`, the IETF `RateLimit`/`RateLimit-Policy` fields,
-//! `Retry-After`, `X-Request-Id`, and `Deprecation` / `Sunset` for keys in their rotation grace
+//! `Retry-After`, `X-Request-Id`, `X-Credits-Remaining` / `X-Credits-Reset` for keys with
+//! [credits](keyward_core::credits), and `Deprecation` / `Sunset` for keys in their rotation grace
 //! period (see [`grace`](crate::grace)).
 
 use std::sync::LazyLock;
@@ -21,6 +22,11 @@ pub static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-
 pub static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// `ratelimit-policy` (IETF draft).
 pub static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+/// `x-credits-remaining`: the key's [credits](keyward_core::credits) left after the request.
+pub static X_CREDITS_REMAINING: HeaderName = HeaderName::from_static("x-credits-remaining");
+/// `x-credits-reset`: seconds until the key's credits are next refilled (only when they have a
+/// refill).
+pub static X_CREDITS_RESET: HeaderName = HeaderName::from_static("x-credits-reset");
 /// `deprecation` (RFC 9745): sent with a key in its rotation grace period.
 pub static DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
 /// `sunset` (RFC 8594): when a key in its rotation grace period stops working.
@@ -82,6 +88,14 @@ pub(crate) fn rate_limit(headers: &mut HeaderMap, decision: &RateDecision, ietf:
         if let Ok(state) = HeaderValue::try_from(format!("\"default\";r={};t={reset}", decision.remaining)) {
             headers.insert(RATELIMIT.clone(), state);
         }
+    }
+}
+
+/// Writes `X-Credits-Remaining`, and `X-Credits-Reset` when a refill comes in `reset`.
+pub(crate) fn credits(headers: &mut HeaderMap, remaining: u64, reset: Option<Duration>) {
+    headers.insert(X_CREDITS_REMAINING.clone(), number(remaining));
+    if let Some(reset) = reset {
+        headers.insert(X_CREDITS_RESET.clone(), number(ceil_secs(reset)));
     }
 }
 

@@ -16,12 +16,16 @@
 //! 7. the rate limit of the key's lineage (or, with
 //!    [`rate_limit_per_client`](ApiKeyLayerBuilder::rate_limit_per_client), of the lineage and the
 //!    client's address, found by [`client_ip`]), at the route's cost: 429 with `Retry-After`;
+//!    then, for a key with [credits](keyward_core::credits), the route's cost spent at the store:
+//!    429 `usage_exceeded` once they are spent, 503 `store_unavailable` when the store cannot be
+//!    asked (see [`credits`]);
 //! 8. the [`VerifiedKey`] goes into request extensions;
-//! 9. `X-RateLimit-Limit`, `-Remaining`, `-Reset` on the way out, and for a key in its rotation
-//!    grace period `Deprecation` and `Sunset` (and a `Link` to the rotation documentation, when
-//!    configured; see [`grace`]); an application error in keyward's envelope
-//!    ([`ErrorEnvelope`]) names the request's id in its body too; usage and audit records go to a
-//!    background writer.
+//! 9. `X-RateLimit-Limit`, `-Remaining`, `-Reset` on the way out, `X-Credits-Remaining` and
+//!    `-Reset` for a key with credits (given back when the service answered 400 or above), and
+//!    for a key in its rotation grace period `Deprecation` and `Sunset` (and a `Link` to the
+//!    rotation documentation, when configured; see [`grace`]); an application error in keyward's
+//!    envelope ([`ErrorEnvelope`]) names the request's id in its body too; usage and audit records
+//!    go to a background writer.
 //!
 //! Bodies are handed on as they are, and the layer's own bodies (a rejection's JSON, a JSON body
 //! read for its key) are built from `Bytes`, so the request and response body types must be
@@ -74,6 +78,7 @@ mod audit_retention;
 pub mod bodies;
 pub mod client_ip;
 pub mod credential;
+pub mod credits;
 pub mod envelope;
 mod error;
 mod future;

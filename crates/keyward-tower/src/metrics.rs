@@ -53,13 +53,14 @@ use crate::Rejection;
 
 /// Every code of [`Rejection::code`], in the order of [`code_index`].
 #[cfg(feature = "metrics")]
-const CODES: [&str; 9] = [
+const CODES: [&str; 10] = [
     "unauthorized",
     "bad_request",
     "payload_too_large",
     "forbidden",
     "insufficient_scope",
     "rate_limit_exceeded",
+    "usage_exceeded",
     "api_disabled",
     "store_unavailable",
     "rate_limiter_unavailable",
@@ -75,9 +76,10 @@ fn code_index(rejection: &Rejection) -> usize {
         Rejection::SecretKeyRequired | Rejection::Forbidden(_) => 3,
         Rejection::InsufficientScope { .. } => 4,
         Rejection::RateLimited { .. } => 5,
-        Rejection::ApiDisabled => 6,
-        Rejection::StoreUnavailable => 7,
-        Rejection::RateLimiterUnavailable => 8,
+        Rejection::UsageExceeded { .. } => 6,
+        Rejection::ApiDisabled => 7,
+        Rejection::StoreUnavailable => 8,
+        Rejection::RateLimiterUnavailable => 9,
     }
 }
 

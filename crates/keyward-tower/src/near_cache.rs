@@ -1,6 +1,8 @@
 //! A per-thread front for the verifier's moka cache. A hit takes no lock and writes no shared
 //! memory: one thread-local map lookup and one atomic load (the time is the request's own clock
-//! read, shared with the key's status check).
+//! read, shared with the key's status check). Each thread holds its own copy of a key, made when
+//! it fills the entry: the reference counts a request moves are then the thread's own, so that
+//! requests with one hot key on several cores do not pass a cache line back and forth.
 //!
 //! Entries live at most a second by the key manager's clock (never when that clock reads earlier
 //! than when they were filled), and only while the verifier's change counter is where it was
@@ -66,10 +68,12 @@ impl NearCache {
         })
     }
 
-    /// Remembers `key`, read from the shared cache when the change counter was `generation`.
+    /// Remembers a copy of `key`, read from the shared cache when the change counter was
+    /// `generation`.
     #[inline]
-    pub(crate) fn put(&self, lookup: LookupKey, key: Arc<CachedKey>, generation: u64, now: Timestamp) {
+    pub(crate) fn put(&self, lookup: LookupKey, key: &CachedKey, generation: u64, now: Timestamp) {
         let Some(ttl) = self.ttl else { return };
+        let key = Arc::new(key.clone());
         ENTRIES.with_borrow_mut(|entries| {
             if entries.len() >= CAPACITY {
                 entries.clear();

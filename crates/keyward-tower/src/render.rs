@@ -53,13 +53,30 @@ pub(crate) fn rejection_response(
     if let Some(challenge) = rejection.www_authenticate() {
         headers.insert(WWW_AUTHENTICATE, challenge);
     }
+    if let Some(decision) = decision {
+        headers::rate_limit(headers, decision, ietf_headers);
+    }
     match (rejection, decision) {
-        (_, Some(decision)) => headers::rate_limit(headers, decision, ietf_headers),
         (Rejection::RateLimited { retry_after }, None) => {
             headers.insert(
                 RETRY_AFTER,
                 headers::number(headers::ceil_secs(*retry_after).max(1)),
             );
+        }
+        (
+            Rejection::UsageExceeded {
+                remaining,
+                retry_after,
+            },
+            _,
+        ) => {
+            headers::credits(headers, *remaining, *retry_after);
+            if let Some(retry_after) = retry_after {
+                headers.insert(
+                    RETRY_AFTER,
+                    headers::number(headers::ceil_secs(*retry_after).max(1)),
+                );
+            }
         }
         _ => {}
     }

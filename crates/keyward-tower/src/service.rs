@@ -21,7 +21,7 @@ use crate::policy::RouteClass;
 use crate::rate_limit::{Check, RateDecision};
 use crate::shared::{Post, Shared, refusal};
 use crate::verify::{Cached, CachedKey};
-use crate::{Rejection, credential, request_id};
+use crate::{Rejection, credential, credits, request_id};
 
 /// The service made by [`ApiKeyLayer`](crate::ApiKeyLayer); `M` says how bodies are typed (see
 /// [`bodies`](crate::bodies)).
@@ -167,9 +167,10 @@ where
             return reject(&rejection, None);
         }
         let client = shared.client_ip(&request);
-        // A tenant gate waits; a key in its grace period gets its notice on the response: both
-        // on the slow path, so that other keys pay this one test.
-        if shared.gate.is_some() || cached.grace.is_some() {
+        // A tenant gate waits; a key in its grace period gets its notice on the response; a key
+        // with credits spends them in the store: all on the slow path, so that other keys pay
+        // these tests only.
+        if shared.gate.is_some() || cached.grace.is_some() || cached.key.credits.is_some() {
             let start = Start::Admitted(Admitted {
                 cached,
                 check: None,
@@ -375,14 +376,28 @@ where
             }
         },
     };
-    let post = shared.authenticated(
-        &mut request,
-        request_id,
-        cached,
-        decision,
-        client,
-        shared.verifier.manager().now(),
-    );
+    let now = shared.verifier.manager().now();
+    let store = &**shared.verifier.manager().store();
+    let cost = u64::from(route.cost.get());
+    let credits = match cached.key.credits {
+        None => None,
+        Some(_) => match credits::spend(&cached, store, cost, now).await {
+            Ok(left) => left,
+            Err(rejection) => {
+                return Ok(shared.reject::<M, ResBody>(&rejection, &request_id, decision.as_ref()));
+            }
+        },
+    };
+    let credited = credits.is_some().then(|| cached.clone());
+    let post = shared.authenticated(&mut request, request_id, cached, decision, client, now);
     let response = inner.call(request).await?;
-    Ok(post.finish::<M, ResBody>(response))
+    let mut response = post.finish::<M, ResBody>(response);
+    if let (Some(mut left), Some(cached)) = (credits, credited) {
+        // Only answers below 400 are charged.
+        if response.status().as_u16() >= 400 {
+            left = credits::refund(&cached, store, cost, left, now).await;
+        }
+        left.write(response.headers_mut(), now);
+    }
+    Ok(response)
 }

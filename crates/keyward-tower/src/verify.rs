@@ -20,7 +20,7 @@ use crate::near_cache::NearCache;
 use crate::rate_limit::{Quota, RateLimits};
 
 /// A verified key as the cache holds it, with what the request path needs precomputed.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct CachedKey {
     /// The stored record.
     pub key: ApiKey,
@@ -129,7 +129,7 @@ impl Verifier {
         }
         if let Some(key) = self.known.get(lookup) {
             self.metrics.hit();
-            self.near.put(*lookup, key.clone(), generation, now);
+            self.near.put(*lookup, &key, generation, now);
             Cached::Known(key)
         } else if self.unknown.contains_key(lookup) {
             self.metrics.negative_hit();

@@ -27,7 +27,8 @@ impl Failure {
 }
 
 impl Failure {
-    /// The error in keyward's envelope, for a request no verified key made.
+    /// The error in keyward's envelope, for answers made without the layer (a request no verified
+    /// key made, the key page's).
     pub(crate) fn into_api_error(self) -> ApiError {
         match self {
             Self::Refused(rejection) => {

@@ -8,13 +8,14 @@ use axum::extract::{Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use http::header::CACHE_CONTROL;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use keyward_core::{ApiKey, CreatedKey, Expiry, KeyId, NewKey, TenantId};
+use keyward_core::{CreatedKey, KeyId, TenantId};
 use keyward_tower::VerifiedKey;
 
+use super::actions::{Actor, Who};
 use super::failure::{Failure, not_found};
-use super::input::{CreateInput, audit_query, json_object, rotation};
+use super::input::{audit_query, json_object};
 use super::view::{Created, KeyUsageView, KeyView, List, Usage};
-use super::{Api, Grant, KeysRead, KeysWrite};
+use super::{Api, KeysRead, KeysWrite, ManagementApi};
 use crate::{ApiError, AuthedKey};
 
 type Reader = AuthedKey<TenantId, KeysRead>;
@@ -30,15 +31,29 @@ where
     }
 }
 
+/// The calling key, as the actor of a change.
+fn actor(key: &Writer) -> Actor<'_> {
+    let caller = key.key();
+    Actor {
+        who: Who::Key,
+        tenant: &key.tenant,
+        label: caller.id.as_str(),
+        scopes: &caller.scopes,
+        tier: &caller.tier,
+        environment: caller.environment,
+        metered: caller.credits.is_some(),
+    }
+}
+
 /// The id in the path; a malformed one is not found, like any other.
-fn key_id(path: Result<Path<String>, PathRejection>) -> Result<KeyId, Failure> {
+pub(super) fn key_id(path: Result<Path<String>, PathRejection>) -> Result<KeyId, Failure> {
     path.ok()
         .and_then(|Path(id)| id.parse().ok())
         .ok_or_else(not_found)
 }
 
 /// The token, shown this once, with the key; never stored by caches.
-fn shown_once(created: &CreatedKey, api: &Api) -> Response {
+pub(super) fn shown_once(created: &CreatedKey, api: &ManagementApi) -> Response {
     let body = Created {
         token: created.token.expose(),
         key: KeyView::new(&created.key, api.manager.now()),
@@ -77,28 +92,8 @@ pub(super) async fn show(
 
 pub(super) async fn create(State(api): State<Api>, key: Writer, headers: HeaderMap, body: Body) -> Response {
     let result = async {
-        let input = CreateInput::parse(json_object(&headers, body).await?)?;
-        let caller = key.key();
-        let scopes = match input.scopes {
-            Some(scopes) => scopes,
-            None => api.manager.current_policy().await?.default_scopes.clone(),
-        };
-        let tier = input.tier.unwrap_or_else(|| caller.tier.clone());
-        let environment = input.environment.unwrap_or(caller.environment);
-        api.may_grant(Grant::Create, caller, &scopes, &tier, environment)?;
-        let mut new = NewKey::new(key.tenant.clone())
-            .name(input.name)
-            .scopes(scopes)
-            .tier(tier)
-            .environment(environment);
-        if let Some(kind) = input.kind {
-            new = new.kind(kind);
-        }
-        if let Some(lifetime) = input.expires_in {
-            new = new.expires(Expiry::In(lifetime));
-        }
-        let created = api.manager.create(new).await?;
-        tracing::info!(target: "keyward::management", actor = %caller.id, key_id = %created.key.id, tenant = %key.tenant, "API key created");
+        let fields = json_object(&headers, body).await?;
+        let created = api.create_key(&actor(&key), fields).await?;
         Ok(shown_once(&created, &api))
     }
     .await;
@@ -111,9 +106,7 @@ pub(super) async fn revoke(
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
     let result = async {
-        let id = key_id(path)?;
-        let revoked = api.manager.revoke(&key.tenant, &id).await?;
-        tracing::info!(target: "keyward::management", actor = %key.id(), key_id = %revoked.id, tenant = %key.tenant, "API key revoked");
+        let revoked = api.revoke_key(&actor(&key), &key_id(path)?).await?;
         Ok(Json(KeyView::new(&revoked, api.manager.now())).into_response())
     }
     .await;
@@ -129,14 +122,8 @@ pub(super) async fn rotate(
 ) -> Response {
     let result = async {
         let id = key_id(path)?;
-        let rotation = rotation(json_object(&headers, body).await?)?;
-        let target: ApiKey = api.manager.get(&key.tenant, &id).await?.ok_or_else(not_found)?;
-        api.may_grant(Grant::Rotate, key.key(), &target.scopes, &target.tier, target.environment)?;
-        let created = match rotation {
-            Some(rotation) => api.manager.rotate_with(&key.tenant, &id, rotation).await?,
-            None => api.manager.rotate(&key.tenant, &id).await?,
-        };
-        tracing::info!(target: "keyward::management", actor = %key.id(), key_id = %created.key.id, rotated_from = %id, tenant = %key.tenant, "API key rotated");
+        let fields = json_object(&headers, body).await?;
+        let created = api.rotate_key(&actor(&key), &id, fields).await?;
         Ok(shown_once(&created, &api))
     }
     .await;

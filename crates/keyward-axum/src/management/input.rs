@@ -25,7 +25,8 @@ pub(crate) const AUDIT_MAX: usize = 500;
 /// Unknown field names are echoed at most this long.
 const MAX_ECHO: usize = 64;
 
-type Fields = Map<String, Value>;
+/// A JSON body's fields.
+pub(crate) type Fields = Map<String, Value>;
 
 /// The JSON object of a body; `None` for an empty body.
 pub(crate) async fn json_object(headers: &HeaderMap, body: Body) -> Result<Option<Fields>, ApiError> {

@@ -13,8 +13,11 @@
 //!
 //! A key is shown as `id`, `name`, `display_prefix`, `kind`, `environment`, `scopes`, `tier`,
 //! `created_at`, `expires_at`, `revoked_at`, `last_used_at`, `request_count`, `status`, `lineage`,
-//! `rotated_from` and `grace_until`: never its secret or hash. The plaintext token is in the
-//! answers of create and rotate only, with `Cache-Control: no-store`.
+//! `rotated_from`, `grace_until` and `credits` (`null`, or its lineage's
+//! [credits](keyward_core::credits) as they stand: `{"remaining", "refill": {"amount",
+//! "interval_ms"} | null, "next_refill_at"}`, also in `GET /usage`): never its secret or hash.
+//! The plaintext token is in the answers of create and rotate only, with `Cache-Control:
+//! no-store`.
 //!
 //! An audit event has a `kind`: `request` (an authenticated request), or `key.leaked` (the key was
 //! reported found in public, see [`leak`](crate::leak)), whose `detail` says where.
@@ -29,6 +32,8 @@
 //! - Only secret keys may call the API (403 otherwise).
 //! - A key acts for its own tenant only: another tenant's key id is answered as an unknown one, 404
 //!   `not_found`.
+//! - A key with credits cannot create keys (403 `forbidden`): they would not be counted. Its
+//!   rotations share its credits.
 //! - A key cannot hand out more than it has: the scopes of a key it creates or rotates must be
 //!   scopes it holds itself (403 `insufficient_scope`), their tier its own or one made assignable
 //!   with [`ManagementApi::assignable_tier`] (403 `forbidden`), and a test key cannot create or
@@ -66,20 +71,22 @@
 //! # }).unwrap();
 //! ```
 
+mod actions;
 pub(crate) mod failure;
 mod handlers;
 mod input;
+mod key_page;
 mod view;
+
+pub use self::key_page::{CSRF_HEADER, KeyPage, PageUser, ResolveUser, page};
 
 use std::fmt;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
-use keyward_core::{ApiKey, Environment, KeyManager, Scope, ScopeSet, Tier};
+use keyward_core::{KeyManager, Tier};
 
-use self::failure::Failure;
-use crate::ApiError;
 use crate::guard::RequireKind;
 
 crate::scope! {
@@ -160,71 +167,5 @@ impl std::ops::Deref for Api {
 
     fn deref(&self) -> &ManagementApi {
         &self.0
-    }
-}
-
-/// What a caller is handing out a key for.
-#[derive(Clone, Copy, Debug)]
-enum Grant {
-    Create,
-    Rotate,
-}
-
-impl ManagementApi {
-    /// Whether `caller` may hand out a key with these scopes, tier and environment.
-    fn may_grant(
-        &self,
-        grant: Grant,
-        caller: &ApiKey,
-        scopes: &ScopeSet,
-        tier: &Tier,
-        environment: Environment,
-    ) -> Result<(), Failure> {
-        let forbidden = |code: &'static str, param: &'static str, message: String| {
-            let error = ApiError::new(http::StatusCode::FORBIDDEN, code, message);
-            Err(match grant {
-                Grant::Create => error.with_param(param).into(),
-                Grant::Rotate => error.into(),
-            })
-        };
-        let lacking: Vec<&str> = scopes
-            .iter()
-            .map(Scope::as_str)
-            .filter(|scope| !caller.scopes.allows(scope))
-            .collect();
-        if !lacking.is_empty() {
-            let what = match grant {
-                Grant::Create => "A key can only grant scopes it holds",
-                Grant::Rotate => "A key can only rotate keys whose scopes it holds",
-            };
-            return forbidden(
-                "insufficient_scope",
-                "scopes",
-                format!("{what}; this key lacks: {}", lacking.join(", ")),
-            );
-        }
-        if tier != &caller.tier && !self.assignable_tiers.contains(tier) {
-            let what = match grant {
-                Grant::Create => "create keys of",
-                Grant::Rotate => "rotate keys of",
-            };
-            return forbidden(
-                "forbidden",
-                "tier",
-                format!("This key cannot {what} the tier `{tier}`"),
-            );
-        }
-        if environment == Environment::Live && caller.environment == Environment::Test {
-            let what = match grant {
-                Grant::Create => "create",
-                Grant::Rotate => "rotate",
-            };
-            return forbidden(
-                "forbidden",
-                "environment",
-                format!("A test key cannot {what} live keys"),
-            );
-        }
-        Ok(())
     }
 }

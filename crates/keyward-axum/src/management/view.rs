@@ -1,6 +1,7 @@
 //! What the management API answers: keys as clients see them (never the secret or its hash), the
 //! token once, usage.
 
+use keyward_core::credits::CreditsView;
 use keyward_core::time::Timestamp;
 use keyward_core::{ApiKey, Environment, KeyId, KeyKind, KeyStatus, ScopeSet, Tier};
 use serde::Serialize;
@@ -8,22 +9,23 @@ use serde::Serialize;
 /// A key as the API shows it: its record without the hash or the lookup.
 #[derive(Debug, Serialize)]
 pub(crate) struct KeyView<'a> {
-    id: &'a KeyId,
-    name: &'a str,
-    display_prefix: &'a str,
-    kind: KeyKind,
-    environment: Environment,
-    scopes: &'a ScopeSet,
-    tier: &'a Tier,
-    created_at: Timestamp,
-    expires_at: Option<Timestamp>,
-    revoked_at: Option<Timestamp>,
-    last_used_at: Option<Timestamp>,
-    request_count: u64,
-    status: KeyStatus,
-    lineage: &'a KeyId,
-    rotated_from: Option<&'a KeyId>,
-    grace_until: Option<Timestamp>,
+    pub(crate) id: &'a KeyId,
+    pub(crate) name: &'a str,
+    pub(crate) display_prefix: &'a str,
+    pub(crate) kind: KeyKind,
+    pub(crate) environment: Environment,
+    pub(crate) scopes: &'a ScopeSet,
+    pub(crate) tier: &'a Tier,
+    pub(crate) created_at: Timestamp,
+    pub(crate) expires_at: Option<Timestamp>,
+    pub(crate) revoked_at: Option<Timestamp>,
+    pub(crate) last_used_at: Option<Timestamp>,
+    pub(crate) request_count: u64,
+    pub(crate) status: KeyStatus,
+    pub(crate) lineage: &'a KeyId,
+    pub(crate) rotated_from: Option<&'a KeyId>,
+    pub(crate) grace_until: Option<Timestamp>,
+    pub(crate) credits: Option<CreditsView>,
 }
 
 impl<'a> KeyView<'a> {
@@ -45,6 +47,7 @@ impl<'a> KeyView<'a> {
             lineage: &key.lineage,
             rotated_from: key.rotated_from.as_ref(),
             grace_until: key.grace_until,
+            credits: key.credits.map(|c| c.view(now)),
         }
     }
 }
@@ -71,6 +74,7 @@ pub(crate) struct KeyUsageView<'a> {
     status: KeyStatus,
     last_used_at: Option<Timestamp>,
     request_count: u64,
+    credits: Option<CreditsView>,
 }
 
 impl<'a> KeyUsageView<'a> {
@@ -82,6 +86,7 @@ impl<'a> KeyUsageView<'a> {
             status: key.status(now),
             last_used_at: key.last_used_at,
             request_count: key.request_count,
+            credits: key.credits.map(|c| c.view(now)),
         }
     }
 }

@@ -96,7 +96,8 @@ impl Modify for ManagementPaths {
             .property("display_prefix", text())
             .property("status", status())
             .property("last_used_at", nullable_time())
-            .property("request_count", integer());
+            .property("request_count", integer())
+            .property("credits", credits_schema());
         let usage = object()
             .property("data", ArrayBuilder::new().items(usage_item))
             .property("total_requests", integer())
@@ -277,7 +278,7 @@ fn not_found() -> ResponseBuilder {
 }
 
 fn key_schema() -> Schema {
-    let fields: [(&str, RefOr<Schema>); 16] = [
+    let fields: [(&str, RefOr<Schema>); 17] = [
         ("id", text().into()),
         ("name", text().into()),
         ("display_prefix", text().into()),
@@ -294,12 +295,35 @@ fn key_schema() -> Schema {
         ("lineage", text().into()),
         ("rotated_from", nullable(Type::String).into()),
         ("grace_until", nullable_time().into()),
+        ("credits", credits_schema().into()),
     ];
     let mut schema = object().description(Some("An API key, never its secret or hash"));
     for (name, field) in fields {
         schema = schema.property(name, field).required(name);
     }
     schema.into()
+}
+
+/// A key's credits as they stand, `null` when its requests are not counted.
+fn credits_schema() -> ObjectBuilder {
+    let refill = nullable(Type::Object)
+        .description(Some(
+            "Every `interval_ms`, the remaining count is raised to `amount`",
+        ))
+        .property("amount", integer())
+        .property("interval_ms", integer())
+        .required("amount")
+        .required("interval_ms");
+    nullable(Type::Object)
+        .description(Some(
+            "The credits of the key's lineage; `null`: its requests are not counted",
+        ))
+        .property("remaining", integer())
+        .property("refill", refill)
+        .property("next_refill_at", nullable_time())
+        .required("remaining")
+        .required("refill")
+        .required("next_refill_at")
 }
 
 fn audit_schema() -> Schema {

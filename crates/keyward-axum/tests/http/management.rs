@@ -8,13 +8,14 @@ use axum::Router;
 use futures_util::future::BoxFuture;
 use keyward_axum::management::{self, ManagementApi};
 use keyward_core::audit::{AuditEvent, AuditQuery, KeyUsage};
+use keyward_core::credits::{Credits, CreditsUpdate, Spend};
 use keyward_core::store::{ChangeFeed, KeyspaceWrite, OldKey};
 use keyward_core::time::{ManualClock, Timestamp};
 use keyward_core::{
     ApiKey, Environment, KeyId, KeyKind, KeyManager, KeyStore, LookupKey, MemoryStore, NewKey, StoreError,
     TenantId, Tier,
 };
-use keyward_core::{Drift, Keyspace, KeyspaceName, Rotation};
+use keyward_core::{Drift, Keyspace, KeyspaceName, Refill, Rotation};
 use keyward_tower::ApiKeyLayer;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -159,6 +160,30 @@ impl KeyStore for Switchable {
         })
     }
 
+    fn spend<'a>(
+        &'a self,
+        lineage: &'a KeyId,
+        cost: u64,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Spend, StoreError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.store.spend(lineage, cost, now).await
+        })
+    }
+
+    fn update_credits<'a>(
+        &'a self,
+        lineage: &'a KeyId,
+        update: CreditsUpdate,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Option<Credits>, StoreError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.store.update_credits(lineage, update, now).await
+        })
+    }
+
     fn changes(&self) -> &ChangeFeed {
         self.store.changes()
     }
@@ -215,6 +240,16 @@ impl App {
         answer.json()
     }
 
+    /// The id of the admin key.
+    async fn admin_id(&self) -> String {
+        self.manager
+            .verify(&self.admin)
+            .await
+            .expect("the admin key")
+            .id
+            .to_string()
+    }
+
     /// Every secret a response must not contain: each token given and each key's stored hash.
     async fn assert_no_secrets(&self, text: &str, tokens: &[&str]) {
         for token in tokens {
@@ -258,7 +293,13 @@ async fn create_shows_the_token_once_with_no_store() {
     );
     assert_eq!(view["lineage"], view["id"]);
     assert_eq!(view["request_count"], 0);
-    for absent in ["revoked_at", "last_used_at", "rotated_from", "grace_until"] {
+    for absent in [
+        "revoked_at",
+        "last_used_at",
+        "rotated_from",
+        "grace_until",
+        "credits",
+    ] {
         assert!(view[absent].is_null(), "{absent} is null");
     }
     let fields: Vec<&str> = view
@@ -284,6 +325,7 @@ async fn create_shows_the_token_once_with_no_store() {
         "lineage",
         "rotated_from",
         "grace_until",
+        "credits",
     ];
     expected.sort_unstable();
     let mut fields = fields;
@@ -634,6 +676,66 @@ async fn the_keys_scopes_are_required() {
         error["message"]
             .as_str()
             .is_some_and(|m| m.contains("secret API key"))
+    );
+}
+
+/// A credited key's view and usage show its credits as they stand; it may read and rotate, but not
+/// create keys that would not be counted.
+#[tokio::test]
+async fn credits_in_the_key_view_and_usage() {
+    let app = app().await;
+    let site = TenantId::new("site_1").expect("a valid tenant");
+    let daily = Refill::new(100, Duration::from_secs(86_400)).expect("a refill");
+    let created = app
+        .manager
+        .create(
+            NewKey::new(site.clone())
+                .scopes(scopes_of(ADMIN_SCOPES))
+                .credits(10, Some(daily)),
+        )
+        .await
+        .expect("create");
+    let token = created.token.expose();
+    let expected = json!({
+        "remaining": 9,
+        "refill": {"amount": 100, "interval_ms": 86_400_000},
+        "next_refill_at": START.plus(Duration::from_secs(86_400)).to_string(),
+    });
+
+    let shown = app
+        .server
+        .get(&format!("/v1/keys/{}", created.key.id), token)
+        .await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.text);
+    assert_eq!(shown.header("x-credits-remaining"), Some("9"));
+    assert_eq!(shown.json()["credits"], expected, "after this request's spend");
+
+    let usage = app.server.get("/v1/keys/usage", &app.admin).await.json();
+    let row = |id: &str| {
+        usage["data"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["id"] == id))
+            .cloned()
+            .expect("the key's row")
+    };
+    assert_eq!(row(created.key.id.as_str())["credits"], expected);
+    assert!(row(&app.admin_id().await)["credits"].is_null());
+
+    let answer = app
+        .server
+        .post("/v1/keys", token, json!({"name": "escape"}))
+        .await;
+    let error = answer.assert_error(StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(error["param"], "credits");
+    let rotated = app
+        .server
+        .post(&format!("/v1/keys/{}/rotate", created.key.id), token, json!({}))
+        .await;
+    assert_eq!(rotated.status, StatusCode::CREATED, "{}", rotated.text);
+    assert_eq!(
+        rotated.json()["key"]["credits"]["remaining"],
+        8,
+        "the lineage's, shared"
     );
 }
 

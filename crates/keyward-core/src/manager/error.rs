@@ -64,6 +64,9 @@ pub enum ManagerError {
         "the keyspace `{0}` is stored with another token format; a format is never replaced: use a new keyspace"
     )]
     FormatMismatch(KeyspaceName),
+    /// The key's lineage has no credits to add to.
+    #[error("the key has no credits: set them first")]
+    NoCredits,
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),

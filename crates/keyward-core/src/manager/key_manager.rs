@@ -8,6 +8,7 @@ use super::policy::MILLISECOND;
 use super::policy_watch::PolicyWatch;
 use super::{ConfigError, CreatedKey, Expiry, KeyPolicy, ManagerError, NewKey, Rotation};
 use crate::audit::{AuditEvent, AuditQuery};
+use crate::credits::{Credits, CreditsUpdate, Refill};
 use crate::hash::Hasher;
 use crate::keyspace::{Drift, Keyspace, KeyspaceName};
 use crate::lookup::PublicPrefix;
@@ -295,6 +296,9 @@ impl KeyManager {
             expires_at,
             lineage: id,
             rotated_from: None,
+            credits: new
+                .credits
+                .map(|(remaining, refill)| Credits::new(remaining, refill, now)),
         };
         let write = Write::Insert {
             max_active: policy.max_active_keys,
@@ -379,6 +383,8 @@ impl KeyManager {
             expires_at,
             lineage: old.lineage.clone(),
             rotated_from: Some(old.id.clone()),
+            // The lineage's, shared: the store keeps them once.
+            credits: old.credits,
         };
         let created = self
             .mint_and_store(template, Write::Rotate { tenant, id, fate }, now)
@@ -407,6 +413,90 @@ impl KeyManager {
         let mut keys = self.inner.store.list(tenant).await?;
         keys.retain(|key| key.keyspace == self.inner.keyspace);
         Ok(keys)
+    }
+
+    /// Gives the lineage of the key `id` of `tenant` `remaining` credits (at most
+    /// [`MAX_CREDITS`](crate::credits::MAX_CREDITS)) from now, refilled as `refill` says,
+    /// replacing any it had; every key of the lineage (its predecessors and successors by
+    /// rotation) spends from them. Caches listening to the store drop the lineage's keys, so
+    /// that their next request is counted.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use keyward_core::{KeyManager, MemoryStore, NewKey, Refill, TenantId};
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let manager = KeyManager::new(MemoryStore::new());
+    /// let tenant = TenantId::new("site_1")?;
+    /// let created = manager.create(NewKey::new(tenant.clone())).await?;
+    /// let monthly = Refill::new(10_000, Duration::from_secs(30 * 86_400))?;
+    /// let credits = manager.set_credits(&tenant, &created.key.id, 500, Some(monthly)).await?;
+    /// assert_eq!(credits.remaining, 500);
+    /// assert_eq!(manager.add_credits(&tenant, &created.key.id, 100).await?.remaining, 600);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] (also for another tenant's or another keyspace's key), or an
+    /// outage.
+    pub async fn set_credits(
+        &self,
+        tenant: &TenantId,
+        id: &KeyId,
+        remaining: u64,
+        refill: Option<Refill>,
+    ) -> Result<Credits, ManagerError> {
+        let key = self.owned(tenant, id).await?;
+        let now = self.now();
+        let credits = Credits::new(remaining, refill, now);
+        self.inner
+            .store
+            .update_credits(&key.lineage, CreditsUpdate::Set(credits), now)
+            .await?;
+        tracing::info!(target: "keyward::lifecycle", key_id = %key.id, lineage = %key.lineage, tenant = %key.tenant, remaining = credits.remaining, refill = ?refill.map(|r| r.to_string()), "credits set");
+        Ok(credits)
+    }
+
+    /// Adds `amount` credits to the lineage of the key `id` of `tenant` (a due refill applied
+    /// first), atomically with the requests spending them, and returns the credits afterwards.
+    ///
+    /// # Errors
+    ///
+    /// [`ManagerError::NoCredits`] when the lineage has none (give it some with
+    /// [`set_credits`](Self::set_credits)), [`StoreError::NotFound`], or an outage.
+    pub async fn add_credits(
+        &self,
+        tenant: &TenantId,
+        id: &KeyId,
+        amount: u64,
+    ) -> Result<Credits, ManagerError> {
+        let key = self.owned(tenant, id).await?;
+        let credits = self
+            .inner
+            .store
+            .update_credits(&key.lineage, CreditsUpdate::Add(amount), self.now())
+            .await?
+            .ok_or(ManagerError::NoCredits)?;
+        tracing::info!(target: "keyward::lifecycle", key_id = %key.id, lineage = %key.lineage, tenant = %key.tenant, added = amount, remaining = credits.remaining, "credits added");
+        Ok(credits)
+    }
+
+    /// Takes the credits away from the lineage of the key `id` of `tenant`: its requests are no
+    /// longer counted. Caches listening to the store drop the lineage's keys.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`], or an outage.
+    pub async fn remove_credits(&self, tenant: &TenantId, id: &KeyId) -> Result<(), ManagerError> {
+        let key = self.owned(tenant, id).await?;
+        self.inner
+            .store
+            .update_credits(&key.lineage, CreditsUpdate::Remove, self.now())
+            .await?;
+        tracing::info!(target: "keyward::lifecycle", key_id = %key.id, lineage = %key.lineage, tenant = %key.tenant, "credits removed");
+        Ok(())
     }
 
     /// The key `id` of `tenant` in this keyspace, or [`StoreError::NotFound`].
@@ -477,6 +567,7 @@ impl KeyManager {
             lineage: t.lineage,
             rotated_from: t.rotated_from,
             grace_until: None,
+            credits: t.credits,
         };
         (token, key)
     }
@@ -507,6 +598,7 @@ struct Template {
     expires_at: Option<Timestamp>,
     lineage: KeyId,
     rotated_from: Option<KeyId>,
+    credits: Option<Credits>,
 }
 
 /// When a key created now with `expiry` expires, by `policy`.

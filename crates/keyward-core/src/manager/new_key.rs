@@ -1,5 +1,6 @@
 //! [`NewKey`]: what to create, and [`CreatedKey`]: the result, shown once.
 
+use crate::credits::Refill;
 use crate::token::PlaintextToken;
 use crate::{ApiKey, Environment, Expiry, KeyKind, ScopeSet, TenantId, Tier};
 
@@ -25,6 +26,7 @@ pub struct NewKey {
     pub(crate) environment: Environment,
     pub(crate) tier: Option<Tier>,
     pub(crate) expiry: Expiry,
+    pub(crate) credits: Option<(u64, Option<Refill>)>,
 }
 
 impl NewKey {
@@ -38,6 +40,7 @@ impl NewKey {
             environment: Environment::Live,
             tier: None,
             expiry: Expiry::Default,
+            credits: None,
         }
     }
 
@@ -74,6 +77,23 @@ impl NewKey {
     /// When it expires.
     pub fn expires(mut self, expiry: Expiry) -> Self {
         self.expiry = expiry;
+        self
+    }
+
+    /// A usage budget: `remaining` [credits](crate::credits) from its creation (at most
+    /// [`MAX_CREDITS`](crate::credits::MAX_CREDITS)), refilled as `refill` says. Without it, the
+    /// key's requests are not counted.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use keyward_core::{NewKey, Refill, TenantId};
+    ///
+    /// let daily = Refill::new(1_000, Duration::from_secs(86_400))?;
+    /// let new = NewKey::new(TenantId::new("site_1")?).credits(1_000, Some(daily));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn credits(mut self, remaining: u64, refill: Option<Refill>) -> Self {
+        self.credits = Some((remaining, refill));
         self
     }
 }

@@ -6,6 +6,7 @@ use futures_util::future::BoxFuture;
 
 use super::{ChangeFeed, StoreError};
 use crate::audit::{AuditEvent, AuditQuery, KeyUsage};
+use crate::credits::{Credits, CreditsUpdate, Spend};
 use crate::time::Timestamp;
 use crate::{ApiKey, KeyId, Keyspace, KeyspaceName, LookupKey, TenantId};
 
@@ -38,10 +39,13 @@ pub enum KeyspaceWrite {
 /// misses, management calls, background flushes).
 ///
 /// A key is *active* at `now` when it is not revoked, not expired and not past its grace period;
-/// its *lineage* is the id of the first key of its rotation chain.
+/// its *lineage* is the id of the first key of its rotation chain. Keys are read with their
+/// lineage's [credits](crate::credits) as they were stored (apply [`Credits::at`] for the count
+/// at a given time).
 pub trait KeyStore: Send + Sync + fmt::Debug + 'static {
-    /// Inserts a new key, starting a new lineage, atomically refusing it when its tenant already
-    /// has `max_active` active lineages in the key's keyspace.
+    /// Inserts a new key, starting a new lineage (with the key's [`credits`](ApiKey::credits), if
+    /// any), atomically refusing it when its tenant already has `max_active` active lineages in the
+    /// key's keyspace.
     ///
     /// # Errors
     ///
@@ -92,7 +96,8 @@ pub trait KeyStore: Send + Sync + fmt::Debug + 'static {
     ) -> BoxFuture<'a, Result<ApiKey, StoreError>>;
 
     /// Atomically inserts `successor` (same tenant and lineage as the old key, `rotated_from` set)
-    /// and applies `old` to the key `id`; returns the old key as updated.
+    /// and applies `old` to the key `id`; returns the old key as updated. The successor shares the
+    /// lineage's credits: its own [`credits`](ApiKey::credits) field is not written.
     ///
     /// # Errors
     ///
@@ -167,6 +172,36 @@ pub trait KeyStore: Send + Sync + fmt::Debug + 'static {
         write: KeyspaceWrite,
         now: Timestamp,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Spends `cost` credits of the lineage `lineage` at `now`, in one atomic step that first
+    /// applies a refill whose boundary has passed: however many requests spend at once, in this
+    /// process or others, no more than the credits are ever allowed. A refused spend takes nothing.
+    /// [`Spend::Unmetered`] when the lineage has no credits.
+    ///
+    /// # Errors
+    ///
+    /// Only an outage; then nothing was spent.
+    fn spend<'a>(
+        &'a self,
+        lineage: &'a KeyId,
+        cost: u64,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Spend, StoreError>>;
+
+    /// Changes the credits of the lineage `lineage` as `update` says, atomically, and returns them
+    /// as they stand afterwards (`None`: the lineage has none). Setting or removing credits
+    /// publishes a [`KeyChange`](super::KeyChange) for every key of the lineage, so that caches
+    /// learn whether its requests are counted.
+    ///
+    /// # Errors
+    ///
+    /// Only an outage; then nothing was changed.
+    fn update_credits<'a>(
+        &'a self,
+        lineage: &'a KeyId,
+        update: CreditsUpdate,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Option<Credits>, StoreError>>;
 
     /// The feed that revocations and rotations are published on.
     fn changes(&self) -> &ChangeFeed;

@@ -8,6 +8,7 @@ use futures_util::future::{BoxFuture, FutureExt};
 
 use super::{ChangeFeed, KeyChange, KeyStore, KeyspaceWrite, OldKey, StoreError};
 use crate::audit::{AuditEvent, AuditQuery, KeyUsage};
+use crate::credits::{Credits, CreditsUpdate, Spend};
 use crate::time::Timestamp;
 use crate::{ApiKey, KeyId, Keyspace, KeyspaceName, LookupKey, TenantId};
 
@@ -37,6 +38,8 @@ struct State {
     by_lookup: HashMap<LookupKey, KeyId>,
     audit: VecDeque<AuditEvent>,
     keyspaces: BTreeMap<KeyspaceName, Keyspace>,
+    /// Credits by lineage.
+    credits: HashMap<KeyId, Credits>,
 }
 
 impl State {
@@ -58,7 +61,20 @@ impl State {
 
     fn add(&mut self, key: &ApiKey) {
         self.by_lookup.insert(key.lookup, key.id.clone());
-        self.keys.insert(key.id.clone(), key.clone());
+        // The lineage's credits are kept once, by lineage; each read attaches them.
+        let key = ApiKey {
+            credits: None,
+            ..key.clone()
+        };
+        self.keys.insert(key.id.clone(), key);
+    }
+
+    /// A copy of `key` with its lineage's credits, as every read returns it.
+    fn view(&self, key: &ApiKey) -> ApiKey {
+        ApiKey {
+            credits: self.credits.get(&key.lineage).copied(),
+            ..key.clone()
+        }
     }
 
     fn owned_mut(&mut self, tenant: &TenantId, id: &KeyId) -> Result<&mut ApiKey, StoreError> {
@@ -91,6 +107,9 @@ impl MemoryStore {
             return Err(StoreError::LimitReached { limit });
         }
         state.add(key);
+        if let Some(credits) = key.credits {
+            state.credits.insert(key.lineage.clone(), credits);
+        }
         Ok(())
     }
 
@@ -98,11 +117,14 @@ impl MemoryStore {
         let revoked = {
             let mut state = self.state();
             let key = state.owned_mut(tenant, id)?;
-            if key.revoked_at.is_some() {
-                return Ok(key.clone());
+            if key.revoked_at.is_none() {
+                key.revoked_at = Some(at);
+            } else {
+                let key = key.clone();
+                return Ok(state.view(&key));
             }
-            key.revoked_at = Some(at);
-            key.clone()
+            let key = key.clone();
+            state.view(&key)
         };
         self.changes.publish(&KeyChange {
             key_id: revoked.id.clone(),
@@ -145,7 +167,8 @@ impl MemoryStore {
                 OldKey::ExpireAt(at) => key.grace_until = Some(at),
                 OldKey::RevokeNow => key.revoked_at = Some(now),
             }
-            key.clone()
+            let key = key.clone();
+            state.view(&key)
         };
         if old != OldKey::Keep {
             self.changes.publish(&KeyChange {
@@ -167,6 +190,51 @@ impl MemoryStore {
         self.changes.publish_keyspace(&keyspace.name);
         true
     }
+
+    fn spend_now(&self, lineage: &KeyId, cost: u64, now: Timestamp) -> Spend {
+        let mut state = self.state();
+        let Some(credits) = state.credits.get_mut(lineage) else {
+            return Spend::Unmetered;
+        };
+        let (after, spend) = credits.spend(cost, now);
+        *credits = after;
+        spend
+    }
+
+    fn update_credits_now(&self, lineage: &KeyId, update: CreditsUpdate, now: Timestamp) -> Option<Credits> {
+        let (after, keys) = {
+            let mut state = self.state();
+            let after = match update {
+                CreditsUpdate::Set(credits) => {
+                    state.credits.insert(lineage.clone(), credits);
+                    Some(credits)
+                }
+                CreditsUpdate::Add(amount) => {
+                    let credits = state.credits.get_mut(lineage)?;
+                    *credits = credits.add(amount, now);
+                    return Some(*credits);
+                }
+                CreditsUpdate::Remove => {
+                    state.credits.remove(lineage);
+                    None
+                }
+            };
+            let keys: Vec<KeyChange> = state
+                .keys
+                .values()
+                .filter(|k| &k.lineage == lineage)
+                .map(|k| KeyChange {
+                    key_id: k.id.clone(),
+                    lookup: k.lookup,
+                })
+                .collect();
+            (after, keys)
+        };
+        for change in &keys {
+            self.changes.publish(change);
+        }
+        after
+    }
 }
 
 impl KeyStore for MemoryStore {
@@ -185,7 +253,7 @@ impl KeyStore for MemoryStore {
             .by_lookup
             .get(lookup)
             .and_then(|id| state.keys.get(id))
-            .cloned();
+            .map(|key| state.view(key));
         futures_util::future::ready(Ok(found)).boxed()
     }
 
@@ -194,18 +262,24 @@ impl KeyStore for MemoryStore {
         tenant: &'a TenantId,
         id: &'a KeyId,
     ) -> BoxFuture<'a, Result<Option<ApiKey>, StoreError>> {
-        let found = self.state().keys.get(id).filter(|k| &k.tenant == tenant).cloned();
+        let state = self.state();
+        let found = state
+            .keys
+            .get(id)
+            .filter(|k| &k.tenant == tenant)
+            .map(|key| state.view(key));
         futures_util::future::ready(Ok(found)).boxed()
     }
 
     fn list<'a>(&'a self, tenant: &'a TenantId) -> BoxFuture<'a, Result<Vec<ApiKey>, StoreError>> {
-        let mut keys: Vec<ApiKey> = self
-            .state()
+        let state = self.state();
+        let mut keys: Vec<ApiKey> = state
             .keys
             .values()
             .filter(|k| &k.tenant == tenant)
-            .cloned()
+            .map(|key| state.view(key))
             .collect();
+        drop(state);
         keys.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
         futures_util::future::ready(Ok(keys)).boxed()
     }
@@ -286,6 +360,24 @@ impl KeyStore for MemoryStore {
         let pruned = (kept_before - state.audit.len()) as u64;
         drop(state);
         futures_util::future::ready(Ok(pruned)).boxed()
+    }
+
+    fn spend<'a>(
+        &'a self,
+        lineage: &'a KeyId,
+        cost: u64,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Spend, StoreError>> {
+        futures_util::future::ready(Ok(self.spend_now(lineage, cost, now))).boxed()
+    }
+
+    fn update_credits<'a>(
+        &'a self,
+        lineage: &'a KeyId,
+        update: CreditsUpdate,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Option<Credits>, StoreError>> {
+        futures_util::future::ready(Ok(self.update_credits_now(lineage, update, now))).boxed()
     }
 
     fn changes(&self) -> &ChangeFeed {

@@ -179,6 +179,13 @@ pub mod pg {
                 .application_name(&self.application_name(role))
         }
 
+        /// A store URL in this schema, for what takes a URL.
+        pub fn url(&self) -> String {
+            let base = url();
+            let separator = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{separator}options=-c%20search_path%3D{}", self.name)
+        }
+
         /// The `application_name` of a store made with [`options`](Self::options)`(role)`.
         pub fn application_name(&self, role: &str) -> String {
             format!("{}_{role}", self.name)

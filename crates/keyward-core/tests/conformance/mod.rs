@@ -2,8 +2,11 @@
 //! only the SQL stores promise.
 
 pub mod cases;
+pub mod credits;
 pub mod harness;
 pub mod keyspaces;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod migration;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod outage;
 #[cfg(feature = "postgres")]

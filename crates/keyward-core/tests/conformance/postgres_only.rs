@@ -10,6 +10,7 @@ use keyward_core::time::ManualClock;
 use keyward_core::{KeyManager, KeyStore, ManagerError, NewKey, Rotation, StoreError, TenantId};
 use sqlx::postgres::PgPoolOptions;
 
+use super::credits::spend_concurrently;
 use super::harness::{START, pg};
 use super::outage::assert_outage;
 use super::recorder::Recorder;
@@ -129,6 +130,49 @@ async fn dropping_the_store_stops_its_listener() {
         eventually(|| async { listening_pids(&schema, "dropped").await.is_empty() }).await,
         "the listening connection outlived its store"
     );
+    schema.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credits_are_shared_by_two_pools() {
+    let schema = pg::Schema::create().await;
+    let clock = ManualClock::new(START);
+    let stores = [store(&schema, "one").await, store(&schema, "two").await];
+    let shared: Vec<Arc<dyn KeyStore>> = stores.iter().map(|s| s.clone() as Arc<dyn KeyStore>).collect();
+    let created = manager(stores[0].clone(), &clock)
+        .create(NewKey::new(TenantId::new("site_a").expect("tenant")).credits(30, None))
+        .await
+        .expect("create");
+    let allowed = spend_concurrently(&shared, &created.key.lineage, 120, 1).await;
+    assert_eq!(allowed, 30);
+    drop(shared);
+    for store in stores {
+        store.close().await;
+    }
+    schema.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_database_migrates_to_credits() {
+    let schema = pg::Schema::create().await;
+    let url = schema.url();
+    let open = async |migrations| {
+        let store = PostgresStore::open_with(&url, migrations).await?;
+        Ok(Arc::new(store) as Arc<dyn KeyStore>)
+    };
+    let execute = async |statements: &[&'static str]| {
+        let options = schema.options("downgrade");
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .expect("the schema opens");
+        for &statement in statements {
+            sqlx::query(statement).execute(&pool).await.expect(statement);
+        }
+        pool.close().await;
+    };
+    super::migration::an_existing_database_migrates_to_credits(open, execute).await;
     schema.drop().await;
 }
 

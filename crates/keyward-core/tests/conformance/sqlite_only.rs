@@ -9,6 +9,7 @@ use keyward_core::store::SqliteStore;
 use keyward_core::time::{Clock, ManualClock};
 use keyward_core::{KeyManager, KeyStore, ManagerError, NewKey, StoreError, TenantId, VerifyError};
 
+use super::credits::spend_concurrently;
 use super::harness::{START, sqlite};
 use super::outage::assert_outage;
 use super::recorder::Recorder;
@@ -120,6 +121,41 @@ async fn the_limit_holds_across_two_stores_on_one_file() {
     }
     assert_eq!(created, 5);
     assert_eq!(stores[1].list(&site).await.expect("list").len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credits_are_shared_by_two_stores_on_one_file() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = sqlite::url(&dir);
+    let clock = ManualClock::new(START);
+    let stores: [Arc<dyn KeyStore>; 2] = [
+        Arc::new(SqliteStore::open(&url).await.expect("open")),
+        Arc::new(SqliteStore::open(&url).await.expect("open")),
+    ];
+    let created = manager(stores[0].clone(), &clock)
+        .create(NewKey::new(TenantId::new("site_a").expect("tenant")).credits(30, None))
+        .await
+        .expect("create");
+    let allowed = spend_concurrently(&stores, &created.key.lineage, 120, 1).await;
+    assert_eq!(allowed, 30);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_database_migrates_to_credits() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = sqlite::url(&dir);
+    let open = async |migrations| {
+        let store = SqliteStore::open_with(&url, migrations).await?;
+        Ok(Arc::new(store) as Arc<dyn KeyStore>)
+    };
+    let execute = async |statements: &[&'static str]| {
+        let pool = sqlx::SqlitePool::connect(&url).await.expect("the file opens");
+        for &statement in statements {
+            sqlx::query(statement).execute(&pool).await.expect(statement);
+        }
+        pool.close().await;
+    };
+    super::migration::an_existing_database_migrates_to_credits(open, execute).await;
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use keyward_core::audit::{AuditEvent, AuditQuery, KeyUsage};
+use keyward_core::credits::{Credits, CreditsUpdate, Spend};
 use keyward_core::manager::KeyManagerBuilder;
 use keyward_core::store::{ChangeFeed, KeyspaceWrite, OldKey};
 use keyward_core::time::{ManualClock, Timestamp};
@@ -234,6 +235,31 @@ impl KeyStore for TestStore {
         now: Timestamp,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         self.memory.save_keyspace(keyspace, write, now)
+    }
+
+    /// A spend is a write: refused while writes are down.
+    fn spend<'a>(
+        &'a self,
+        lineage: &'a KeyId,
+        cost: u64,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Spend, StoreError>> {
+        match self.probe.write_outage() {
+            Ok(()) => self.memory.spend(lineage, cost, now),
+            Err(error) => Box::pin(std::future::ready(Err(error))),
+        }
+    }
+
+    fn update_credits<'a>(
+        &'a self,
+        lineage: &'a KeyId,
+        update: CreditsUpdate,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Option<Credits>, StoreError>> {
+        match self.probe.write_outage() {
+            Ok(()) => self.memory.update_credits(lineage, update, now),
+            Err(error) => Box::pin(std::future::ready(Err(error))),
+        }
     }
 
     fn changes(&self) -> &ChangeFeed {

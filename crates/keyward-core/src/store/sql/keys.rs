@@ -10,8 +10,9 @@ use super::change_text;
 use super::dialect::Dialect;
 use super::failure::store_error;
 use super::queries::{self, retire};
-use super::row::{AuditRow, KeyRow, KeyspaceRow, saturating_i64};
+use super::row::{AuditRow, CreditRow, KeyRow, KeyspaceRow, saturating_i64};
 use crate::audit::{AuditEvent, AuditQuery, KeyUsage};
+use crate::credits::{Credits, CreditsUpdate, Spend};
 use crate::store::{Change, ChangeFeed, KeyChange, KeyspaceWrite, OldKey, StoreError};
 use crate::time::Timestamp;
 use crate::{ApiKey, KeyId, Keyspace, KeyspaceName, LookupKey, TenantId};
@@ -54,8 +55,10 @@ where
     KeyRow: for<'r> FromRow<'r, DB::Row>,
     AuditRow: for<'r> FromRow<'r, DB::Row>,
     KeyspaceRow: for<'r> FromRow<'r, DB::Row>,
+    CreditRow: for<'r> FromRow<'r, DB::Row>,
     (i64,): for<'r> FromRow<'r, DB::Row>,
     (String,): for<'r> FromRow<'r, DB::Row>,
+    (String, String): for<'r> FromRow<'r, DB::Row>,
     String: for<'t> Encode<'t, DB> + Type<DB>,
     Option<String>: for<'t> Encode<'t, DB> + Type<DB>,
     i64: for<'t> Encode<'t, DB> + Type<DB>,
@@ -88,6 +91,9 @@ where
             .execute(&mut *tx)
             .await
             .map_err(store_error)?;
+        if let Some(credits) = &key.credits {
+            set_credits(&mut tx, &key.lineage, credits).await?;
+        }
         tx.commit().await.map_err(store_error)
     }
 
@@ -123,19 +129,19 @@ where
         let mut tx = DB::begin_write(&self.pool, Some(tenant.as_str()))
             .await
             .map_err(store_error)?;
-        let revoked: Option<KeyRow> = sqlx::query_as(queries::REVOKE)
+        let revoked: Option<String> = sqlx::query_scalar(queries::REVOKE)
             .bind(tenant.to_string())
             .bind(id.to_string())
             .bind(at.as_millis())
             .fetch_optional(&mut *tx)
             .await
             .map_err(store_error)?;
-        let Some(row) = revoked else {
-            // Revoked already (returned unchanged) or not this tenant's.
-            let current = get_owned(&mut *tx, tenant, id).await?;
-            return Ok(ApiKey::try_from(current.ok_or(StoreError::NotFound)?)?);
-        };
-        let key = ApiKey::try_from(row)?;
+        // Revoked now, revoked already (returned unchanged), or not this tenant's.
+        let current = get_owned(&mut *tx, tenant, id).await?;
+        let key = ApiKey::try_from(current.ok_or(StoreError::NotFound)?)?;
+        if revoked.is_none() {
+            return Ok(key);
+        }
         let change = Change::Key(KeyChange {
             key_id: key.id.clone(),
             lookup: key.lookup,
@@ -246,6 +252,87 @@ where
         Ok(true)
     }
 
+    pub(crate) async fn spend(
+        &self,
+        lineage: &KeyId,
+        cost: u64,
+        now: Timestamp,
+    ) -> Result<Spend, StoreError> {
+        let spent: Option<CreditRow> = sqlx::query_as(queries::SPEND_CREDITS)
+            .bind(lineage.to_string())
+            .bind(saturating_i64(cost))
+            .bind(now.as_millis())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        if let Some(row) = spent {
+            return Ok(Spend::allowed(&credits_of(lineage, &row)?));
+        }
+        // Refused, or no credits: the decision was made by the statement above; this reads what
+        // to tell the client.
+        Ok(match get_credits(&self.pool, lineage).await? {
+            Some(credits) => Spend::refused(&credits.at(now)),
+            None => Spend::Unmetered,
+        })
+    }
+
+    pub(crate) async fn update_credits(
+        &self,
+        lineage: &KeyId,
+        update: CreditsUpdate,
+        now: Timestamp,
+    ) -> Result<Option<Credits>, StoreError> {
+        let credits = match update {
+            CreditsUpdate::Add(amount) => {
+                let added: Option<CreditRow> = sqlx::query_as(queries::ADD_CREDITS)
+                    .bind(lineage.to_string())
+                    .bind(saturating_i64(amount))
+                    .bind(now.as_millis())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                return added.map(|row| credits_of(lineage, &row)).transpose();
+            }
+            CreditsUpdate::Set(credits) => Some(credits),
+            CreditsUpdate::Remove => None,
+        };
+        let mut tx = DB::begin_write(&self.pool, None).await.map_err(store_error)?;
+        match &credits {
+            Some(credits) => set_credits(&mut tx, lineage, credits).await?,
+            None => {
+                sqlx::query(queries::DELETE_CREDITS)
+                    .bind(lineage.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+            }
+        }
+        // Every key of the lineage: whether its requests are counted has changed.
+        let keys: Vec<(String, String)> = sqlx::query_as(queries::LINEAGE_KEYS)
+            .bind(lineage.to_string())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let mut changes = Vec::with_capacity(keys.len());
+        for (id, lookup) in keys {
+            let change = Change::Key(KeyChange {
+                key_id: id
+                    .parse()
+                    .map_err(|_| StoreError::unavailable("stored key id is invalid"))?,
+                lookup: lookup
+                    .parse()
+                    .map_err(|_| StoreError::unavailable("stored key lookup is invalid"))?,
+            });
+            announce(&mut tx, &change).await?;
+            changes.push(change);
+        }
+        tx.commit().await.map_err(store_error)?;
+        for change in &changes {
+            self.changes.publish_change(change);
+        }
+        Ok(credits)
+    }
+
     pub(crate) async fn record_usage(&self, usage: &[KeyUsage]) -> Result<(), StoreError> {
         if usage.is_empty() {
             return Ok(());
@@ -335,6 +422,54 @@ where
         .map_err(store_error)
 }
 
+/// Sets the credits of `lineage` inside the transaction `tx`.
+async fn set_credits<DB>(
+    tx: &mut Transaction<'static, DB>,
+    lineage: &KeyId,
+    credits: &Credits,
+) -> Result<(), StoreError>
+where
+    DB: Dialect,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    String: for<'t> Encode<'t, DB> + Type<DB>,
+    i64: for<'t> Encode<'t, DB> + Type<DB>,
+    Option<i64>: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    CreditRow::from(credits)
+        .bind(sqlx::query(queries::SET_CREDITS).bind(lineage.to_string()))
+        .execute(&mut **tx)
+        .await
+        .map(drop)
+        .map_err(store_error)
+}
+
+/// The credits of `lineage` as stored, read through `executor`.
+async fn get_credits<'e, DB, E>(executor: E, lineage: &KeyId) -> Result<Option<Credits>, StoreError>
+where
+    DB: Database,
+    DB::Arguments: IntoArguments<DB>,
+    E: Executor<'e, Database = DB>,
+    CreditRow: for<'r> FromRow<'r, DB::Row>,
+    String: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    let row: Option<CreditRow> = sqlx::query_as(queries::GET_CREDITS)
+        .bind(lineage.to_string())
+        .fetch_optional(executor)
+        .await
+        .map_err(store_error)?;
+    row.map(|row| credits_of(lineage, &row)).transpose()
+}
+
+/// The credits a row of `lineage` holds, or the corrupt column as an outage.
+fn credits_of(lineage: &KeyId, row: &CreditRow) -> Result<Credits, StoreError> {
+    row.credits().map_err(|column| {
+        StoreError::unavailable(format!(
+            "stored credits of `{lineage}` have an invalid `{column}`"
+        ))
+    })
+}
+
 /// The row of key `id` if `tenant` owns it, read through `executor` (the pool, or a transaction).
 async fn get_owned<'e, DB, E>(
     executor: E,
@@ -379,6 +514,12 @@ macro_rules! delegate_key_store {
                 append_audit(events: &'a [$crate::audit::AuditEvent]) -> ();
                 audit_log(query: &'a $crate::audit::AuditQuery) -> ::std::vec::Vec<$crate::audit::AuditEvent>;
                 prune_audit(before: $crate::time::Timestamp) -> u64;
+                spend(lineage: &'a $crate::KeyId, cost: u64, now: $crate::time::Timestamp) -> $crate::credits::Spend;
+                update_credits(
+                    lineage: &'a $crate::KeyId,
+                    update: $crate::credits::CreditsUpdate,
+                    now: $crate::time::Timestamp
+                ) -> ::std::option::Option<$crate::credits::Credits>;
                 keyspace(name: &'a $crate::KeyspaceName) -> ::std::option::Option<$crate::Keyspace>;
                 save_keyspace(
                     keyspace: &'a $crate::Keyspace,

@@ -16,9 +16,50 @@ macro_rules! key_columns {
     };
 }
 
+/// A key's columns and its lineage's credits (null when it has none), under names of their own so
+/// that no column name is ambiguous.
 macro_rules! select_keys {
     ($tail:literal) => {
-        concat!("SELECT ", key_columns!(), " FROM keyward_keys ", $tail)
+        concat!(
+            "SELECT ",
+            key_columns!(),
+            ", credit_remaining, credit_refill_amount, credit_refill_every, credit_refilled_at \
+             FROM keyward_keys LEFT JOIN (SELECT lineage AS credit_lineage, \
+             remaining AS credit_remaining, refill_amount AS credit_refill_amount, \
+             refill_every AS credit_refill_every, refilled_at AS credit_refilled_at \
+             FROM keyward_credits) AS credits ON credit_lineage = keyward_keys.lineage ",
+            $tail
+        )
+    };
+}
+
+/// Whether a refill boundary has passed at `$3` (now) since `refilled_at`.
+macro_rules! refill_due {
+    () => {
+        "(refill_every IS NOT NULL AND $3 >= refilled_at + refill_every)"
+    };
+}
+
+/// The credits left at `$3` (now): raised to the refill amount when a boundary has passed.
+macro_rules! credits_now {
+    () => {
+        concat!(
+            "(CASE WHEN ",
+            refill_due!(),
+            " AND refill_amount > remaining THEN refill_amount ELSE remaining END)"
+        )
+    };
+}
+
+/// The last refill boundary at `$3` (now).
+macro_rules! refilled_at_now {
+    () => {
+        concat!(
+            "(CASE WHEN ",
+            refill_due!(),
+            " THEN refilled_at + (($3 - refilled_at) / refill_every) * refill_every \
+             ELSE refilled_at END)"
+        )
     };
 }
 
@@ -58,12 +99,67 @@ pub(crate) const COUNT_PENDING_SUCCESSORS: &str = "SELECT COUNT(*) FROM keyward_
      WHERE lineage = $1 AND id <> $2 AND revoked_at IS NULL AND grace_until IS NULL \
      AND (expires_at IS NULL OR expires_at > $3)";
 
-/// `$1`: tenant, `$2`: key id, `$3`: when. Revokes a key that is not revoked yet and returns it.
-pub(crate) const REVOKE: &str = concat!(
-    "UPDATE keyward_keys SET revoked_at = $3 WHERE tenant = $1 AND id = $2 AND revoked_at IS NULL \
-     RETURNING ",
-    key_columns!()
+/// `$1`: tenant, `$2`: key id, `$3`: when. Revokes a key that is not revoked yet and returns its
+/// id.
+pub(crate) const REVOKE: &str = "UPDATE keyward_keys SET revoked_at = $3 \
+     WHERE tenant = $1 AND id = $2 AND revoked_at IS NULL RETURNING id";
+
+/// The credit columns as [`CreditRow`](super::row::CreditRow) reads them.
+macro_rules! credit_columns {
+    () => {
+        "remaining, refill_amount, refill_every, refilled_at"
+    };
+}
+
+/// `$1`: lineage, `$2`: remaining, `$3`: refill amount or null, `$4`: refill interval (ms) or
+/// null, `$5`: refilled at. Sets a lineage's credits, whatever it had.
+pub(crate) const SET_CREDITS: &str = concat!(
+    "INSERT INTO keyward_credits (lineage, ",
+    credit_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5) ON CONFLICT (lineage) DO UPDATE SET \
+     remaining = excluded.remaining, refill_amount = excluded.refill_amount, \
+     refill_every = excluded.refill_every, refilled_at = excluded.refilled_at"
 );
+
+/// `$1`: lineage, `$2`: cost, `$3`: now. Spends the cost when the credits left at `$3` (the
+/// refill applied) cover it, in this one statement, and returns the credits afterwards; returns
+/// nothing when they do not (or the lineage has none), having changed nothing.
+pub(crate) const SPEND_CREDITS: &str = concat!(
+    "UPDATE keyward_credits SET remaining = ",
+    credits_now!(),
+    " - $2, refilled_at = ",
+    refilled_at_now!(),
+    " WHERE lineage = $1 AND ",
+    credits_now!(),
+    " >= $2 RETURNING ",
+    credit_columns!()
+);
+
+/// `$1`: lineage, `$2`: amount, `$3`: now. Adds to a lineage's credits (the refill applied
+/// first), saturating at the `BIGINT` maximum, and returns them; nothing when it has none.
+pub(crate) const ADD_CREDITS: &str = concat!(
+    "UPDATE keyward_credits SET remaining = CASE WHEN ",
+    credits_now!(),
+    " > 9223372036854775807 - $2 THEN 9223372036854775807 ELSE ",
+    credits_now!(),
+    " + $2 END, refilled_at = ",
+    refilled_at_now!(),
+    " WHERE lineage = $1 RETURNING ",
+    credit_columns!()
+);
+
+/// `$1`: lineage. A lineage's credits as stored.
+pub(crate) const GET_CREDITS: &str = concat!(
+    "SELECT ",
+    credit_columns!(),
+    " FROM keyward_credits WHERE lineage = $1"
+);
+
+/// `$1`: lineage.
+pub(crate) const DELETE_CREDITS: &str = "DELETE FROM keyward_credits WHERE lineage = $1";
+
+/// `$1`: lineage. The ids and lookups of the lineage's keys, for the changes that tell caches.
+pub(crate) const LINEAGE_KEYS: &str = "SELECT id, lookup FROM keyward_keys WHERE lineage = $1";
 
 /// `$1`: key id, `$2`: when the grace period ends.
 pub(crate) const SET_GRACE_UNTIL: &str = "UPDATE keyward_keys SET grace_until = $2 WHERE id = $1";

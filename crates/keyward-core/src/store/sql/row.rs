@@ -5,11 +5,13 @@
 //! lowercase hex, scopes space-separated, and the enums their lowercase names.
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use sqlx::query::Query;
 use sqlx::{Database, Encode, Type};
 
 use crate::audit::AuditEvent;
+use crate::credits::{Credits, Refill};
 use crate::store::StoreError;
 use crate::time::Timestamp;
 use crate::{ApiKey, KeyId, Keyspace, KeyspaceName, TenantId};
@@ -51,6 +53,11 @@ pub(crate) struct KeyRow {
     rotated_from: Option<String>,
     grace_until: Option<i64>,
     keyspace: String,
+    /// The lineage's credits (read through a join; never bound on insert).
+    credit_remaining: Option<i64>,
+    credit_refill_amount: Option<i64>,
+    credit_refill_every: Option<i64>,
+    credit_refilled_at: Option<i64>,
 }
 
 impl From<&ApiKey> for KeyRow {
@@ -75,6 +82,13 @@ impl From<&ApiKey> for KeyRow {
             rotated_from: key.rotated_from.as_ref().map(KeyId::to_string),
             grace_until: key.grace_until.map(Timestamp::as_millis),
             keyspace: key.keyspace.to_string(),
+            credit_remaining: key.credits.map(|c| saturating_i64(c.remaining)),
+            credit_refill_amount: key
+                .credits
+                .and_then(|c| c.refill)
+                .map(|r| saturating_i64(r.amount())),
+            credit_refill_every: key.credits.and_then(|c| c.refill).map(|r| r.interval_millis()),
+            credit_refilled_at: key.credits.map(|c| c.refilled_at.as_millis()),
         }
     }
 }
@@ -134,6 +148,19 @@ impl TryFrom<KeyRow> for ApiKey {
             Some(text) => Some(row.parse("rotated_from", text)?),
             None => None,
         };
+        let credits = match (row.credit_remaining, row.credit_refilled_at) {
+            (Some(remaining), Some(refilled_at)) => Some(
+                CreditRow {
+                    remaining,
+                    refill_amount: row.credit_refill_amount,
+                    refill_every: row.credit_refill_every,
+                    refilled_at,
+                }
+                .credits()
+                .map_err(|column| row.corrupt(column))?,
+            ),
+            _ => None,
+        };
         Ok(ApiKey {
             id: row.parse("id", &row.id)?,
             tenant: row.parse("tenant", &row.tenant)?,
@@ -154,7 +181,64 @@ impl TryFrom<KeyRow> for ApiKey {
             grace_until: row.grace_until.map(Timestamp::from_millis),
             display_prefix: row.display_prefix,
             name: row.name,
+            credits,
         })
+    }
+}
+
+/// A row of `keyward_credits`, as the database holds it (the lineage aside).
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CreditRow {
+    remaining: i64,
+    refill_amount: Option<i64>,
+    refill_every: Option<i64>,
+    refilled_at: i64,
+}
+
+impl From<&Credits> for CreditRow {
+    fn from(credits: &Credits) -> Self {
+        Self {
+            remaining: saturating_i64(credits.remaining),
+            refill_amount: credits.refill.map(|r| saturating_i64(r.amount())),
+            refill_every: credits.refill.map(|r| r.interval_millis()),
+            refilled_at: credits.refilled_at.as_millis(),
+        }
+    }
+}
+
+impl CreditRow {
+    /// Binds every column after `$1` (the lineage), in the order of
+    /// [`SET_CREDITS`](super::queries::SET_CREDITS).
+    pub(crate) fn bind<DB>(self, query: Query<'_, DB, DB::Arguments>) -> Query<'_, DB, DB::Arguments>
+    where
+        DB: Database,
+        i64: for<'t> Encode<'t, DB> + Type<DB>,
+        Option<i64>: for<'t> Encode<'t, DB> + Type<DB>,
+    {
+        query
+            .bind(self.remaining)
+            .bind(self.refill_amount)
+            .bind(self.refill_every)
+            .bind(self.refilled_at)
+    }
+
+    /// The credits, or the column that does not hold a valid value.
+    pub(crate) fn credits(&self) -> Result<Credits, &'static str> {
+        let remaining = u64::try_from(self.remaining).map_err(|_| "remaining")?;
+        let refill = match (self.refill_amount, self.refill_every) {
+            (None, None) => None,
+            (Some(amount), Some(every)) => {
+                let amount = u64::try_from(amount).map_err(|_| "refill_amount")?;
+                let every = u64::try_from(every).map_err(|_| "refill_every")?;
+                Some(Refill::new(amount, Duration::from_millis(every)).map_err(|_| "refill_every")?)
+            }
+            _ => return Err("refill_amount"),
+        };
+        Ok(Credits::new(
+            remaining,
+            refill,
+            Timestamp::from_millis(self.refilled_at),
+        ))
     }
 }
 
@@ -300,6 +384,11 @@ mod tests {
             lineage: id,
             rotated_from: Some(KeyId::generate()),
             grace_until: Some(Timestamp::from_millis(4)),
+            credits: Some(Credits::new(
+                9,
+                Some(Refill::new(10, std::time::Duration::from_secs(60)).unwrap()),
+                Timestamp::from_millis(5),
+            )),
         }
     }
 
