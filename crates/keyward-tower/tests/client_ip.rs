@@ -50,6 +50,9 @@ fn lines(pairs: &[(&'static str, &[u8])]) -> HeaderMap {
     headers
 }
 
+/// Request id, header lines, and the client that the audit event names.
+type Case<'a> = (&'a str, &'a [(&'static str, &'a [u8])], &'a str);
+
 /// The client address of the audit event of `request_id`.
 async fn audited_client(h: &Harness, layer: &ApiKeyLayer, request_id: &str) -> Option<String> {
     layer.audit().expect("recording is on").flush().await;
@@ -116,8 +119,7 @@ async fn trusted_proxies_are_looked_through_to_the_rightmost_untrusted_entry() {
     let key = h.key("site_1").await;
     let (layer, server) = layer_with(&h, |b| b.client_ip(through_loopback())).await;
 
-    // (request id, header lines, client the audit event names)
-    let cases: [(&str, &[(&'static str, &[u8])], &str); 4] = [
+    let cases: [Case<'_>; 4] = [
         ("one-proxy", &[("x-forwarded-for", b"203.0.113.7")], "203.0.113.7"),
         (
             "a-chain",
@@ -185,43 +187,42 @@ async fn malformed_oversized_and_non_utf8_forwarding_headers_fall_back_to_the_la
     let oversized = format!("{}203.0.113.50", "garbage-entry, ".repeat(400));
     let huge_garbage = "x".repeat(6000);
 
-    // (request id, header lines, client the audit event names)
-    let cases: [(&str, Vec<(&'static str, &[u8])>, &str); 7] = [
+    let cases: [Case<'_>; 7] = [
         (
             "malformed",
-            vec![("x-forwarded-for", b"not-an-address")],
+            &[("x-forwarded-for", b"not-an-address")],
             "127.0.0.1",
         ),
         (
             "unknown",
-            vec![("x-forwarded-for", b"203.0.113.1, unknown")],
+            &[("x-forwarded-for", b"203.0.113.1, unknown")],
             "127.0.0.1",
         ),
-        ("empty", vec![("x-forwarded-for", b"")], "127.0.0.1"),
+        ("empty", &[("x-forwarded-for", b"")], "127.0.0.1"),
         (
             "non-utf8",
-            vec![("x-forwarded-for", b"203.0.113.1, \xff\xfe")],
+            &[("x-forwarded-for", b"203.0.113.1, \xff\xfe")],
             "127.0.0.1",
         ),
         (
             "garbage-after-a-proxy",
-            vec![("x-forwarded-for", b"bogus, 203.0.113.60, 127.0.0.4")],
+            &[("x-forwarded-for", b"bogus, 203.0.113.60, 127.0.0.4")],
             "203.0.113.60",
         ),
         (
             "oversized-list",
-            vec![("x-forwarded-for", oversized.as_bytes())],
+            &[("x-forwarded-for", oversized.as_bytes())],
             "203.0.113.50",
         ),
         (
             "oversized-entry",
-            vec![("x-forwarded-for", huge_garbage.as_bytes())],
+            &[("x-forwarded-for", huge_garbage.as_bytes())],
             "127.0.0.1",
         ),
     ];
     for (request_id, headers, expected) in cases {
         assert_eq!(
-            send(&server, &key, request_id, lines(&headers)).await,
+            send(&server, &key, request_id, lines(headers)).await,
             StatusCode::OK,
             "{request_id}"
         );

@@ -75,10 +75,12 @@ mod tests {
         request.into_parts().0
     }
 
+    /// What it checks, URI, Host lines, host or the error's message.
+    type Case<'a> = (&'a str, &'a str, &'a [&'a [u8]], Result<&'a str, &'a str>);
+
     #[test]
     fn hosts_named_by_requests() {
-        // (what it checks, URI, Host lines, host or the error's message)
-        let cases: [(&str, &str, &[&[u8]], Result<&str, &str>); 13] = [
+        let cases: [Case<'_>; 13] = [
             (
                 "a Host header",
                 "/api/app/info",

@@ -1,7 +1,7 @@
 //! [`TrustedProxies`]: the networks whose forwarding headers are believed.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::str::FromStr;
 
 /// The networks of the proxies in front of the service: only a peer in one of them may say, in a
@@ -137,7 +137,7 @@ fn bits(address: IpAddr) -> u128 {
         IpAddr::V4(v4) => v4.to_ipv6_mapped(),
         IpAddr::V6(v6) => v6,
     };
-    u128::from(Ipv6Addr::from(v6))
+    u128::from(v6)
 }
 
 #[cfg(test)]

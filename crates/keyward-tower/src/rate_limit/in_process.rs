@@ -64,10 +64,13 @@ impl fmt::Debug for InProcessLimiter {
     }
 }
 
+/// A keyed limiter made on its first check, with its quota.
+type Made<K, H> = (Quota, Arc<Keyed<K, H>>);
+
 /// One keyed limiter per quota: those known when built, and others made on their first check.
 struct Budgets<K: Hash + Eq + Clone, H: BuildHasher + Clone> {
     limiters: Vec<(Quota, Keyed<K, H>)>,
-    others: Mutex<Vec<(Quota, Arc<Keyed<K, H>>)>>,
+    others: Mutex<Vec<Made<K, H>>>,
 }
 
 impl<K, H> Budgets<K, H>
