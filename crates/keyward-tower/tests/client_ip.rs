@@ -68,6 +68,28 @@ async fn audited_client(h: &Harness, layer: &ApiKeyLayer, request_id: &str) -> O
         .client_ip
 }
 
+/// Sends each case; each gets 200 and an audit event naming its client.
+async fn assert_cases(
+    h: &Harness,
+    layer: &ApiKeyLayer,
+    server: &Server,
+    key: &CreatedKey,
+    cases: &[Case<'_>],
+) {
+    for (request_id, headers, expected) in cases {
+        assert_eq!(
+            send(server, key, request_id, lines(headers)).await,
+            StatusCode::OK,
+            "{request_id}"
+        );
+        assert_eq!(
+            audited_client(h, layer, request_id).await.as_deref(),
+            Some(*expected),
+            "{request_id}"
+        );
+    }
+}
+
 async fn layer_with(
     h: &Harness,
     configure: impl FnOnce(ApiKeyLayerBuilder) -> ApiKeyLayerBuilder,
@@ -140,18 +162,7 @@ async fn trusted_proxies_are_looked_through_to_the_rightmost_untrusted_entry() {
             "192.0.2.1",
         ),
     ];
-    for (request_id, headers, expected) in cases {
-        assert_eq!(
-            send(&server, &key, request_id, lines(headers)).await,
-            StatusCode::OK,
-            "{request_id}"
-        );
-        assert_eq!(
-            audited_client(&h, &layer, request_id).await.as_deref(),
-            Some(expected),
-            "{request_id}"
-        );
-    }
+    assert_cases(&h, &layer, &server, &key, &cases).await;
 }
 
 #[tokio::test]
@@ -220,18 +231,7 @@ async fn malformed_oversized_and_non_utf8_forwarding_headers_fall_back_to_the_la
             "127.0.0.1",
         ),
     ];
-    for (request_id, headers, expected) in cases {
-        assert_eq!(
-            send(&server, &key, request_id, lines(headers)).await,
-            StatusCode::OK,
-            "{request_id}"
-        );
-        assert_eq!(
-            audited_client(&h, &layer, request_id).await.as_deref(),
-            Some(expected),
-            "{request_id}"
-        );
-    }
+    assert_cases(&h, &layer, &server, &key, &cases).await;
 
     let forwarded = ClientIp::socket()
         .trusted_proxies(TrustedProxies::loopback())
