@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use keyward_core::KeyId;
-use keyward_tower::rate_limit::{Check, Quota, RateLimiter, RateLimits, RedisFallback, RedisLimiter};
+use keyward_tower::rate_limit::{
+    Check, Quota, RateKey, RateLimiter, RateLimits, RedisFallback, RedisLimiter,
+};
 use redis::Script;
 use redis::aio::MultiplexedConnection;
 use tokio::runtime::Runtime;
@@ -94,7 +96,7 @@ impl Setup {
 
     /// One check through the limiter, which always asks Redis.
     async fn check(&self, lineage: &KeyId) {
-        let decision = match self.limiter.check(lineage, quota(), one()) {
+        let decision = match self.limiter.check(RateKey::per_key(lineage), quota(), one()) {
             Check::Pending(pending) => pending.await,
             Check::Ready(ready) => ready,
         };

@@ -75,7 +75,7 @@ pub async fn app(
         .credentials(CredentialSources::bearer_only())
         .kill_switch(kill_switch)
         .render_with(JsonEnvelope::uppercase())
-        .client_ip(common::client_ip)
+        .client_ip(keyward_axum::client_ip())
         .build()?;
     let audit = layer.audit().into_iter().cloned().collect();
     let site = manager

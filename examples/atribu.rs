@@ -93,7 +93,7 @@ pub async fn app(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<App, Box
         // `/v1/customers/{id}/journey`.
         .route_cost("/v1/customers", 3)
         .route_cost("/v1/visitors", 3)
-        .client_ip(common::client_ip)
+        .client_ip(keyward_axum::client_ip())
         .build()?;
     let audit = layer.audit().into_iter().cloned().collect();
     let profile = TenantId::new(PROFILE)?;

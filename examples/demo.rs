@@ -47,10 +47,10 @@ async fn main() -> Result<(), BoxError> {
     // spend the management calls' budget (60 a minute).
     let demo_layer = ApiKeyLayer::builder(manager.clone())
         .rate_limits(RateLimits::new(Quota::per_minute(PER_MINUTE)))
-        .client_ip(common::client_ip)
+        .client_ip(keyward_axum::client_ip())
         .build()?;
     let keys_layer = ApiKeyLayer::builder(manager.clone())
-        .client_ip(common::client_ip)
+        .client_ip(keyward_axum::client_ip())
         .build()?;
     let tenant = TenantId::new("demo_tenant")?;
     let demo = manager

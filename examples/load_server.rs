@@ -41,7 +41,7 @@ async fn main() -> Result<(), BoxError> {
     let limits = RateLimits::new(Quota::per_second(1_000_000)).tier("limited", Quota::per_second(10));
     let layer = ApiKeyLayer::builder(manager.clone())
         .rate_limits(limits)
-        .client_ip(common::client_ip)
+        .client_ip(keyward_axum::client_ip())
         .build()?;
 
     let mut tokens = String::new();

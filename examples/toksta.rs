@@ -74,7 +74,7 @@ pub async fn app(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<App, Box
         // "A scoped key that hits a disallowed route returns 403 FORBIDDEN."
         .render_with(JsonEnvelope::uppercase().rename("insufficient_scope", "forbidden"))
         .tenant_gate(plan_gate)
-        .client_ip(common::client_ip)
+        .client_ip(keyward_axum::client_ip())
         .build()?;
     let audit = layer.audit().into_iter().cloned().collect();
     let account = TenantId::new(ACCOUNT)?;

@@ -78,7 +78,7 @@ pub async fn app(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<App, Box
         // "These endpoints use the /api/ path prefix (no /v1)" and need no key.
         .public("/api/")
         .render_with(FlatError)
-        .client_ip(common::client_ip);
+        .client_ip(keyward_axum::client_ip());
     for pattern in PUBLISHABLE {
         layer = layer.allow_publishable(pattern);
     }

@@ -87,7 +87,7 @@ pub async fn app(store: Arc<dyn KeyStore>, clock: impl Clock) -> Result<App, Box
 fn layer(manager: &KeyManager, credentials: CredentialSources) -> Result<ApiKeyLayer, BoxError> {
     Ok(ApiKeyLayer::builder(manager.clone())
         .credentials(credentials)
-        .client_ip(common::client_ip)
+        .client_ip(keyward_axum::client_ip())
         .build()?)
 }
 

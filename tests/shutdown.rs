@@ -45,7 +45,7 @@ async fn app() -> App {
             interval: Duration::from_secs(60),
             ..AuditConfig::default()
         })
-        .client_ip(common::client_ip)
+        .client_ip(keyward_axum::client_ip())
         .build()
         .expect("a valid layer");
     let mut keys = Vec::new();

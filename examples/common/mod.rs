@@ -210,13 +210,3 @@ pub async fn shutdown_signal() {
         std::future::pending::<()>().await;
     }
 }
-
-/// The client's address from axum's connection info, for the layers' audit records.
-pub fn client_ip(
-    extensions: &axum::http::Extensions,
-    _headers: &axum::http::HeaderMap,
-) -> Option<std::net::IpAddr> {
-    extensions
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())
-}

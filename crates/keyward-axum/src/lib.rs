@@ -12,6 +12,9 @@
 //! - [`leak`]: the endpoint for GitHub secret scanning's alerts, which revokes (or flags) the keys
 //!   found in public and records a `key.leaked` audit event;
 //! - [`KeyRejection`] and [`ApiError`]: refusals, in the layer's format;
+//! - [`client_ip()`]: the layer's client address from axum's `ConnectInfo`;
+//! - [`host`]: [`HostTenant`](host::HostTenant), the tenant of the request's host (subdomain or
+//!   custom domain) on routes that take no key;
 //! - `openapi` (feature `openapi`): the layer's security schemes, error envelope, headers and
 //!   refusals declared in a utoipa OpenAPI document.
 //!
@@ -70,8 +73,10 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod body;
+mod client_ip;
 mod extract;
 pub mod guard;
+pub mod host;
 pub mod leak;
 pub mod management;
 #[cfg(feature = "openapi")]
@@ -79,6 +84,7 @@ pub mod openapi;
 mod rejection;
 mod scope;
 
+pub use client_ip::client_ip;
 pub use extract::{AuthedKey, FromTenant, FromTier};
 pub use rejection::{ApiError, KeyRejection};
 pub use scope::{AnyOf, RequiredScope, ScopeList};

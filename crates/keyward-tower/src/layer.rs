@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +13,7 @@ use tower::Layer;
 
 use crate::audit::{AuditConfig, AuditHandle};
 use crate::bodies::{Plain, Wrapped};
+use crate::client_ip::ClientIp;
 use crate::metrics::Metrics;
 use crate::policy::{RouteRules, TenantGate};
 use crate::rate_limit::{InProcessLimiter, RateLimiter, RateLimits};
@@ -74,6 +74,12 @@ pub enum ConfigError {
     /// A rotation documentation address that cannot be sent in a `Link` header.
     #[error("the rotation documentation `{0}` is not a URI reference that a Link header can carry")]
     RotationDocs(String),
+    /// Budgets per client need to know the client: configure
+    /// [`ApiKeyLayerBuilder::client_ip`] too.
+    #[error(
+        "rate_limit_per_client() needs client_ip(..): the layer must know how to find the client's address"
+    )]
+    PerClientWithoutClientIp,
 }
 
 impl ApiKeyLayer {
@@ -107,6 +113,7 @@ impl ApiKeyLayer {
             audit: Some(AuditConfig::default()),
             cache: CacheConfig::default(),
             client_ip: None,
+            per_client: false,
             ietf_headers: false,
             rotation_docs: None,
         }
@@ -177,7 +184,8 @@ pub struct ApiKeyLayerBuilder {
     gate: Option<Box<dyn TenantGate>>,
     audit: Option<AuditConfig>,
     cache: CacheConfig,
-    client_ip: Option<Box<crate::shared::ClientIp>>,
+    client_ip: Option<ClientIp>,
+    per_client: bool,
     ietf_headers: bool,
     rotation_docs: Option<String>,
 }
@@ -188,6 +196,8 @@ impl fmt::Debug for ApiKeyLayerBuilder {
             .field("credentials", &self.credentials)
             .field("routes", &self.routes)
             .field("limits", &self.limits)
+            .field("client_ip", &self.client_ip)
+            .field("per_client", &self.per_client)
             .finish_non_exhaustive()
     }
 }
@@ -289,13 +299,45 @@ impl ApiKeyLayerBuilder {
         self
     }
 
-    /// How to find the client's address for audit records (for example from axum's `ConnectInfo`
-    /// or a trusted proxy header).
-    pub fn client_ip(
-        mut self,
-        find: impl Fn(&http::Extensions, &HeaderMap) -> Option<IpAddr> + Send + Sync + 'static,
-    ) -> Self {
-        self.client_ip = Some(Box::new(find));
+    /// How to find the client's address: the socket's peer, looked through trusted proxies (see
+    /// [`ClientIp`]). It goes into audit records and [`VerifiedKey::client_ip`](crate::VerifiedKey::client_ip),
+    /// and [`rate_limit_per_client`](Self::rate_limit_per_client) counts by it. Without it, no
+    /// address is known. Resolving it is one extension lookup, and with trusted proxies a walk
+    /// over the forwarding header's text: no allocation.
+    pub fn client_ip(mut self, resolver: ClientIp) -> Self {
+        self.client_ip = Some(resolver);
+        self
+    }
+
+    /// Rate limits per key lineage and client, rather than per key lineage: each client address
+    /// (an IPv4 address, or an IPv6 address's /64 network; see
+    /// [`RateKey`](crate::rate_limit::RateKey)) of a key spends from a budget of its own, of the
+    /// key's tier's quota, in the in-process limiter and in Redis alike. Route costs and the
+    /// `X-RateLimit-*` headers work as they do per key, and report the client's budget. A request
+    /// whose address is unknown (no peer address in the request) spends from the key's own
+    /// budget.
+    ///
+    /// Needs [`client_ip`](Self::client_ip): [`build`](Self::build) refuses it alone with
+    /// [`ConfigError::PerClientWithoutClientIp`].
+    ///
+    /// ```
+    /// use keyward_core::{KeyManager, MemoryStore};
+    /// use keyward_tower::client_ip::ClientIp;
+    /// use keyward_tower::{ApiKeyLayer, ConfigError};
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let manager = KeyManager::new(MemoryStore::new());
+    /// let layer = ApiKeyLayer::builder(manager.clone())
+    ///     .client_ip(ClientIp::socket())
+    ///     .rate_limit_per_client()
+    ///     .build();
+    /// assert!(layer.is_ok());
+    /// let alone = ApiKeyLayer::builder(manager).rate_limit_per_client().build();
+    /// assert_eq!(alone.err(), Some(ConfigError::PerClientWithoutClientIp));
+    /// # });
+    /// ```
+    pub fn rate_limit_per_client(mut self) -> Self {
+        self.per_client = true;
         self
     }
 
@@ -330,8 +372,12 @@ impl ApiKeyLayerBuilder {
     /// [`ConfigError::NoRuntime`] when recording is on and no tokio runtime is running;
     /// [`ConfigError::ZeroCost`] for a route cost of zero; [`ConfigError::RotationDocs`] for a
     /// rotation documentation address with a space, a control or non-ASCII character, `<`, `>` or
-    /// `"`.
+    /// `"`; [`ConfigError::PerClientWithoutClientIp`] for per-client budgets without a way to
+    /// find the client.
     pub fn build(mut self) -> Result<ApiKeyLayer, ConfigError> {
+        if self.per_client && self.client_ip.is_none() {
+            return Err(ConfigError::PerClientWithoutClientIp);
+        }
         let rotation_docs = match self.rotation_docs {
             None => None,
             Some(uri) => Some(crate::grace::docs_link(&uri).ok_or(ConfigError::RotationDocs(uri))?),
@@ -378,6 +424,7 @@ impl ApiKeyLayerBuilder {
                 gate: self.gate,
                 audit,
                 client_ip: self.client_ip,
+                per_client: self.per_client,
                 ietf_headers: self.ietf_headers,
                 rotation_docs,
                 metrics,

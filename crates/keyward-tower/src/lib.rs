@@ -13,10 +13,12 @@
 //!    a cache in front of the store, in constant time; 401 for unknown, revoked or expired keys;
 //!    503 `store_unavailable` when the store cannot be asked;
 //! 6. publishable keys only on the routes that allow them (403), then the tenant gate;
-//! 7. the rate limit of the key's lineage, at the route's cost: 429 with `Retry-After`; then, for
-//!    a key with [credits](keyward_core::credits), the route's cost spent at the store: 429
-//!    `usage_exceeded` once they are spent, 503 `store_unavailable` when the store cannot be asked
-//!    (see [`credits`]);
+//! 7. the rate limit of the key's lineage (or, with
+//!    [`rate_limit_per_client`](ApiKeyLayerBuilder::rate_limit_per_client), of the lineage and the
+//!    client's address, found by [`client_ip`]), at the route's cost: 429 with `Retry-After`;
+//!    then, for a key with [credits](keyward_core::credits), the route's cost spent at the store:
+//!    429 `usage_exceeded` once they are spent, 503 `store_unavailable` when the store cannot be
+//!    asked (see [`credits`]);
 //! 8. the [`VerifiedKey`] goes into request extensions;
 //! 9. `X-RateLimit-Limit`, `-Remaining`, `-Reset` on the way out, `X-Credits-Remaining` and
 //!    `-Reset` for a key with credits (given back when the service answered 400 or above), and
@@ -74,6 +76,7 @@ pub mod audit;
 mod audit_record;
 mod audit_retention;
 pub mod bodies;
+pub mod client_ip;
 pub mod credential;
 pub mod credits;
 pub mod envelope;

@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -76,12 +77,17 @@ enum Start {
     Body,
     /// The key was in a header and the caches did not know it.
     Presented(Presented),
-    /// The cached key was admitted; what is left is the tenant gate and the rate limit (`check`:
-    /// a remote limiter's check already started, else it is made after the gate).
-    Admitted {
-        cached: Arc<CachedKey>,
-        check: Option<Check>,
-    },
+    /// The cached key was admitted; what is left is the tenant gate and the rate limit.
+    Admitted(Admitted),
+}
+
+/// An admitted key on its way to the slow path: the key, the rate-limit check already started (a
+/// remote limiter's, from the fast path; else it is made after the tenant gate), and the client's
+/// address.
+struct Admitted {
+    cached: Arc<CachedKey>,
+    check: Option<Check>,
+    client: Option<IpAddr>,
 }
 
 /// The request body the inner service receives.
@@ -160,14 +166,19 @@ where
         if let Err(rejection) = shared.admit(&cached, presented, &route, now) {
             return reject(&rejection, None);
         }
+        let client = shared.client_ip(&request);
         // A tenant gate waits; a key in its grace period gets its notice on the response; a key
         // with credits spends them in the store: all on the slow path, so that other keys pay
         // these tests only.
         if shared.gate.is_some() || cached.grace.is_some() || cached.key.credits.is_some() {
-            let start = Start::Admitted { cached, check: None };
+            let start = Start::Admitted(Admitted {
+                cached,
+                check: None,
+                client,
+            });
             return self.slow(request, request_id, route, start);
         }
-        let decision = match shared.rate_check(&cached, &route) {
+        let decision = match shared.rate_check(&cached, &route, client) {
             None => None,
             Some(Check::Ready(outcome)) => match shared.rate_outcome(&cached, outcome) {
                 Ok(decision) => Some(decision),
@@ -175,14 +186,15 @@ where
             },
             // A remote limiter: wait for it on the slow path.
             Some(check) => {
-                let start = Start::Admitted {
+                let start = Start::Admitted(Admitted {
                     cached,
                     check: Some(check),
-                };
+                    client,
+                });
                 return self.slow(request, request_id, route, start);
             }
         };
-        let post = shared.authenticated(&mut request, request_id, cached, decision, now);
+        let post = shared.authenticated(&mut request, request_id, cached, decision, client, now);
         ResponseFuture::forward(self.inner.call(request.map(M::forward_request)), post)
     }
 }
@@ -244,15 +256,10 @@ where
 {
     let reject = |rejection: &Rejection| Ok(shared.reject::<M, ResBody>(rejection, &request_id, None));
     let (presented, request) = match start {
-        Start::Admitted { cached, check } => {
+        Start::Admitted(admitted) => {
+            let request = request.map(M::forward_request);
             return authorized::<S, M, ReqBody, ResBody>(
-                &shared,
-                inner,
-                request.map(M::forward_request),
-                request_id,
-                &route,
-                cached,
-                check,
+                &shared, inner, request, request_id, &route, admitted,
             )
             .await;
         }
@@ -306,11 +313,17 @@ where
     if let Err(rejection) = shared.admit(&cached, &presented, &route, now) {
         return reject(&rejection);
     }
-    authorized::<S, M, ReqBody, ResBody>(&shared, inner, request, request_id, &route, cached, None).await
+    let client = shared.client_ip(&request);
+    let admitted = Admitted {
+        cached,
+        check: None,
+        client,
+    };
+    authorized::<S, M, ReqBody, ResBody>(&shared, inner, request, request_id, &route, admitted).await
 }
 
-/// The rest of the path for an admitted key: the tenant gate, the rate limit (`check` when one was
-/// already started), then the inner service. Every response of a key in its grace period carries
+/// The rest of the path for an admitted key: the tenant gate, the rate limit (the check already
+/// started, if any), then the inner service. Every response of a key in its grace period carries
 /// its notice.
 async fn authorized<S, M, ReqBody, ResBody>(
     shared: &Arc<Shared>,
@@ -318,16 +331,15 @@ async fn authorized<S, M, ReqBody, ResBody>(
     request: Request<Inbound<M, ReqBody>>,
     request_id: HeaderValue,
     route: &RouteClass,
-    cached: Arc<CachedKey>,
-    check: Option<Check>,
+    admitted: Admitted,
 ) -> Result<Response<Outbound<M, ResBody>>, S::Error>
 where
     M: MapRequestBody<ReqBody> + MapResponseBody<ResBody>,
     S: Service<Request<Inbound<M, ReqBody>>, Response = Response<ResBody>>,
 {
-    let grace = cached.grace.clone();
+    let grace = admitted.cached.grace.clone();
     let mut response =
-        gated::<S, M, ReqBody, ResBody>(shared, inner, request, request_id, route, cached, check).await?;
+        gated::<S, M, ReqBody, ResBody>(shared, inner, request, request_id, route, admitted).await?;
     if let Some(grace) = grace {
         grace.write(response.headers_mut(), shared.rotation_docs.as_ref());
     }
@@ -341,8 +353,11 @@ async fn gated<S, M, ReqBody, ResBody>(
     mut request: Request<Inbound<M, ReqBody>>,
     request_id: HeaderValue,
     route: &RouteClass,
-    cached: Arc<CachedKey>,
-    check: Option<Check>,
+    Admitted {
+        cached,
+        check,
+        client,
+    }: Admitted,
 ) -> Result<Response<Outbound<M, ResBody>>, S::Error>
 where
     M: MapRequestBody<ReqBody> + MapResponseBody<ResBody>,
@@ -352,7 +367,7 @@ where
         tracing::debug!(target: "keyward::rejection", reason = "tenant_gate", fingerprint = %cached.fingerprint, "request refused");
         return Ok(shared.reject::<M, ResBody>(&rejection, &request_id, None));
     }
-    let decision = match check.or_else(|| shared.rate_check(&cached, route)) {
+    let decision = match check.or_else(|| shared.rate_check(&cached, route, client)) {
         None => None,
         Some(check) => match shared.rate_outcome(&cached, check.decide().await) {
             Ok(decision) => Some(decision),
@@ -374,7 +389,7 @@ where
         },
     };
     let credited = credits.is_some().then(|| cached.clone());
-    let post = shared.authenticated(&mut request, request_id, cached, decision, now);
+    let post = shared.authenticated(&mut request, request_id, cached, decision, client, now);
     let response = inner.call(request).await?;
     let mut response = post.finish::<M, ResBody>(response);
     if let (Some(mut left), Some(cached)) = (credits, credited) {

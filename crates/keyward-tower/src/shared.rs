@@ -7,21 +7,20 @@ use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
 use keyward_core::time::Timestamp;
-use keyward_core::{Presented, VerifyError};
+use keyward_core::{KeyId, Presented, VerifyError};
 
 use crate::audit::AuditHandle;
 use crate::audit_record::{Details, Record};
 use crate::bodies::MapResponseBody;
+use crate::client_ip::ClientIp;
 use crate::envelope;
 use crate::metrics::Metrics;
 use crate::policy::{RouteClass, RouteRules, TenantGate};
-use crate::rate_limit::{Check, RateDecision, RateLimitError, RateLimiter};
+use crate::rate_limit::{Check, RateDecision, RateKey, RateLimitError, RateLimiter};
 use crate::render::{RenderRejection, rejection_response};
 use crate::verify::{CachedKey, Verifier};
 use crate::{CredentialSources, KillSwitch, Rejection, VerifiedKey, headers};
 
-/// A function that finds the client's address in a request.
-pub(crate) type ClientIp = dyn Fn(&http::Extensions, &HeaderMap) -> Option<IpAddr> + Send + Sync;
 /// A predicate that makes a request public (no key needed).
 pub(crate) type PublicWhen = dyn Fn(&Method, &Uri, &HeaderMap) -> bool + Send + Sync;
 
@@ -35,7 +34,9 @@ pub(crate) struct Shared {
     pub(crate) renderer: Box<dyn RenderRejection>,
     pub(crate) gate: Option<Box<dyn TenantGate>>,
     pub(crate) audit: Option<AuditHandle>,
-    pub(crate) client_ip: Option<Box<ClientIp>>,
+    pub(crate) client_ip: Option<ClientIp>,
+    /// Budgets per key lineage and client network, rather than per lineage.
+    pub(crate) per_client: bool,
     pub(crate) ietf_headers: bool,
     /// The `Link` to the rotation documentation sent with a key in its grace period.
     pub(crate) rotation_docs: Option<HeaderValue>,
@@ -53,6 +54,8 @@ impl fmt::Debug for Shared {
             .field("kill_switch", &self.kill_switch)
             .field("tenant_gate", &self.gate.is_some())
             .field("audit", &self.audit.is_some())
+            .field("client_ip", &self.client_ip)
+            .field("per_client", &self.per_client)
             .field("rotation_docs", &self.rotation_docs)
             .finish_non_exhaustive()
     }
@@ -129,11 +132,38 @@ impl Shared {
         }
     }
 
+    /// The client's address, when the layer is told how to find it.
     #[inline]
-    pub(crate) fn rate_check(&self, cached: &CachedKey, route: &RouteClass) -> Option<Check> {
-        self.limiter
+    pub(crate) fn client_ip<B>(&self, request: &Request<B>) -> Option<IpAddr> {
+        self.client_ip
             .as_ref()
-            .map(|limiter| limiter.check(&cached.key.lineage, cached.quota, route.cost))
+            .and_then(|resolver| resolver.resolve(request.extensions(), request.headers()))
+    }
+
+    /// The budget a request of `lineage` from `client` spends: the client's when budgets are per
+    /// client and the client is known, else the lineage's.
+    #[inline]
+    pub(crate) fn rate_key<'a>(&self, lineage: &'a KeyId, client: Option<IpAddr>) -> RateKey<'a> {
+        match client {
+            Some(client) if self.per_client => RateKey::per_client(lineage, client),
+            _ => RateKey::per_key(lineage),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn rate_check(
+        &self,
+        cached: &CachedKey,
+        route: &RouteClass,
+        client: Option<IpAddr>,
+    ) -> Option<Check> {
+        self.limiter.as_ref().map(|limiter| {
+            limiter.check(
+                self.rate_key(&cached.key.lineage, client),
+                cached.quota,
+                route.cost,
+            )
+        })
     }
 
     /// Turns a limiter's answer into a decision to go on, or a rejection (with the decision, for
@@ -170,6 +200,7 @@ impl Shared {
         request_id: HeaderValue,
         cached: Arc<CachedKey>,
         decision: Option<RateDecision>,
+        client_ip: Option<IpAddr>,
         now: Timestamp,
     ) -> Post {
         let audit = self.audit.as_ref().map(|audit| {
@@ -177,10 +208,7 @@ impl Shared {
                 method: request.method(),
                 uri: request.uri(),
                 headers: request.headers(),
-                client_ip: self
-                    .client_ip
-                    .as_ref()
-                    .and_then(|f| f(request.extensions(), request.headers())),
+                client_ip,
             });
             let record = Record::new(cached.clone(), now, &request_id, details);
             (self.clone(), record)
@@ -188,6 +216,7 @@ impl Shared {
         request.extensions_mut().insert(VerifiedKey {
             cached,
             decision,
+            client_ip,
             request_id: request_id.clone(),
             shared: self.clone(),
         });

@@ -1,6 +1,7 @@
 //! [`VerifiedKey`]: what the layer puts into request extensions for handlers and extractors.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use crate::verify::CachedKey;
 pub struct VerifiedKey {
     pub(crate) cached: Arc<CachedKey>,
     pub(crate) decision: Option<RateDecision>,
+    pub(crate) client_ip: Option<IpAddr>,
     pub(crate) request_id: HeaderValue,
     pub(crate) shared: Arc<Shared>,
 }
@@ -42,6 +44,12 @@ impl VerifiedKey {
     /// The rate-limit decision of this request, when rate limiting is on.
     pub fn rate_limit(&self) -> Option<&RateDecision> {
         self.decision.as_ref()
+    }
+
+    /// The client's address, as the layer's [`ClientIp`](crate::client_ip::ClientIp) found it
+    /// (`None` when none is configured, or the peer address is unknown).
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        self.client_ip
     }
 
     /// The request id.
@@ -66,11 +74,12 @@ impl VerifiedKey {
         )
     }
 
-    /// Spends `extra` more units of the key's budget (a route that costs more than the layer
-    /// charged); `None` when rate limiting is off.
+    /// Spends `extra` more units of the budget this request spent from (a route that costs more
+    /// than the layer charged); `None` when rate limiting is off.
     pub fn charge(&self, extra: NonZeroU32) -> Option<Check> {
         let limiter = self.shared.limiter.as_ref()?;
-        Some(limiter.check(&self.cached.key.lineage, self.cached.quota, extra))
+        let key = self.shared.rate_key(&self.cached.key.lineage, self.client_ip);
+        Some(limiter.check(key, self.cached.quota, extra))
     }
 }
 

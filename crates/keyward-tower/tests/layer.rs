@@ -26,6 +26,7 @@ use keyward_core::{
     ApiKey, CreatedKey, Expiry, KeyKind, KeyManager, KeyPolicy, Keyspace, KeyspaceName, NewKey, Rotation,
     Tier,
 };
+use keyward_tower::client_ip::ClientIp;
 use keyward_tower::credential::X_API_KEY;
 use keyward_tower::rate_limit::{Check, Quota, RateLimits};
 use keyward_tower::{
@@ -2084,7 +2085,7 @@ async fn usage_and_audit_records_reach_the_store() {
     let key = h.key("site_1").await;
     let idle = h.key("site_1").await;
     let layer = ApiKeyLayer::builder(h.manager.clone())
-        .client_ip(|extensions, _headers| extensions.get::<SocketAddr>().map(SocketAddr::ip))
+        .client_ip(ClientIp::socket())
         .build()
         .expect("a valid layer");
     let svc = service(&layer);

@@ -3,11 +3,11 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use keyward_core::Rotation;
 use keyward_core::audit::AuditQuery;
+use keyward_tower::client_ip::ClientIp;
 use keyward_tower::rate_limit::{Quota, RateLimits};
 use keyward_tower::{ApiKeyLayer, CredentialSources};
 use reqwest::StatusCode;
@@ -19,7 +19,7 @@ async fn success_carries_the_request_id_and_rate_limit_headers_and_is_audited() 
     let h = Harness::new();
     let key = h.key("site_1").await;
     let layer = ApiKeyLayer::builder(h.manager.clone())
-        .client_ip(|extensions, _headers| extensions.get::<SocketAddr>().map(SocketAddr::ip))
+        .client_ip(ClientIp::socket())
         .build()
         .expect("a valid layer");
     let server = serve(&layer).await;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use keyward_core::KeyId;
 use keyward_tower::ApiKeyLayer;
 use keyward_tower::rate_limit::{
-    InProcessLimiter, Quota, RateDecision, RateLimiter, RateLimits, RedisFallback, RedisLimiter,
+    InProcessLimiter, Quota, RateDecision, RateKey, RateLimiter, RateLimits, RedisFallback, RedisLimiter,
 };
 use redis_support::{Logs, RedisServer, inspect, test_redis_url};
 use support::Harness;
@@ -39,7 +39,7 @@ async fn connect(url: &str, quota: Quota, fallback: RedisFallback) -> RedisLimit
 
 async fn spend(limiter: &impl RateLimiter, lineage: &KeyId, quota: Quota, cost: u32) -> RateDecision {
     limiter
-        .check(lineage, quota, units(cost))
+        .check(RateKey::per_key(lineage), quota, units(cost))
         .decide()
         .await
         .expect("Redis decides")
@@ -356,7 +356,10 @@ async fn an_outage_falls_back_then_redis_takes_over_again() {
     // Fail closed: an error (the layer's 503), quickly.
     for attempt in 1..=3 {
         let started = Instant::now();
-        let error = closed.check(&lineage, quota, units(1)).decide().await;
+        let error = closed
+            .check(RateKey::per_key(&lineage), quota, units(1))
+            .decide()
+            .await;
         assert!(error.is_err(), "attempt {attempt}: {error:?}");
         assert!(
             started.elapsed() < Duration::from_secs(1),
@@ -383,7 +386,11 @@ async fn an_outage_falls_back_then_redis_takes_over_again() {
     assert_eq!(back.remaining, 2);
     assert!(!open.is_degraded());
     let back = eventually("fail-closed recovery", || async move {
-        closed.check(lineage, quota, units(1)).decide().await.ok()
+        closed
+            .check(RateKey::per_key(lineage), quota, units(1))
+            .decide()
+            .await
+            .ok()
     })
     .await;
     assert!(back.allowed);
@@ -418,14 +425,23 @@ async fn a_hung_redis_costs_each_request_at_most_the_timeout() {
         .with_retry_interval(retry);
     let lineage = KeyId::generate();
     assert!(spend(&open, &lineage, quota, 1).await.allowed);
-    assert!(closed.check(&lineage, quota, units(1)).decide().await.is_ok());
+    assert!(
+        closed
+            .check(RateKey::per_key(&lineage), quota, units(1))
+            .decide()
+            .await
+            .is_ok()
+    );
 
     server.freeze();
 
     // The first check waits for the timeout, then the fallback decides.
     for limiter in [&open, &closed] {
         let started = Instant::now();
-        let decision = limiter.check(&lineage, quota, units(1)).decide().await;
+        let decision = limiter
+            .check(RateKey::per_key(&lineage), quota, units(1))
+            .decide()
+            .await;
         let waited = started.elapsed();
         assert!(
             waited >= timeout && waited < timeout * 5,
@@ -441,7 +457,10 @@ async fn a_hung_redis_costs_each_request_at_most_the_timeout() {
     // Until the next attempt is due, checks do not wait for Redis at all.
     for limiter in [&open, &closed] {
         let started = Instant::now();
-        let decision = limiter.check(&lineage, quota, units(1)).decide().await;
+        let decision = limiter
+            .check(RateKey::per_key(&lineage), quota, units(1))
+            .decide()
+            .await;
         assert!(started.elapsed() < timeout, "{:?} waited", limiter.fallback());
         assert_eq!(decision.is_ok(), limiter.fallback() == RedisFallback::FailOpen);
     }

@@ -4,6 +4,7 @@ mod app_errors;
 mod bad_input;
 mod extractor;
 mod guards;
+mod host;
 mod logs;
 mod management;
 mod page;

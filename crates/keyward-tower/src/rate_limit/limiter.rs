@@ -4,10 +4,8 @@ use std::fmt;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use super::{Quota, RateKey};
 use futures_util::future::BoxFuture;
-use keyward_core::KeyId;
-
-use super::Quota;
 
 /// The outcome of one rate-limit check, with what the `X-RateLimit-*` headers report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,9 +60,11 @@ impl Check {
     }
 }
 
-/// Counts what each key lineage spends. A key and its rotated successors share one lineage, so
-/// rotating does not reset the budget.
+/// Counts what each key lineage spends, or each lineage per client network (see [`RateKey`]). A
+/// key and its rotated successors share one lineage, so rotating does not reset the budget.
 pub trait RateLimiter: Send + Sync + fmt::Debug + 'static {
-    /// Spends `cost` units of `lineage`'s budget under `quota`, or refuses without spending.
-    fn check(&self, lineage: &KeyId, quota: Quota, cost: NonZeroU32) -> Check;
+    /// Spends `cost` units of `key`'s budget under `quota`, or refuses without spending. Budgets
+    /// per key and per client are apart: [`RateKey::per_key`] and [`RateKey::per_client`] of one
+    /// lineage never share one.
+    fn check(&self, key: RateKey<'_>, quota: Quota, cost: NonZeroU32) -> Check;
 }

@@ -2,10 +2,8 @@
 
 use std::num::NonZeroU32;
 
-use keyward_core::KeyId;
-
 use super::unavailable::Unavailable;
-use crate::rate_limit::{Check, InProcessLimiter, Quota, RateLimitError, RateLimiter, RateLimits};
+use crate::rate_limit::{Check, InProcessLimiter, Quota, RateKey, RateLimitError, RateLimiter, RateLimits};
 
 /// What a [`RedisLimiter`](super::RedisLimiter) does when Redis cannot be reached (no answer
 /// within its timeout, a refused or dropped connection, an error reply).
@@ -43,9 +41,15 @@ impl Fallback {
     }
 
     /// Decides the check Redis could not decide, for the reason `cause`.
-    pub(super) fn check(&self, lineage: &KeyId, quota: Quota, cost: NonZeroU32, cause: Unavailable) -> Check {
+    pub(super) fn check(
+        &self,
+        key: RateKey<'_>,
+        quota: Quota,
+        cost: NonZeroU32,
+        cause: Unavailable,
+    ) -> Check {
         match self {
-            Self::Open(limiter) => limiter.check(lineage, quota, cost),
+            Self::Open(limiter) => limiter.check(key, quota, cost),
             Self::Closed => Check::Ready(Err(RateLimitError(Box::new(cause)))),
         }
     }

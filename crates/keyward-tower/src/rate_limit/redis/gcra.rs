@@ -6,11 +6,10 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use keyward_core::KeyId;
 use redis::aio::ConnectionManager;
 use redis::{RedisResult, Script};
 
-use crate::rate_limit::{Quota, RateDecision};
+use crate::rate_limit::{Quota, RateDecision, RateKey};
 
 /// The script, run with EVALSHA (and loaded again when Redis answers NOSCRIPT).
 pub(super) struct Gcra {
@@ -57,13 +56,14 @@ impl Gcra {
     }
 }
 
-/// The key of `lineage`'s budget under `quota`: `keyward:rl:{lineage}:{limit}:{period_ms}`.
-pub(super) fn key(lineage: &KeyId, quota: Quota) -> String {
-    format!(
-        "keyward:rl:{lineage}:{}:{}",
-        quota.limit(),
-        quota.period().as_millis()
-    )
+/// The Redis key of a budget under `quota`: `keyward:rl:{lineage}:{limit}:{period_ms}`, and for a
+/// client's budget `keyward:rl:{lineage}/{client}:{limit}:{period_ms}` (a lineage id has no `/`).
+pub(super) fn key(key: RateKey<'_>, quota: Quota) -> String {
+    let (limit, period) = (quota.limit(), quota.period().as_millis());
+    match key.client() {
+        None => format!("keyward:rl:{}:{limit}:{period}", key.lineage()),
+        Some(client) => format!("keyward:rl:{}/{client}:{limit}:{period}", key.lineage()),
+    }
 }
 
 /// The decision for a cost above the whole budget: it can never pass, so Redis is not asked.
@@ -209,16 +209,34 @@ mod tests {
     }
 
     #[test]
-    fn keys_name_lineage_limit_and_period() {
-        let lineage: KeyId = "key_abc123".parse().unwrap();
-        assert_eq!(
-            key(&lineage, Quota::per_hour(600)),
-            "keyward:rl:key_abc123:600:3600000"
-        );
-        assert_eq!(
-            key(&lineage, Quota::new(5, Duration::from_millis(1500))),
-            "keyward:rl:key_abc123:5:1500"
-        );
+    fn keys_name_lineage_client_limit_and_period() {
+        let lineage: keyward_core::KeyId = "key_abc123".parse().unwrap();
+        // (budget, quota, Redis key)
+        let cases = [
+            (
+                RateKey::per_key(&lineage),
+                Quota::per_hour(600),
+                "keyward:rl:key_abc123:600:3600000",
+            ),
+            (
+                RateKey::per_key(&lineage),
+                Quota::new(5, Duration::from_millis(1500)),
+                "keyward:rl:key_abc123:5:1500",
+            ),
+            (
+                RateKey::per_client(&lineage, "192.0.2.7".parse().unwrap()),
+                Quota::per_minute(60),
+                "keyward:rl:key_abc123/192.0.2.7:60:60000",
+            ),
+            (
+                RateKey::per_client(&lineage, "2001:db8:1:2::99".parse().unwrap()),
+                Quota::per_minute(60),
+                "keyward:rl:key_abc123/2001:db8:1:2:::60:60000",
+            ),
+        ];
+        for (budget, quota, expected) in cases {
+            assert_eq!(key(budget, quota), expected);
+        }
     }
 
     #[test]

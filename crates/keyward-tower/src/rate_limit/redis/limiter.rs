@@ -5,7 +5,6 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyward_core::KeyId;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::RedisFallback;
@@ -13,7 +12,7 @@ use super::fallback::Fallback;
 use super::gcra::{self, Gcra};
 use super::health::Health;
 use super::unavailable::Unavailable;
-use crate::rate_limit::{Check, Quota, RateLimitError, RateLimiter, RateLimits};
+use crate::rate_limit::{Check, Quota, RateKey, RateLimitError, RateLimiter, RateLimits};
 
 /// How long a check waits for Redis before the fallback decides, unless set otherwise.
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
@@ -21,7 +20,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
 const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A [`RateLimiter`] whose budgets live in Redis, so that every process serving the API spends
-/// from the same budget per key lineage.
+/// from the same budget per key lineage (or per lineage and client, see [`RateKey`]).
 ///
 /// Each check is one round trip: an atomic GCRA script (EVALSHA) that reads Redis's own clock
 /// (`TIME`), so processes agree whatever their clocks say. It gives the same numbers as
@@ -29,8 +28,9 @@ const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 /// one unit comes back every `period / limit`, a refused check spends nothing, and a cost above
 /// the whole budget is refused with `retry_after` = the period (without asking Redis).
 ///
-/// A budget is stored at `keyward:rl:{lineage}:{limit}:{period_ms}` and expires when it is
-/// whole again, so idle keys cost Redis nothing.
+/// A budget is stored at `keyward:rl:{lineage}:{limit}:{period_ms}` (a client's at
+/// `keyward:rl:{lineage}/{client}:{limit}:{period_ms}`) and expires when it is whole again, so
+/// idle keys cost Redis nothing.
 ///
 /// The connection is multiplexed and reconnects by itself; the limiter is cheap to clone. When
 /// Redis does not answer within the timeout (250 ms unless [set](Self::with_timeout)) or fails,
@@ -44,7 +44,7 @@ const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 /// use std::time::Duration;
 ///
 /// use keyward_core::KeyId;
-/// use keyward_tower::rate_limit::{Quota, RateLimiter, RateLimits, RedisFallback, RedisLimiter};
+/// use keyward_tower::rate_limit::{Quota, RateKey, RateLimiter, RateLimits, RedisFallback, RedisLimiter};
 ///
 /// # async fn example() -> Result<(), keyward_tower::rate_limit::RateLimitError> {
 /// let limits = RateLimits::new(Quota::per_minute(60)).tier("pro", Quota::per_minute(600));
@@ -54,7 +54,7 @@ const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 ///
 /// let lineage = KeyId::generate();
 /// let decision = limiter
-///     .check(&lineage, limits.default_quota(), NonZeroU32::MIN)
+///     .check(RateKey::per_key(&lineage), limits.default_quota(), NonZeroU32::MIN)
 ///     .decide()
 ///     .await?;
 /// assert!(decision.allowed);
@@ -162,21 +162,21 @@ impl RedisLimiter {
 }
 
 impl RateLimiter for RedisLimiter {
-    fn check(&self, lineage: &KeyId, quota: Quota, cost: NonZeroU32) -> Check {
+    fn check(&self, key: RateKey<'_>, quota: Quota, cost: NonZeroU32) -> Check {
         if cost.get() > quota.limit() {
             return Check::Ready(Ok(gcra::over_budget(quota)));
         }
         let shared = &self.shared;
         if !shared.health.should_try(self.retry_interval) {
-            return shared.fallback.check(lineage, quota, cost, Unavailable::Down);
+            return shared.fallback.check(key, quota, cost, Unavailable::Down);
         }
-        let key = gcra::key(lineage, quota);
-        let lineage = lineage.clone();
+        let redis_key = gcra::key(key, quota);
+        let (lineage, client) = (key.lineage().clone(), key.client());
         let mut conn = self.conn.clone();
         let shared = Arc::clone(shared);
         let (timeout, retry_interval) = (self.timeout, self.retry_interval);
         Check::Pending(Box::pin(async move {
-            let spend = shared.gcra.spend(&mut conn, &key, quota, cost);
+            let spend = shared.gcra.spend(&mut conn, &redis_key, quota, cost);
             let cause = match tokio::time::timeout(timeout, spend).await {
                 Ok(Ok(decision)) => {
                     if shared.health.answered() {
@@ -190,7 +190,11 @@ impl RateLimiter for RedisLimiter {
             shared
                 .health
                 .failed(&cause, retry_interval, shared.fallback.kind());
-            shared.fallback.check(&lineage, quota, cost, cause).decide().await
+            let key = match client {
+                None => RateKey::per_key(&lineage),
+                Some(client) => RateKey::per_client(&lineage, client),
+            };
+            shared.fallback.check(key, quota, cost, cause).decide().await
         }))
     }
 }
