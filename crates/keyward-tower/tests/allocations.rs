@@ -20,7 +20,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
 use keyward_core::{KeyId, KeyManager, MemoryStore, NewKey, TenantId};
 use keyward_tower::ApiKeyLayer;
-use keyward_tower::rate_limit::{InProcessLimiter, Quota, RateLimiter, RateLimits};
+use keyward_tower::rate_limit::{InProcessLimiter, Quota, RateKey, RateLimiter, RateLimits};
 use tower::{Layer, Service, ServiceExt, service_fn};
 
 struct Counting;
@@ -282,7 +282,7 @@ fn memory_per_cached_key_and_per_rate_limit_entry() {
         let ids: Vec<KeyId> = (0..lineages).map(|_| KeyId::generate()).collect();
         let per_entry = bytes_per_entry(lineages, || {
             for id in &ids {
-                drop(limiter.check(id, Quota::per_minute(60), NonZeroU32::MIN));
+                drop(limiter.check(RateKey::per_key(id), Quota::per_minute(60), NonZeroU32::MIN));
             }
         });
         assert_eq!(limiter.len(), lineages);
