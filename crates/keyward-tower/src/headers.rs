@@ -58,19 +58,9 @@ pub(crate) fn number(n: u64) -> HeaderValue {
         return value.clone();
     }
     // `HeaderValue::from(u64)` writes into a `BytesMut` and freezes it: two allocations.
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    let mut rest = n;
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    HeaderValue::from_maybe_shared(Bytes::copy_from_slice(&digits[start..]))
-        .expect("digits are a valid header value")
+    let mut digits = itoa::Buffer::new();
+    HeaderValue::from_maybe_shared(Bytes::copy_from_slice(digits.format(n).as_bytes()))
+        .unwrap_or_else(|_| HeaderValue::from(n))
 }
 
 /// Whole seconds, rounded up, at least 1 when there is anything to wait for.
