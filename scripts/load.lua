@@ -2,11 +2,7 @@
 -- well-formed tokens that no store holds, read from the file named by $KEYWARD_LOAD_TOKENS.
 -- Counts each status per wrk thread and prints the totals when wrk is done.
 
-local threads = {}
-
-function setup(thread)
-    table.insert(threads, thread)
-end
+dofile("scripts/wrk_statuses.lua")
 
 function init(args)
     valid, limited, unknown = {}, {}, {}
@@ -20,7 +16,6 @@ function init(args)
             table.insert(unknown, token)
         end
     end
-    statuses = {}
     n = 0
     math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)"), 16))
 end
@@ -50,28 +45,8 @@ function request()
     return wrk.format("GET", "/v1/ping", { ["Authorization"] = "Bearer " .. token })
 end
 
-function response(status, headers, body)
-    statuses[status] = (statuses[status] or 0) + 1
-end
-
 function done(summary, latency, requests)
-    local totals = {}
-    for _, thread in ipairs(threads) do
-        local counts = thread:get("statuses")
-        for status, count in pairs(counts) do
-            totals[status] = (totals[status] or 0) + count
-        end
-    end
-    local codes = {}
-    for status in pairs(totals) do
-        table.insert(codes, status)
-    end
-    table.sort(codes)
-    io.write("statuses:")
-    for _, status in ipairs(codes) do
-        io.write(string.format(" %d=%d", status, totals[status]))
-    end
-    io.write("\n")
+    io.write(statuses_line() .. "\n")
     io.write(string.format("requests/s: %.0f\n", summary.requests / (summary.duration / 1e6)))
     io.write(string.format("latency p50: %.3f ms, p99: %.3f ms, max: %.3f ms\n",
         latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
