@@ -23,6 +23,7 @@ macro_rules! suite {
             last_used_batches_fold,
             audit_log_order_and_tenant_filter,
             audit_log_filters,
+            audit_large_batch,
             audit_prune,
             audit_prune_in_batches,
             tenant_isolation,

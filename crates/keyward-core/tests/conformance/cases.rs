@@ -654,6 +654,35 @@ pub async fn audit_log_filters(h: &Harness) {
     assert_eq!(latest, vec![tied[1].clone(), tied[0].clone()]);
 }
 
+/// A batch far larger than one statement's rows, of a size no power of two divides, lands whole
+/// and in order: every event back intact, the latest appended first among events of one time.
+pub async fn audit_large_batch(h: &Harness) {
+    let manager = h.manager(|b| b);
+    let key = manager
+        .create(NewKey::new(tenant("site_a")))
+        .await
+        .expect("create")
+        .key;
+    let events: Vec<AuditEvent> = (0..1_003)
+        .map(|n| AuditEvent {
+            request_id: format!("req_{n}"),
+            status: 200 + u16::try_from(n % 300).expect("small"),
+            client_ip: (n % 3 == 0).then(|| format!("2001:db8::{n:x}")),
+            user_agent: (n % 5 == 0).then(|| format!("agent ✓ {n}")),
+            ..audit_event(h, &key, 0, &format!("/v1/items/{n}"))
+        })
+        .collect();
+    h.store().append_audit(&events).await.expect("append");
+    let log = h
+        .store()
+        .audit_log(&AuditQuery::new(key.tenant.clone()).limit(2_000))
+        .await
+        .expect("log");
+    let expected: Vec<AuditEvent> = events.into_iter().rev().collect();
+    assert_eq!(log.len(), expected.len());
+    assert!(log == expected, "the batch reads back as appended, latest first");
+}
+
 /// Pruning deletes every tenant's events from before a time, keeps those at it or later, and
 /// says how many went.
 pub async fn audit_prune(h: &Harness) {

@@ -4,6 +4,8 @@
 //! A key is active at `now` when it is not revoked, `expires_at > now` (or none) and
 //! `grace_until > now` (or none): the same rule as [`ApiKey::status`].
 
+use std::sync::LazyLock;
+
 use crate::ApiKey;
 use crate::store::OldKey;
 use crate::time::Timestamp;
@@ -175,13 +177,47 @@ pub(crate) const RECORD_USAGE: &str = "UPDATE keyward_keys SET \
                           THEN 9223372036854775807 ELSE request_count + $3 END \
      WHERE id = $1";
 
-/// Appends an audit event: `$1`..`$12` in the order [`AuditRow::bind`](super::row::AuditRow::bind)
-/// binds.
-pub(crate) const INSERT_AUDIT: &str = concat!(
-    "INSERT INTO keyward_audit (",
-    audit_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-);
+/// Most audit events one `INSERT` appends: 12 parameters a row, far below SQLite's 32 766 and
+/// PostgreSQL's 65 535.
+pub(crate) const AUDIT_ROWS_PER_INSERT: usize = 128;
+
+/// The columns an audit row binds, in the order [`AuditRow::bind`](super::row::AuditRow::bind)
+/// binds them.
+const AUDIT_ROW_PARAMETERS: usize = 12;
+
+/// Appends `rows` audit events in one statement, for `rows` a power of two up to
+/// [`AUDIT_ROWS_PER_INSERT`] (eight texts, so a database's statement cache holds at most eight of
+/// them): `$1`..`$12` the first row's columns in the order
+/// [`AuditRow::bind`](super::row::AuditRow::bind) binds, `$13`.. the next row's, and so on.
+pub(crate) fn insert_audit(rows: usize) -> &'static str {
+    static TEXTS: LazyLock<Vec<String>> = LazyLock::new(|| {
+        (0..=AUDIT_ROWS_PER_INSERT.ilog2())
+            .map(|power| audit_insert_text(1 << power))
+            .collect()
+    });
+    debug_assert!(rows.is_power_of_two() && rows <= AUDIT_ROWS_PER_INSERT);
+    &TEXTS[rows.ilog2() as usize]
+}
+
+fn audit_insert_text(rows: usize) -> String {
+    use std::fmt::Write as _;
+
+    let mut sql = String::with_capacity(64 + rows * AUDIT_ROW_PARAMETERS * 6);
+    sql.push_str(concat!(
+        "INSERT INTO keyward_audit (",
+        audit_columns!(),
+        ") VALUES "
+    ));
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 1..=AUDIT_ROW_PARAMETERS {
+            let separator = if column == 1 { "" } else { ", " };
+            let _ = write!(sql, "{separator}${}", row * AUDIT_ROW_PARAMETERS + column);
+        }
+        sql.push(')');
+    }
+    sql
+}
 
 /// `$1`: tenant, `$2`: key id or null, `$3`: since (inclusive) or null, `$4`: until (exclusive)
 /// or null, `$5`: path prefix or null, `$6`: limit. Newest first, ties latest appended first.

@@ -279,7 +279,7 @@ impl From<&AuditEvent> for AuditRow {
 }
 
 impl AuditRow {
-    /// Binds every column, in the order of [`INSERT_AUDIT`](super::queries::INSERT_AUDIT).
+    /// Binds every column, in the order of [`insert_audit`](super::queries::insert_audit).
     pub(crate) fn bind<DB>(self, query: Query<'_, DB, DB::Arguments>) -> Query<'_, DB, DB::Arguments>
     where
         DB: Database,
