@@ -6,6 +6,8 @@
 //! - `keyward-no-audit`: the same with recording off (`no_audit`);
 //! - `keyward-pg-redis`: `ApiKeyLayer` on the PostgreSQL store at `KEYWARD_BENCH_POSTGRES_URL`
 //!   with the Redis limiter at `KEYWARD_BENCH_REDIS_URL` (a scratch database: keys are added);
+//! - `keyward-pg`, `keyward-redis`: each of those two alone (PostgreSQL with the in-process limiter,
+//!   the memory store with Redis), to tell which costs what;
 //! - `handwritten`: `tower_governor` keyed by the token in front of a `from_fn` bearer check
 //!   (SHA-256, `HashMap`), as `benches/request_path.rs` measures it.
 //!
@@ -60,8 +62,7 @@ fn main() -> Result<(), BoxError> {
 async fn run() -> Result<(), BoxError> {
     common::init_tracing("warn");
     let mut args = std::env::args().skip(1);
-    let usage =
-        "usage: compare_server bare|keyward|keyward-no-audit|keyward-pg-redis|handwritten [tokens file]";
+    let usage = "usage: compare_server bare|keyward|keyward-no-audit|keyward-pg-redis|keyward-pg|keyward-redis|handwritten [tokens file]";
     let variant = args.next().ok_or(usage)?;
     let tokens_file = args.next();
     let app = Router::new().route("/v1/events", get(|| async { "ok" }));
@@ -80,18 +81,25 @@ async fn run() -> Result<(), BoxError> {
             let layer = builder.build()?;
             (app.layer(layer.clone()), tokens, Some(layer))
         }
-        "keyward-pg-redis" => {
-            let postgres = std::env::var("KEYWARD_BENCH_POSTGRES_URL")
-                .map_err(|_| "keyward-pg-redis needs KEYWARD_BENCH_POSTGRES_URL")?;
-            let redis = std::env::var("KEYWARD_BENCH_REDIS_URL")
-                .map_err(|_| "keyward-pg-redis needs KEYWARD_BENCH_REDIS_URL")?;
-            let store = keyward_core::store::open(&postgres).await?;
-            let manager = KeyManager::builder_shared(store).build()?;
+        "keyward-pg-redis" | "keyward-pg" | "keyward-redis" => {
+            let manager = if variant == "keyward-redis" {
+                KeyManager::new(MemoryStore::new())
+            } else {
+                let postgres = std::env::var("KEYWARD_BENCH_POSTGRES_URL")
+                    .map_err(|_| format!("{variant} needs KEYWARD_BENCH_POSTGRES_URL"))?;
+                KeyManager::builder_shared(keyward_core::store::open(&postgres).await?).build()?
+            };
             let tokens = mint(&manager).await?;
-            let limiter = RedisLimiter::connect(&redis, &limits, RedisFallback::FailClosed).await?;
-            let layer = ApiKeyLayer::builder(manager)
-                .rate_limiter(Arc::new(limiter), limits)
-                .build()?;
+            let builder = ApiKeyLayer::builder(manager);
+            let builder = if variant == "keyward-pg" {
+                builder.rate_limits(limits)
+            } else {
+                let redis = std::env::var("KEYWARD_BENCH_REDIS_URL")
+                    .map_err(|_| format!("{variant} needs KEYWARD_BENCH_REDIS_URL"))?;
+                let limiter = RedisLimiter::connect(&redis, &limits, RedisFallback::FailClosed).await?;
+                builder.rate_limiter(Arc::new(limiter), limits)
+            };
+            let layer = builder.build()?;
             (app.layer(layer.clone()), tokens, Some(layer))
         }
         "handwritten" => {

@@ -177,6 +177,50 @@ async fn lineages_have_their_own_budgets_and_a_cost_above_the_budget_never_passe
     assert!(!exists);
 }
 
+/// Checks made at once go to Redis in batches (300 checks queue before the batch task first
+/// runs: more than one batch holds): each budget is spent exactly as one-by-one checks would spend
+/// it, a key appearing many times in one batch spending in turn, and interleaved keys apart.
+#[tokio::test]
+async fn checks_made_at_once_spend_each_budget_exactly() {
+    let url = test_redis_url();
+    let quota = Quota::per_hour(100);
+    let redis = connect(&url, quota, RedisFallback::FailClosed).await;
+    let (ones, threes) = (KeyId::generate(), KeyId::generate());
+
+    let checks: Vec<_> = (0..300)
+        .map(|n| {
+            let (lineage, cost) = if n % 2 == 0 { (&ones, 1) } else { (&threes, 3) };
+            (
+                cost,
+                redis
+                    .check(RateKey::per_key(lineage), quota, units(cost))
+                    .decide(),
+            )
+        })
+        .collect();
+    let (costs, checks): (Vec<u32>, Vec<_>) = checks.into_iter().unzip();
+    let decisions = futures_util::future::join_all(checks).await;
+
+    let mut by_cost = [(1, Vec::new()), (3, Vec::new())];
+    for (cost, decision) in costs.iter().zip(decisions) {
+        let decision = decision.expect("Redis decides");
+        let (_, list) = by_cost.iter_mut().find(|(c, _)| c == cost).expect("a cost");
+        list.push(decision);
+    }
+    let [(_, ones), (_, threes)] = by_cost;
+    // 150 checks of one unit: the first 100 leave 99, 98, … 0 in turn, the rest are refused.
+    assert_eq!(remaining_of_allowed(&ones), (0..100).rev().collect::<Vec<_>>());
+    // 150 checks of three units: 33 pass (97, 94, … 1), then a unit is left, too few.
+    assert_eq!(
+        remaining_of_allowed(&threes),
+        (0..33).map(|n| 97 - 3 * n).collect::<Vec<_>>()
+    );
+    for refused in ones[100..].iter().chain(&threes[33..]) {
+        assert!(!refused.allowed);
+        assert!(refused.retry_after > Duration::ZERO, "{refused:?}");
+    }
+}
+
 /// The second process of `two_processes_share_one_budget` reads its lineage from here.
 const CHILD_LINEAGE: &str = "KEYWARD_RL_CHILD_LINEAGE";
 /// Prefix of the second process's output lines.

@@ -1,4 +1,5 @@
-//! The atomic GCRA script: the budget's key, the call, and its reply read as a [`RateDecision`].
+//! The atomic GCRA script: the budgets' keys, one call for a batch of checks, and its replies
+//! read as [`RateDecision`]s.
 //!
 //! The numbers follow [`InProcessLimiter`](crate::rate_limit::InProcessLimiter) (governor's GCRA):
 //! a whole budget is `limit` units, one unit comes back every `period / limit`.
@@ -28,32 +29,51 @@ impl Gcra {
         self.script.prepare_invoke().load_async(conn).await.map(drop)
     }
 
-    /// Spends `cost` units of the budget at `key`, or refuses without spending. `cost` is at most
-    /// the quota's limit (see [`over_budget`]).
+    /// Decides `checks` in one EVALSHA, in their order: each spends its cost from the budget at
+    /// its key, or is refused without spending. A cost is at most its quota's limit (see
+    /// [`over_budget`]).
     pub(super) async fn spend(
         &self,
         conn: &mut ConnectionManager,
-        key: &str,
-        quota: Quota,
-        cost: NonZeroU32,
-    ) -> RedisResult<RateDecision> {
-        let (allowed, until_whole, retry_after): (i64, i64, i64) = self
-            .script
-            .key(key)
-            .arg(interval_micros(quota))
-            .arg(quota.limit())
-            .arg(cost.get())
-            .invoke_async(conn)
-            .await?;
-        Ok(decision(
-            quota,
-            Reply {
-                allowed: allowed == 1,
-                until_whole: micros(until_whole),
-                retry_after: micros(retry_after),
-            },
-        ))
+        checks: &[Spend],
+    ) -> RedisResult<Vec<RateDecision>> {
+        let mut invocation = self.script.prepare_invoke();
+        for check in checks {
+            invocation
+                .key(&check.key)
+                .arg(interval_micros(check.quota))
+                .arg(check.quota.limit())
+                .arg(check.cost.get());
+        }
+        let replies: Vec<i64> = invocation.invoke_async(conn).await?;
+        if replies.len() != checks.len() * 3 {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "the rate-limit script answered a different number of checks",
+            )));
+        }
+        Ok(checks
+            .iter()
+            .zip(replies.chunks_exact(3))
+            .map(|(check, reply)| {
+                decision(
+                    check.quota,
+                    Reply {
+                        allowed: reply[0] == 1,
+                        until_whole: micros(reply[1]),
+                        retry_after: micros(reply[2]),
+                    },
+                )
+            })
+            .collect())
     }
+}
+
+/// One check of a batch: the budget's key (see [`key`]), its quota and the units to spend.
+pub(super) struct Spend {
+    pub(super) key: String,
+    pub(super) quota: Quota,
+    pub(super) cost: NonZeroU32,
 }
 
 /// The Redis key of a budget under `quota`: `keyward:rl:{lineage}:{limit}:{period_ms}`, and for a

@@ -11,6 +11,9 @@ pub(super) enum Unavailable {
     /// Redis answered with an error, or the connection failed.
     #[error("Redis failed")]
     Redis(#[from] redis::RedisError),
+    /// The task that sends checks to Redis is gone: its tokio runtime was shut down.
+    #[error("the limiter's connection task has stopped")]
+    Stopped,
     /// A recent attempt failed and the next one is not due yet.
     #[error("Redis is unreachable (the last attempt failed)")]
     Down,
