@@ -21,6 +21,9 @@
 //! million-key SQLite file: about a minute more).
 
 mod common;
+#[cfg(feature = "postgres")]
+#[path = "common/postgres_schema.rs"]
+mod postgres_schema;
 
 use std::cell::Cell;
 use std::hint::black_box;
@@ -211,13 +214,12 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 
 #[cfg(feature = "postgres")]
 mod pg {
-    use std::str::FromStr;
-    use std::time::{Instant, SystemTime, UNIX_EPOCH};
+    use std::time::Instant;
 
     use keyward_core::KeyManager;
     use keyward_core::store::PostgresStore;
-    use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
+    pub(super) use super::postgres_schema::Schema;
     use super::{AssertSqlSafe, COLUMNS, SPREAD, Store, bearer, fill_batches, real_keys};
 
     /// The fill's copies of the template row `$3`, numbered `$1` to `$2`, on PostgreSQL.
@@ -233,105 +235,57 @@ mod pg {
         )
     }
 
-    /// A schema of its own on the test server, dropped by [`Schema::drop`]. Named as the test
-    /// suite names its schemas (`kw_test_<unix seconds>_…`), so that one left behind by an
-    /// interrupted run is dropped by a later test run once it is an hour old.
-    pub(super) struct Schema {
-        url: String,
-        admin: PgPool,
-        name: String,
-    }
-
-    impl Schema {
-        /// A fresh schema, or why PostgreSQL is skipped.
-        pub(super) async fn create() -> Result<Self, String> {
-            let url = std::env::var("KEYWARD_TEST_POSTGRES_URL")
-                .map_err(|_| "KEYWARD_TEST_POSTGRES_URL is not set".to_owned())?;
-            let admin = PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&url)
+    /// A store of `size` keys in `schema`.
+    pub(super) async fn store(schema: &Schema, size: u64) -> Store {
+        let started = Instant::now();
+        let store = PostgresStore::connect_with(schema.options())
+            .await
+            .expect("the PostgreSQL store opens");
+        sqlx::query("TRUNCATE keyward_keys")
+            .execute(store.pool())
+            .await
+            .expect("TRUNCATE");
+        let pool = store.pool().clone();
+        let manager = KeyManager::new(store);
+        let (tokens, template) = real_keys(&manager).await;
+        let mut tx = pool.begin().await.expect("a transaction");
+        let fill = fill();
+        for (first, last) in fill_batches(size) {
+            sqlx::query(AssertSqlSafe(fill.as_str()))
+                .bind(first)
+                .bind(last)
+                .bind(&template)
+                .execute(&mut *tx)
                 .await
-                .map_err(|error| format!("the server at KEYWARD_TEST_POSTGRES_URL: {error}"))?;
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .expect("a clock after 1970");
-            let name = format!(
-                "kw_test_{}_bench_{}_{}",
-                now.as_secs(),
-                std::process::id(),
-                now.subsec_nanos()
-            );
-            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {name}")))
-                .execute(&admin)
-                .await
-                .expect("CREATE SCHEMA");
-            Ok(Self { url, admin, name })
+                .expect("the fill");
         }
-
-        /// A store of `size` keys in this schema.
-        pub(super) async fn store(&self, size: u64) -> Store {
-            let started = Instant::now();
-            let options = PgConnectOptions::from_str(&self.url)
-                .expect("a valid KEYWARD_TEST_POSTGRES_URL")
-                .options([("search_path", self.name.as_str())]);
-            let store = PostgresStore::connect_with(options)
+        tx.commit().await.expect("the fill commits");
+        sqlx::query("ANALYZE keyward_keys")
+            .execute(&pool)
+            .await
+            .expect("ANALYZE");
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM keyward_keys")
+            .fetch_one(&pool)
+            .await
+            .expect("count the keys");
+        assert_eq!(u64::try_from(count).ok(), Some(size));
+        let plan: Vec<String> =
+            sqlx::query_scalar("EXPLAIN SELECT id FROM keyward_keys WHERE lookup = 'h:0'")
+                .fetch_all(&pool)
                 .await
-                .expect("the PostgreSQL store opens");
-            sqlx::query("TRUNCATE keyward_keys")
-                .execute(store.pool())
-                .await
-                .expect("TRUNCATE");
-            let pool = store.pool().clone();
-            let manager = KeyManager::new(store);
-            let (tokens, template) = real_keys(&manager).await;
-            let mut tx = pool.begin().await.expect("a transaction");
-            let fill = fill();
-            for (first, last) in fill_batches(size) {
-                sqlx::query(AssertSqlSafe(fill.as_str()))
-                    .bind(first)
-                    .bind(last)
-                    .bind(&template)
-                    .execute(&mut *tx)
-                    .await
-                    .expect("the fill");
-            }
-            tx.commit().await.expect("the fill commits");
-            sqlx::query("ANALYZE keyward_keys")
-                .execute(&pool)
-                .await
-                .expect("ANALYZE");
-            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM keyward_keys")
-                .fetch_one(&pool)
-                .await
-                .expect("count the keys");
-            assert_eq!(u64::try_from(count).ok(), Some(size));
-            let plan: Vec<String> =
-                sqlx::query_scalar("EXPLAIN SELECT id FROM keyward_keys WHERE lookup = 'h:0'")
-                    .fetch_all(&pool)
-                    .await
-                    .expect("the query plan");
-            assert!(
-                plan.iter().any(|line| line.contains("Index")),
-                "the lookup is not indexed: {plan:?}"
-            );
-            eprintln!(
-                "key_set: PostgreSQL schema {} with {size} keys in {:.1} s",
-                self.name,
-                started.elapsed().as_secs_f64()
-            );
-            Store {
-                manager,
-                credentials: tokens.iter().map(|t| bearer(t)).collect(),
-            }
-        }
-
-        /// Drops the schema and everything in it.
-        pub(super) async fn drop(self) {
-            sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {} CASCADE", self.name)))
-                .execute(&self.admin)
-                .await
-                .expect("DROP SCHEMA");
-            self.admin.close().await;
+                .expect("the query plan");
+        assert!(
+            plan.iter().any(|line| line.contains("Index")),
+            "the lookup is not indexed: {plan:?}"
+        );
+        eprintln!(
+            "key_set: PostgreSQL schema {} with {size} keys in {:.1} s",
+            schema.name(),
+            started.elapsed().as_secs_f64()
+        );
+        Store {
+            manager,
+            credentials: tokens.iter().map(|t| bearer(t)).collect(),
         }
     }
 }
@@ -394,7 +348,7 @@ fn postgres(c: &mut Criterion, rt: &Runtime, background: &Runtime) {
         }
     };
     for size in SIZES {
-        let store = background.block_on(schema.store(size));
+        let store = background.block_on(pg::store(&schema, size));
         measure(c, rt, background, "postgres", size, &store);
     }
     background.block_on(schema.drop());

@@ -668,8 +668,10 @@ pub async fn audit_large_batch(h: &Harness) {
             request_id: format!("req_{n}"),
             status: 200 + u16::try_from(n % 300).expect("small"),
             client_ip: (n % 3 == 0).then(|| format!("2001:db8::{n:x}")),
-            user_agent: (n % 5 == 0).then(|| format!("agent ✓ {n}")),
-            ..audit_event(h, &key, 0, &format!("/v1/items/{n}"))
+            // Text a bulk format must escape: tabs, line breaks, backslashes, `\N`.
+            user_agent: (n % 5 == 0).then(|| format!("agent\t✓ {n}\r\n\\N")),
+            detail: (n % 7 == 0).then(|| format!(r#"{{"note":"a\\b\tc\nd {n}"}}"#)),
+            ..audit_event(h, &key, 0, &format!("/v1/items/{n}\\x"))
         })
         .collect();
     h.store().append_audit(&events).await.expect("append");

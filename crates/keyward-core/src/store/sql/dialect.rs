@@ -3,8 +3,11 @@
 use futures_util::future::BoxFuture;
 use sqlx::{Database, Pool, Transaction};
 
-/// The parts of a SQL store that depend on the database: how writers take turns and how other
-/// processes hear of a change, and how a statement's result is read.
+use crate::audit::AuditEvent;
+
+/// The parts of a SQL store that depend on the database: how writers take turns, how other
+/// processes hear of a change, how audit events are appended in bulk, and how a statement's
+/// result is read.
 pub(crate) trait Dialect: Database {
     /// Counts the tables named `_sqlx_migrations` where the store's tables live (0 or 1).
     const MIGRATIONS_TABLE_COUNT: &'static str;
@@ -20,6 +23,12 @@ pub(crate) trait Dialect: Database {
     /// [text](super::change_text) as `$1`: tells every other process on the database, once (and
     /// only if) the transaction commits.
     const ANNOUNCE: &'static str;
+
+    /// Appends `events` (at least one) in `tx`, in their order, the fastest way the database has.
+    fn append_audit<'a>(
+        tx: &'a mut Transaction<'static, Self>,
+        events: &'a [AuditEvent],
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
 
     /// The rows a statement changed (sqlx has no trait for it).
     fn rows_affected(result: &Self::QueryResult) -> u64;

@@ -358,18 +358,7 @@ where
             return Ok(());
         }
         let mut tx = DB::begin_write(&self.pool, None).await.map_err(store_error)?;
-        let mut rest = events;
-        while !rest.is_empty() {
-            // The largest power of two that fits: many rows a round trip, from eight texts.
-            let rows = queries::AUDIT_ROWS_PER_INSERT.min(1 << rest.len().ilog2());
-            let (chunk, after) = rest.split_at(rows);
-            let mut query = sqlx::query(queries::insert_audit(rows));
-            for event in chunk {
-                query = AuditRow::from(event).bind(query);
-            }
-            query.execute(&mut *tx).await.map_err(store_error)?;
-            rest = after;
-        }
+        DB::append_audit(&mut tx, events).await.map_err(store_error)?;
         tx.commit().await.map_err(store_error)
     }
 

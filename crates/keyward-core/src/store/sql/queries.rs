@@ -4,8 +4,6 @@
 //! A key is active at `now` when it is not revoked, `expires_at > now` (or none) and
 //! `grace_until > now` (or none): the same rule as [`ApiKey::status`].
 
-use std::sync::LazyLock;
-
 use crate::ApiKey;
 use crate::store::OldKey;
 use crate::time::Timestamp;
@@ -177,20 +175,23 @@ pub(crate) const RECORD_USAGE: &str = "UPDATE keyward_keys SET \
                           THEN 9223372036854775807 ELSE request_count + $3 END \
      WHERE id = $1";
 
-/// Most audit events one `INSERT` appends: 12 parameters a row, far below SQLite's 32 766 and
+/// Most audit events one SQLite `INSERT` appends: 12 parameters a row, far below SQLite's 32 766 and
 /// PostgreSQL's 65 535.
+#[cfg(feature = "sqlite")]
 pub(crate) const AUDIT_ROWS_PER_INSERT: usize = 128;
 
 /// The columns an audit row binds, in the order [`AuditRow::bind`](super::row::AuditRow::bind)
 /// binds them.
+#[cfg(feature = "sqlite")]
 const AUDIT_ROW_PARAMETERS: usize = 12;
 
-/// Appends `rows` audit events in one statement, for `rows` a power of two up to
+/// Appends `rows` audit events in one SQLite statement, for `rows` a power of two up to
 /// [`AUDIT_ROWS_PER_INSERT`] (eight texts, so a database's statement cache holds at most eight of
 /// them): `$1`..`$12` the first row's columns in the order
 /// [`AuditRow::bind`](super::row::AuditRow::bind) binds, `$13`.. the next row's, and so on.
+#[cfg(feature = "sqlite")]
 pub(crate) fn insert_audit(rows: usize) -> &'static str {
-    static TEXTS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    static TEXTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
         (0..=AUDIT_ROWS_PER_INSERT.ilog2())
             .map(|power| audit_insert_text(1 << power))
             .collect()
@@ -199,6 +200,7 @@ pub(crate) fn insert_audit(rows: usize) -> &'static str {
     &TEXTS[rows.ilog2() as usize]
 }
 
+#[cfg(feature = "sqlite")]
 fn audit_insert_text(rows: usize) -> String {
     use std::fmt::Write as _;
 
@@ -218,6 +220,11 @@ fn audit_insert_text(rows: usize) -> String {
     }
     sql
 }
+
+/// Appends audit events from the rows that follow, in PostgreSQL's COPY text format (see
+/// `postgres::audit_copy`), columns in the order of every audit statement.
+#[cfg(feature = "postgres")]
+pub(crate) const COPY_AUDIT: &str = concat!("COPY keyward_audit (", audit_columns!(), ") FROM STDIN");
 
 /// `$1`: tenant, `$2`: key id or null, `$3`: since (inclusive) or null, `$4`: until (exclusive)
 /// or null, `$5`: path prefix or null, `$6`: limit. Newest first, ties latest appended first.

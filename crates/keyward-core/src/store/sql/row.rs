@@ -259,6 +259,7 @@ pub(crate) struct AuditRow {
     detail: Option<String>,
 }
 
+#[cfg(feature = "sqlite")]
 impl From<&AuditEvent> for AuditRow {
     fn from(event: &AuditEvent) -> Self {
         Self {
@@ -280,6 +281,7 @@ impl From<&AuditEvent> for AuditRow {
 
 impl AuditRow {
     /// Binds every column, in the order of [`insert_audit`](super::queries::insert_audit).
+    #[cfg(feature = "sqlite")]
     pub(crate) fn bind<DB>(self, query: Query<'_, DB, DB::Arguments>) -> Query<'_, DB, DB::Arguments>
     where
         DB: Database,

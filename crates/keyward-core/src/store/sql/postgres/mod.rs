@@ -1,5 +1,6 @@
 //! [`PostgresStore`] and the `LISTEN`/`NOTIFY` channel that tells every process of a change.
 
+mod audit_copy;
 mod notify;
 mod store;
 

@@ -12,8 +12,10 @@ use sqlx::{Pool, Postgres, Transaction};
 use super::super::dialect::Dialect;
 use super::super::failure::store_error;
 use super::super::keys::{SqlKeys, delegate_key_store};
-use super::super::schema;
+use super::super::{queries, schema};
+use super::audit_copy;
 use super::notify::{self, ChangeListener};
+use crate::audit::AuditEvent;
 use crate::store::{ChangeFeed, Migrations, StoreError};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -178,6 +180,19 @@ impl Dialect for Postgres {
     /// `pg_notify` on the changes channel ([`notify::CHANNEL`]), delivered when (and only if)
     /// the transaction commits.
     const ANNOUNCE: &'static str = "SELECT pg_notify('keyward_key_changes', $1)";
+
+    /// One `COPY … FROM STDIN` for the whole batch ([`audit_copy`]).
+    fn append_audit<'a>(
+        tx: &'a mut Transaction<'static, Self>,
+        events: &'a [AuditEvent],
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let mut copy = tx.copy_in_raw(queries::COPY_AUDIT).await?;
+            copy.send(audit_copy::rows(events).into_bytes()).await?;
+            copy.finish().await?;
+            Ok(())
+        })
+    }
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()

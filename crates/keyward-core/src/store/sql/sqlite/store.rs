@@ -14,8 +14,10 @@ use sqlx::{Pool, Sqlite, Transaction};
 use super::super::dialect::Dialect;
 use super::super::failure::store_error;
 use super::super::keys::{SqlKeys, delegate_key_store};
-use super::super::schema;
+use super::super::row::AuditRow;
+use super::super::{queries, schema};
 use super::change_log::{self, ChangeLogReader};
+use crate::audit::AuditEvent;
 use crate::store::{ChangeFeed, Migrations, StoreError};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -180,6 +182,29 @@ impl Dialect for Sqlite {
 
     /// A row of the change log, which every other store on the file reads.
     const ANNOUNCE: &'static str = change_log::APPEND;
+
+    /// Many rows to an `INSERT`: the largest power of two that fits, up to
+    /// [`AUDIT_ROWS_PER_INSERT`](queries::AUDIT_ROWS_PER_INSERT), so a batch of any size takes
+    /// a few statements from eight texts.
+    fn append_audit<'a>(
+        tx: &'a mut Transaction<'static, Self>,
+        events: &'a [AuditEvent],
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let mut rest = events;
+            while !rest.is_empty() {
+                let rows = queries::AUDIT_ROWS_PER_INSERT.min(1 << rest.len().ilog2());
+                let (chunk, after) = rest.split_at(rows);
+                let mut query = sqlx::query(queries::insert_audit(rows));
+                for event in chunk {
+                    query = AuditRow::from(event).bind(query);
+                }
+                query.execute(&mut **tx).await?;
+                rest = after;
+            }
+            Ok(())
+        })
+    }
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
