@@ -359,16 +359,19 @@ impl Writer {
             self.manager.store().record_usage(&usage).await?;
             self.usage.clear();
         }
-        let mut written = 0;
-        let result = async {
-            for chunk in self.events.chunks(self.config.batch.max(1)) {
-                self.manager.store().append_audit(chunk).await?;
-                written += chunk.len();
+        let batch = self.config.batch.max(1);
+        while !self.events.is_empty() {
+            // Handed over, not copied: a store that keeps events in memory moves them in.
+            let chunk = if self.events.len() <= batch {
+                std::mem::replace(&mut self.events, Vec::with_capacity(batch))
+            } else {
+                self.events.drain(..batch).collect()
+            };
+            if let Err((error, chunk)) = self.manager.store().append_audit_owned(chunk).await {
+                self.events.splice(0..0, chunk);
+                return Err(error);
             }
-            Ok(())
         }
-        .await;
-        self.events.drain(..written);
-        result
+        Ok(())
     }
 }

@@ -128,6 +128,26 @@ pub trait KeyStore: Send + Sync + fmt::Debug + 'static {
     /// Only an outage; then nothing of the batch was written.
     fn append_audit<'a>(&'a self, events: &'a [AuditEvent]) -> BoxFuture<'a, Result<(), StoreError>>;
 
+    /// Appends audit events it is given, as [`append_audit`](Self::append_audit) does: a store that
+    /// keeps them in memory moves them in instead of copying each. The usage and audit writer
+    /// calls this one. By default, it calls `append_audit`.
+    ///
+    /// # Errors
+    ///
+    /// Only an outage; then nothing of the batch was written, and the events come back with the
+    /// error, so that the caller can try again.
+    fn append_audit_owned(
+        &self,
+        events: Vec<AuditEvent>,
+    ) -> BoxFuture<'_, Result<(), (StoreError, Vec<AuditEvent>)>> {
+        Box::pin(async move {
+            match self.append_audit(&events).await {
+                Ok(()) => Ok(()),
+                Err(error) => Err((error, events)),
+            }
+        })
+    }
+
     /// The audit events that `query` selects (its tenant's only, every filter applied), newest
     /// first, at most its limit.
     ///

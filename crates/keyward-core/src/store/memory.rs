@@ -89,6 +89,14 @@ impl MemoryStore {
     /// Audit events kept; older ones are dropped first.
     pub const MAX_AUDIT_EVENTS: usize = 100_000;
 
+    /// Appends `events`, then drops the oldest beyond [`MAX_AUDIT_EVENTS`](Self::MAX_AUDIT_EVENTS).
+    fn keep_audit(&self, events: impl IntoIterator<Item = AuditEvent>) {
+        let mut state = self.state();
+        state.audit.extend(events);
+        let over = state.audit.len().saturating_sub(Self::MAX_AUDIT_EVENTS);
+        state.audit.drain(..over);
+    }
+
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
@@ -316,11 +324,15 @@ impl KeyStore for MemoryStore {
     }
 
     fn append_audit<'a>(&'a self, events: &'a [AuditEvent]) -> BoxFuture<'a, Result<(), StoreError>> {
-        let mut state = self.state();
-        state.audit.extend(events.iter().cloned());
-        let over = state.audit.len().saturating_sub(Self::MAX_AUDIT_EVENTS);
-        state.audit.drain(..over);
-        drop(state);
+        self.keep_audit(events.iter().cloned());
+        futures_util::future::ready(Ok(())).boxed()
+    }
+
+    fn append_audit_owned(
+        &self,
+        events: Vec<AuditEvent>,
+    ) -> BoxFuture<'_, Result<(), (StoreError, Vec<AuditEvent>)>> {
+        self.keep_audit(events);
         futures_util::future::ready(Ok(())).boxed()
     }
 
