@@ -27,6 +27,10 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use crate::audit_record::Record;
 use crate::audit_retention::Retention;
 
+/// Records the writer turns into events between two yields to the tasks sharing its thread: a
+/// slice is some tens of microseconds of work.
+const SLICE: usize = 128;
+
 /// How records are batched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AuditConfig {
@@ -229,22 +233,24 @@ impl Writer {
             let must = closed || !waiting.is_empty();
             let mut owed = records.len();
             loop {
-                owed -= self.take(&records, owed.min(self.config.batch.max(1)));
-                if self.is_empty() {
-                    break;
+                owed -= self.take(&records, owed.min(SLICE));
+                if owed == 0 || self.events.len() >= self.config.batch.max(1) {
+                    if self.is_empty() {
+                        break;
+                    }
+                    if !self.write(must).await {
+                        // The store is down: keep what is queued in memory (usage whole, events
+                        // up to the backlog) so the queue has room, and try again next round.
+                        self.take(&records, owed);
+                        break;
+                    }
+                    if owed == 0 {
+                        break;
+                    }
                 }
-                if !self.write(must).await {
-                    // The store is down: keep what is queued in memory (usage whole, events up to
-                    // the backlog) so the queue has room, and try again next round.
-                    self.take(&records, owed);
-                    break;
-                }
-                if owed == 0 {
-                    break;
-                }
-                // A batch is a thousand records' worth of work: let the requests sharing this
-                // worker thread run before the next (a store that completes at once, as the
-                // memory store does, would otherwise hold the thread for the whole round).
+                // Let the requests sharing this worker thread run between slices of the round (a
+                // store that completes at once, as the memory store does, would otherwise hold
+                // the thread for the whole round).
                 tokio::task::yield_now().await;
             }
             for done in waiting.drain(..) {
