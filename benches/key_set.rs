@@ -36,7 +36,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use keyward_core::store::SqliteStore;
 use keyward_core::{KeyManager, NewKey, TenantId};
 use keyward_tower::CacheConfig;
-use sqlx::AssertSqlSafe;
+use sqlx::{AssertSqlSafe, Database, Encode, Executor, IntoArguments, Pool, Type};
 use tokio::runtime::Runtime;
 use tower::ServiceExt;
 
@@ -167,6 +167,31 @@ async fn sqlite_store(size: u64) -> Store {
     }
 }
 
+/// Makes the real keys through `manager`, then `size` rows in all with the fill statement `sql`
+/// (`$1`..`$2` the row numbers, `$3` the template key's id), in one transaction; the tokens.
+async fn fill<DB>(pool: &Pool<DB>, manager: &KeyManager, sql: &str, size: u64) -> Vec<String>
+where
+    DB: Database,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    i64: for<'t> Encode<'t, DB> + Type<DB>,
+    String: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    let (tokens, template) = real_keys(manager).await;
+    let mut tx = pool.begin().await.expect("a transaction");
+    for (first, last) in fill_batches(size) {
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(first)
+            .bind(last)
+            .bind(template.clone())
+            .execute(&mut *tx)
+            .await
+            .expect("the fill");
+    }
+    tx.commit().await.expect("the fill commits");
+    tokens
+}
+
 async fn build_sqlite(size: u64, db: &Path, tokens_file: &Path) -> Vec<String> {
     for stale in [db.to_path_buf(), with_suffix(db, "-wal"), with_suffix(db, "-shm")] {
         let _ = std::fs::remove_file(stale);
@@ -176,20 +201,7 @@ async fn build_sqlite(size: u64, db: &Path, tokens_file: &Path) -> Vec<String> {
         .await
         .expect("the SQLite store opens");
     let pool = store.pool().clone();
-    let manager = KeyManager::new(store);
-    let (tokens, template) = real_keys(&manager).await;
-    let mut tx = pool.begin().await.expect("a transaction");
-    let fill = sqlite_fill();
-    for (first, last) in fill_batches(size) {
-        sqlx::query(AssertSqlSafe(fill.as_str()))
-            .bind(first)
-            .bind(last)
-            .bind(&template)
-            .execute(&mut *tx)
-            .await
-            .expect("the fill");
-    }
-    tx.commit().await.expect("the fill commits");
+    let tokens = fill(&pool, &KeyManager::new(store), &sqlite_fill(), size).await;
     sqlx::query("ANALYZE").execute(&pool).await.expect("ANALYZE");
     pool.close().await;
     let partial = with_suffix(tokens_file, ".partial");
@@ -220,7 +232,7 @@ mod pg {
     use keyward_core::store::PostgresStore;
 
     pub(super) use super::postgres_schema::Schema;
-    use super::{AssertSqlSafe, COLUMNS, SPREAD, Store, bearer, fill_batches, real_keys};
+    use super::{COLUMNS, SPREAD, Store, bearer};
 
     /// The fill's copies of the template row `$3`, numbered `$1` to `$2`, on PostgreSQL.
     fn fill() -> String {
@@ -247,19 +259,7 @@ mod pg {
             .expect("TRUNCATE");
         let pool = store.pool().clone();
         let manager = KeyManager::new(store);
-        let (tokens, template) = real_keys(&manager).await;
-        let mut tx = pool.begin().await.expect("a transaction");
-        let fill = fill();
-        for (first, last) in fill_batches(size) {
-            sqlx::query(AssertSqlSafe(fill.as_str()))
-                .bind(first)
-                .bind(last)
-                .bind(&template)
-                .execute(&mut *tx)
-                .await
-                .expect("the fill");
-        }
-        tx.commit().await.expect("the fill commits");
+        let tokens = super::fill(&pool, &manager, &fill(), size).await;
         sqlx::query("ANALYZE keyward_keys")
             .execute(&pool)
             .await

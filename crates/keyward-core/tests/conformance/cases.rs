@@ -9,8 +9,8 @@ use keyward_core::store::OldKey;
 use keyward_core::time::{Clock, Timestamp};
 use keyward_core::token::{Alphabet, TokenFormat};
 use keyward_core::{
-    ApiKey, Environment, Expiry, KeyId, KeyKind, KeyStatus, LookupKey, ManagerError, NewKey, Rotation,
-    StoreError, TenantId, Tier, VerifyError,
+    ApiKey, Environment, Expiry, KeyId, KeyKind, KeyManager, KeyStatus, LookupKey, ManagerError, NewKey,
+    Rotation, StoreError, TenantId, Tier, VerifyError,
 };
 
 use super::harness::Harness;
@@ -464,16 +464,8 @@ pub async fn last_used_batches_fold(h: &Harness) {
 /// detail.
 pub async fn audit_log_order_and_tenant_filter(h: &Harness) {
     let manager = h.manager(|b| b);
-    let a = manager
-        .create(NewKey::new(tenant("site_a")))
-        .await
-        .expect("create")
-        .key;
-    let b = manager
-        .create(NewKey::new(tenant("site_b")))
-        .await
-        .expect("create")
-        .key;
+    let a = new_key(&manager, "site_a").await;
+    let b = new_key(&manager, "site_b").await;
     let event = |key: &ApiKey, n: i64, status: u16| AuditEvent {
         at: Timestamp::from_millis(h.clock().now().as_millis() + n),
         request_id: format!("req_{n}"),
@@ -536,6 +528,15 @@ fn audit_event(h: &Harness, key: &ApiKey, offset: i64, path: &str) -> AuditEvent
         kind: AuditKind::Request,
         detail: None,
     }
+}
+
+/// A key of a new lineage for the tenant `site`, made by `manager`.
+async fn new_key(manager: &KeyManager, site: &str) -> ApiKey {
+    manager
+        .create(NewKey::new(tenant(site)))
+        .await
+        .expect("create")
+        .key
 }
 
 /// The request ids of what `query` reads from the store, in the order it returns them.
@@ -658,11 +659,7 @@ pub async fn audit_log_filters(h: &Harness) {
 /// and in order: every event back intact, the latest appended first among events of one time.
 pub async fn audit_large_batch(h: &Harness) {
     let manager = h.manager(|b| b);
-    let key = manager
-        .create(NewKey::new(tenant("site_a")))
-        .await
-        .expect("create")
-        .key;
+    let key = new_key(&manager, "site_a").await;
     let events: Vec<AuditEvent> = (0..1_003)
         .map(|n| AuditEvent {
             request_id: format!("req_{n}"),
@@ -689,16 +686,8 @@ pub async fn audit_large_batch(h: &Harness) {
 /// says how many went.
 pub async fn audit_prune(h: &Harness) {
     let manager = h.manager(|b| b);
-    let a = manager
-        .create(NewKey::new(tenant("site_a")))
-        .await
-        .expect("create")
-        .key;
-    let b = manager
-        .create(NewKey::new(tenant("site_b")))
-        .await
-        .expect("create")
-        .key;
+    let a = new_key(&manager, "site_a").await;
+    let b = new_key(&manager, "site_b").await;
     let events = [
         audit_event(h, &a, 10, "/api/x"),
         audit_event(h, &b, 15, "/api/x"),
@@ -736,11 +725,7 @@ pub async fn audit_prune(h: &Harness) {
 pub async fn audit_prune_in_batches(h: &Harness) {
     const EVENTS: i64 = 10_050;
     let manager = h.manager(|b| b);
-    let key = manager
-        .create(NewKey::new(tenant("site_a")))
-        .await
-        .expect("create")
-        .key;
+    let key = new_key(&manager, "site_a").await;
     let events: Vec<AuditEvent> = (0..=EVENTS).map(|n| audit_event(h, &key, n, "/api/x")).collect();
     h.store().append_audit(&events).await.expect("append");
     let before = Timestamp::from_millis(h.clock().now().as_millis() + EVENTS);
