@@ -36,8 +36,10 @@ const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 /// `keyward:rl:{lineage}/{client}:{limit}:{period_ms}`) and expires when it is whole again, so
 /// idle keys cost Redis nothing.
 ///
-/// The connection is multiplexed and reconnects by itself; the limiter is cheap to clone. When
-/// Redis does not answer within the timeout (250 ms unless [set](Self::with_timeout)) or fails,
+/// The connection is multiplexed and reconnects by itself; the limiter is cheap to clone, and its
+/// clones share one connection and one batching task, which [`connect`](Self::connect) starts on
+/// the current tokio runtime (checks made after that runtime has shut down go to the fallback).
+/// When Redis does not answer within the timeout (250 ms unless [set](Self::with_timeout)) or fails,
 /// the [`RedisFallback`] decides, and a warning is logged (target `keyward::rate_limit`) once
 /// per outage. During an outage one check per [retry interval](Self::with_retry_interval) tries
 /// Redis again while the others go straight to the fallback; the first answer ends the outage
