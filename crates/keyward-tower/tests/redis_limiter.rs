@@ -221,6 +221,48 @@ async fn checks_made_at_once_spend_each_budget_exactly() {
     }
 }
 
+/// A limiter whose runtime (where `connect` started its connection and batching task) has shut
+/// down answers from its fallback, at once, in the runtime that uses it: fail-open counts in
+/// process, fail-closed refuses.
+#[test]
+fn a_limiter_outliving_its_runtime_answers_from_its_fallback() {
+    let url = test_redis_url();
+    let quota = Quota::per_hour(10);
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    };
+    let first = runtime();
+    let (open, closed) = first.block_on(async {
+        (
+            connect(&url, quota, RedisFallback::FailOpen).await,
+            connect(&url, quota, RedisFallback::FailClosed).await,
+        )
+    });
+    drop(first);
+
+    let lineage = KeyId::generate();
+    runtime().block_on(async {
+        let started = Instant::now();
+        let decision = spend(&open, &lineage, quota, 1).await;
+        assert!(decision.allowed);
+        assert_eq!(decision.remaining, 9, "counted by the in-process fallback");
+        assert!(open.is_degraded());
+        let refused = closed
+            .check(RateKey::per_key(&lineage), quota, units(1))
+            .decide()
+            .await;
+        assert!(refused.is_err(), "fail-closed refuses: {refused:?}");
+        assert!(
+            started.elapsed() < Duration::from_millis(200),
+            "no timeout waited: {:?}",
+            started.elapsed()
+        );
+    });
+}
+
 /// The second process of `two_processes_share_one_budget` reads its lineage from here.
 const CHILD_LINEAGE: &str = "KEYWARD_RL_CHILD_LINEAGE";
 /// Prefix of the second process's output lines.
