@@ -81,6 +81,7 @@ pub mod credential;
 pub mod credits;
 pub mod envelope;
 mod error;
+mod extensions;
 mod future;
 pub mod grace;
 pub mod headers;

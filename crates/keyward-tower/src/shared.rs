@@ -13,13 +13,13 @@ use crate::audit::AuditHandle;
 use crate::audit_record::{Details, Record};
 use crate::bodies::MapResponseBody;
 use crate::client_ip::ClientIp;
-use crate::envelope;
 use crate::metrics::Metrics;
 use crate::policy::{RouteClass, RouteRules, TenantGate};
 use crate::rate_limit::{Check, RateDecision, RateKey, RateLimitError, RateLimiter};
 use crate::render::{RenderRejection, rejection_response};
 use crate::verify::{CachedKey, Verifier};
 use crate::{CredentialSources, KillSwitch, Rejection, VerifiedKey, headers};
+use crate::{envelope, extensions};
 
 /// A predicate that makes a request public (no key needed).
 pub(crate) type PublicWhen = dyn Fn(&Method, &Uri, &HeaderMap) -> bool + Send + Sync;
@@ -213,13 +213,16 @@ impl Shared {
             let record = Record::new(cached.clone(), now, &request_id, details);
             (self.clone(), record)
         });
-        request.extensions_mut().insert(VerifiedKey {
-            cached,
-            decision,
-            client_ip,
-            request_id: request_id.clone(),
-            shared: self.clone(),
-        });
+        extensions::insert_with_room(
+            request.extensions_mut(),
+            VerifiedKey {
+                cached,
+                decision,
+                client_ip,
+                request_id: request_id.clone(),
+                shared: self.clone(),
+            },
+        );
         Post {
             request_id,
             decision,

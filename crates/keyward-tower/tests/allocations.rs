@@ -1,6 +1,7 @@
 //! Allocations on the request path, counted by a global allocator: how many the layer adds to a
 //! request compared with the same service without it, on a cache hit (recording on and off), on a
-//! 429 and on a garbage token; and the memory a cached key and a rate-limit entry hold (run with
+//! 429 and on a garbage token, in front of a plain service and of one that adds extensions as a
+//! router does; and the memory a cached key and a rate-limit entry hold (run with
 //! `--nocapture` to see the figures).
 //!
 //! The counter is per thread and the requests run on a current-thread runtime, so the background
@@ -84,6 +85,28 @@ fn app()
     service_fn(|_: Request<Full<Bytes>>| async { Ok(Response::new(Full::new(Bytes::from_static(b"ok")))) })
 }
 
+/// The service behind the layer as an axum router is: it puts three values of its own into the
+/// request's extensions (axum's matched path, path parameters and original URI) and answers.
+fn router_like_app()
+-> impl Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible, Future: Send>
++ Clone
++ Send
++ 'static {
+    #[derive(Clone)]
+    struct MatchedPath;
+    #[derive(Clone)]
+    struct PathParams;
+    #[derive(Clone)]
+    struct OriginalUri;
+    service_fn(|mut request: Request<Full<Bytes>>| async move {
+        let extensions = request.extensions_mut();
+        extensions.insert(MatchedPath);
+        extensions.insert(PathParams);
+        extensions.insert(OriginalUri);
+        Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
+    })
+}
+
 /// Allocations per request through `service` (after a warm-up), as a whole number and the
 /// amortized rest in requests per extra allocation's share (`rest / REQUESTS`).
 fn per_request<S>(service: &S, credential: &HeaderValue, expect: StatusCode) -> (u64, u64)
@@ -163,8 +186,25 @@ impl Case {
         credential: &HeaderValue,
         expect: StatusCode,
     ) -> (u64, u64) {
-        let (bare, bare_rest) = per_request(&app(), credential, StatusCode::OK);
-        let layered = self.layer(configure).layer(app());
+        self.added_to(app(), configure, credential, expect)
+    }
+
+    /// As [`Case::added`], with the layer in front of `app`.
+    fn added_to<S>(
+        &self,
+        app: S,
+        configure: impl FnOnce(keyward_tower::ApiKeyLayerBuilder) -> keyward_tower::ApiKeyLayerBuilder,
+        credential: &HeaderValue,
+        expect: StatusCode,
+    ) -> (u64, u64)
+    where
+        S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible, Future: Send>
+            + Clone
+            + Send
+            + 'static,
+    {
+        let (bare, bare_rest) = per_request(&app, credential, StatusCode::OK);
+        let layered = self.layer(configure).layer(app);
         let (with, rest) = per_request(&layered, credential, expect);
         assert_eq!(
             bare_rest, 0,
@@ -203,6 +243,24 @@ fn a_cache_hit_allocates_the_verified_key_and_the_response_headers_only() {
         (MINTED..MINTED + REQUESTS / 64).contains(&rest),
         "allocations shared by many requests: {rest}"
     );
+}
+
+#[test]
+fn around_a_router_the_extensions_map_does_not_grow() {
+    let case = Case::new();
+    // The router's three values come after the layer's, and the map the layer made has room for
+    // them: on top of what the router allocates for its own values without the layer (their
+    // boxes, the map and its table), the layer adds the box of its `VerifiedKey` and the
+    // response's header table (index and entries). A map made on the first insert would have
+    // grown on the fourth: one more allocation.
+    let (whole, rest) = case.added_to(
+        router_like_app(),
+        |b| high_quota(b).no_audit(),
+        &case.credential,
+        StatusCode::OK,
+    );
+    assert_eq!(whole, 3, "allocations per request");
+    assert_eq!(rest, MINTED, "allocations shared by many requests");
 }
 
 #[test]

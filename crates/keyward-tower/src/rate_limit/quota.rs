@@ -12,14 +12,19 @@ use keyward_core::Tier;
 pub struct Quota {
     limit: NonZeroU32,
     period: Duration,
+    /// `period / limit`, divided once here rather than on every check.
+    interval: Duration,
 }
 
 impl Quota {
     /// `limit` units per `period`. A zero limit or period is raised to the smallest valid value.
     pub fn new(limit: u32, period: Duration) -> Self {
+        let limit = NonZeroU32::new(limit).unwrap_or(NonZeroU32::MIN);
+        let period = period.max(Duration::from_millis(1));
         Self {
-            limit: NonZeroU32::new(limit).unwrap_or(NonZeroU32::MIN),
-            period: period.max(Duration::from_millis(1)),
+            limit,
+            period,
+            interval: period / limit.get(),
         }
     }
 
@@ -50,7 +55,7 @@ impl Quota {
 
     /// Time for one unit to come back.
     pub fn interval(&self) -> Duration {
-        self.period / self.limit.get()
+        self.interval
     }
 }
 
