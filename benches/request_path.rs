@@ -171,12 +171,12 @@ struct FloorService<S> {
     floor: Floor,
 }
 
-static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-static X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
-static X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
-static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
-static REQUEST_ID: HeaderValue = HeaderValue::from_static("req_0123456789abcdefghijkl");
-static NUMBER: HeaderValue = HeaderValue::from_static("3999");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+const REQUEST_ID: HeaderValue = HeaderValue::from_static("req_0123456789abcdefghijkl");
+const NUMBER: HeaderValue = HeaderValue::from_static("3999");
 
 impl<S, B> tower::Service<Request<B>> for FloorService<S>
 where
@@ -195,7 +195,7 @@ where
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let known = bool::from(digest.ct_eq(&self.floor.expected));
         let request_id = match &self.floor.steps {
-            None => REQUEST_ID.clone(),
+            None => REQUEST_ID,
             Some(steps) => {
                 black_box(steps.format.parse(token).is_ok());
                 black_box(steps.keys.contains_key(&digest));
@@ -205,9 +205,7 @@ where
         let now = keyward_core::time::Timestamp::now();
         let allowed = self.floor.limiter.check_key(&self.floor.lineage).is_ok();
         black_box((known, now, allowed));
-        request
-            .headers_mut()
-            .insert(X_REQUEST_ID.clone(), request_id.clone());
+        request.headers_mut().insert(X_REQUEST_ID, request_id.clone());
         request.extensions_mut().insert(self.floor.key.clone());
         FloorFuture {
             inner: self.inner.call(request),
@@ -235,10 +233,10 @@ where
         let mut response = std::task::ready!(this.inner.poll(cx))?;
         let request_id = this.request_id.take().expect("polled after completion");
         let headers = response.headers_mut();
-        headers.insert(X_REQUEST_ID.clone(), request_id);
-        headers.insert(X_RATELIMIT_LIMIT.clone(), NUMBER.clone());
-        headers.insert(X_RATELIMIT_REMAINING.clone(), NUMBER.clone());
-        headers.insert(X_RATELIMIT_RESET.clone(), NUMBER.clone());
+        headers.insert(X_REQUEST_ID, request_id);
+        headers.insert(X_RATELIMIT_LIMIT, NUMBER);
+        headers.insert(X_RATELIMIT_REMAINING, NUMBER);
+        headers.insert(X_RATELIMIT_RESET, NUMBER);
         std::task::Poll::Ready(Ok(response))
     }
 }
@@ -731,13 +729,17 @@ fn bench_against_handwritten(c: &mut Criterion) {
     // Every middleware around the whole router (`ServiceBuilder`).
     let handwritten = checked(&fx, handwritten_around(&fx.token));
     let floor = around(&fx, &floor_layer(&fx.token, fx.lineage.clone(), false));
-    let keyward = around(&fx, &fx.keyward(|layer| layer).1);
-    measure(
-        "keyward_cache_hit_around_router",
-        &runner(&fx, &keyward),
-        &runner(&fx, &handwritten),
-        &runner(&fx, &floor),
-    );
+    let (handwritten, floor) = (runner(&fx, &handwritten), runner(&fx, &floor));
+    for (name, keyward) in [
+        ("keyward_cache_hit_around_router", fx.keyward(|layer| layer).1),
+        (
+            "keyward_cache_hit_around_router_no_audit",
+            fx.keyward(keyward_tower::ApiKeyLayerBuilder::no_audit).1,
+        ),
+    ] {
+        let keyward = around(&fx, &keyward);
+        measure(name, &runner(&fx, &keyward), &handwritten, &floor);
+    }
     group.finish();
 }
 

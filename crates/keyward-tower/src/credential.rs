@@ -404,7 +404,7 @@ mod tests {
         for values in refused {
             let mut map = HeaderMap::new();
             for value in values {
-                map.append(X_REQUEST_ID.clone(), HeaderValue::from_bytes(value).unwrap());
+                map.append(X_REQUEST_ID, HeaderValue::from_bytes(value).unwrap());
             }
             let scanned = CredentialSources::default().scan(&mut map);
             assert_eq!(scanned.request_id, None, "{values:?}");

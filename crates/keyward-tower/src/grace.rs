@@ -155,8 +155,8 @@ impl GraceNotice {
     /// Writes `Deprecation`, `Sunset` and, when the layer has one, the `Link` to the rotation
     /// documentation.
     pub(crate) fn write(&self, headers: &mut HeaderMap, link: Option<&HeaderValue>) {
-        headers.insert(DEPRECATION.clone(), self.deprecation.clone());
-        headers.insert(SUNSET.clone(), self.sunset.clone());
+        headers.insert(DEPRECATION, self.deprecation.clone());
+        headers.insert(SUNSET, self.sunset.clone());
         if let Some(link) = link {
             headers.append(LINK, link.clone());
         }

@@ -14,32 +14,32 @@ use crate::rate_limit::RateDecision;
 use crate::request_id::X_REQUEST_ID;
 
 /// `x-ratelimit-limit`.
-pub static X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+pub const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 /// `x-ratelimit-remaining`.
-pub static X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+pub const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 /// `x-ratelimit-reset`: seconds until the budget is whole again.
-pub static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+pub const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 /// `ratelimit` (IETF draft).
-pub static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// `ratelimit-policy` (IETF draft).
-pub static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 /// `x-credits-remaining`: the key's [credits](keyward_core::credits) left after the request.
-pub static X_CREDITS_REMAINING: HeaderName = HeaderName::from_static("x-credits-remaining");
+pub const X_CREDITS_REMAINING: HeaderName = HeaderName::from_static("x-credits-remaining");
 /// `x-credits-reset`: seconds until the key's credits are next refilled (only when they have a
 /// refill).
-pub static X_CREDITS_RESET: HeaderName = HeaderName::from_static("x-credits-reset");
+pub const X_CREDITS_RESET: HeaderName = HeaderName::from_static("x-credits-reset");
 /// `deprecation` (RFC 9745): sent with a key in its rotation grace period.
-pub static DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
+pub const DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
 /// `sunset` (RFC 8594): when a key in its rotation grace period stops working.
-pub static SUNSET: HeaderName = HeaderName::from_static("sunset");
+pub const SUNSET: HeaderName = HeaderName::from_static("sunset");
 
 const CACHED_NUMBERS: u64 = 4096;
 
-/// A header value for a number. Numbers under 4 096 come from a table of values over one static
-/// text, so that sending them neither allocates nor touches a reference count; larger ones take
-/// one allocation of their digits.
+/// A header value for a number. Numbers under 4 096 are slices of one static text, made into a
+/// value without a reference count or a call through `Bytes`' vtable; larger ones take one
+/// allocation of their digits.
 pub(crate) fn number(n: u64) -> HeaderValue {
-    static TABLE: LazyLock<Vec<HeaderValue>> = LazyLock::new(|| {
+    static DIGITS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
         let text: &'static str = (0..CACHED_NUMBERS)
             .map(|n| n.to_string())
             .collect::<String>()
@@ -48,14 +48,14 @@ pub(crate) fn number(n: u64) -> HeaderValue {
         (0..CACHED_NUMBERS)
             .map(|n| {
                 let end = start + n.checked_ilog10().map_or(1, |digits| digits as usize + 1);
-                let value = HeaderValue::from_static(&text[start..end]);
+                let digits = &text[start..end];
                 start = end;
-                value
+                digits
             })
             .collect()
     });
-    if let Some(value) = TABLE.get(n as usize) {
-        return value.clone();
+    if let Some(digits) = DIGITS.get(n as usize) {
+        return HeaderValue::from_static(digits);
     }
     // `HeaderValue::from(u64)` writes into a `BytesMut` and freezes it: two allocations.
     let mut digits = itoa::Buffer::new();
@@ -76,37 +76,34 @@ pub(crate) fn ceil_secs(duration: Duration) -> u64 {
 /// Writes the rate-limit headers of `decision`.
 pub(crate) fn rate_limit(headers: &mut HeaderMap, decision: &RateDecision, ietf: bool) {
     let reset = ceil_secs(decision.reset);
-    headers.insert(X_RATELIMIT_LIMIT.clone(), number(u64::from(decision.limit)));
-    headers.insert(
-        X_RATELIMIT_REMAINING.clone(),
-        number(u64::from(decision.remaining)),
-    );
-    headers.insert(X_RATELIMIT_RESET.clone(), number(reset));
+    headers.insert(X_RATELIMIT_LIMIT, number(u64::from(decision.limit)));
+    headers.insert(X_RATELIMIT_REMAINING, number(u64::from(decision.remaining)));
+    headers.insert(X_RATELIMIT_RESET, number(reset));
     if !decision.allowed {
         headers.insert(RETRY_AFTER, number(ceil_secs(decision.retry_after).max(1)));
     }
     if ietf {
         let window = ceil_secs(decision.window);
         if let Ok(policy) = HeaderValue::try_from(format!("\"default\";q={};w={window}", decision.limit)) {
-            headers.insert(RATELIMIT_POLICY.clone(), policy);
+            headers.insert(RATELIMIT_POLICY, policy);
         }
         if let Ok(state) = HeaderValue::try_from(format!("\"default\";r={};t={reset}", decision.remaining)) {
-            headers.insert(RATELIMIT.clone(), state);
+            headers.insert(RATELIMIT, state);
         }
     }
 }
 
 /// Writes `X-Credits-Remaining`, and `X-Credits-Reset` when a refill comes in `reset`.
 pub(crate) fn credits(headers: &mut HeaderMap, remaining: u64, reset: Option<Duration>) {
-    headers.insert(X_CREDITS_REMAINING.clone(), number(remaining));
+    headers.insert(X_CREDITS_REMAINING, number(remaining));
     if let Some(reset) = reset {
-        headers.insert(X_CREDITS_RESET.clone(), number(ceil_secs(reset)));
+        headers.insert(X_CREDITS_RESET, number(ceil_secs(reset)));
     }
 }
 
 /// Sets `X-Request-Id`.
 pub(crate) fn request_id(headers: &mut HeaderMap, id: HeaderValue) {
-    headers.insert(X_REQUEST_ID.clone(), id);
+    headers.insert(X_REQUEST_ID, id);
 }
 
 #[cfg(test)]

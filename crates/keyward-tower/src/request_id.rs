@@ -13,7 +13,7 @@ use rand::RngCore;
 use tower_http::request_id::{MakeRequestId, RequestId};
 
 /// `x-request-id`.
-pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 const MAX_LEN: usize = 128;
 const MINTED_LEN: usize = 20;
@@ -143,7 +143,7 @@ mod tests {
         for (values, kept) in cases {
             let mut headers = HeaderMap::new();
             for v in values {
-                headers.append(X_REQUEST_ID.clone(), HeaderValue::from_str(v).unwrap());
+                headers.append(X_REQUEST_ID, HeaderValue::from_str(v).unwrap());
             }
             assert_eq!(incoming(&headers).is_some(), kept, "{values:?}");
         }

@@ -206,7 +206,7 @@ fn pass_on_request_id<B>(request: &mut Request<B>, request_id: &HeaderValue, min
     if minted {
         request
             .headers_mut()
-            .insert(request_id::X_REQUEST_ID.clone(), request_id.clone());
+            .insert(request_id::X_REQUEST_ID, request_id.clone());
     }
 }
 

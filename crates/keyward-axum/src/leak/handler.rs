@@ -38,7 +38,7 @@ pub(super) async fn alert(
             let mut response = (StatusCode::OK, Json(feedback)).into_response();
             let headers = response.headers_mut();
             headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            headers.insert(request_id::X_REQUEST_ID.clone(), request_id);
+            headers.insert(request_id::X_REQUEST_ID, request_id);
             response
         }
         Err(error) => error.with_request_id(request_id).into_response(),
