@@ -325,7 +325,7 @@ impl Writer {
             key_id: key.id.clone(),
             tenant: key.tenant.clone(),
             fingerprint: record.key.fingerprint,
-            method: record.method.as_str().to_owned(),
+            method: record.method().to_owned(),
             path: record.path().to_owned(),
             status: record.status,
             client_ip: record.client_ip.map(|ip| ip.to_string()),

@@ -29,11 +29,12 @@ pub(crate) struct Record {
     pub(crate) key: Arc<CachedKey>,
     pub(crate) at: Timestamp,
     pub(crate) status: u16,
-    pub(crate) method: Method,
     pub(crate) client_ip: Option<IpAddr>,
-    /// The request id, the path and the user agent, back to back (empty without details).
+    /// The request id, the method, the path and the user agent, back to back (empty without
+    /// details).
     text: Bytes,
     request_id_len: u8,
+    method_len: u32,
     path_len: u32,
 }
 
@@ -59,16 +60,18 @@ impl Record {
                 key,
                 at,
                 status: 0,
-                method: Method::GET,
                 client_ip: None,
                 text: Bytes::new(),
                 request_id_len: 0,
+                method_len: 0,
                 path_len: 0,
             };
         };
         // Request ids are at most 128 visible ASCII characters (minted, or kept when well formed);
-        // paths are ASCII (`http` refuses anything else); a user agent is kept when it is text.
+        // methods are tokens and paths ASCII (`http` refuses anything else); a user agent is kept
+        // when it is text.
         let request_id = request_id.as_bytes();
+        let method = details.method.as_str().as_bytes();
         let path = details.uri.path().as_bytes();
         let user_agent = details
             .headers
@@ -81,10 +84,10 @@ impl Record {
             key,
             at,
             status: 0,
-            method: details.method.clone(),
             client_ip: details.client_ip,
-            text: copy_text([request_id, path, user_agent]),
+            text: copy_text([request_id, method, path, user_agent]),
             request_id_len: u8::try_from(request_id.len()).unwrap_or(0),
+            method_len: u32::try_from(method.len()).unwrap_or(0),
             path_len: u32::try_from(path.len()).unwrap_or(0),
         }
     }
@@ -94,9 +97,17 @@ impl Record {
         self.text_at(0, usize::from(self.request_id_len))
     }
 
+    /// The method, `GET` without details.
+    pub(crate) fn method(&self) -> &str {
+        match self.text_at(usize::from(self.request_id_len), self.method_len as usize) {
+            "" => Method::GET.as_str(),
+            method => method,
+        }
+    }
+
     /// The path, `/` without details.
     pub(crate) fn path(&self) -> &str {
-        match self.text_at(usize::from(self.request_id_len), self.path_len as usize) {
+        match self.text_at(self.method_end(), self.path_len as usize) {
             "" => "/",
             path => path,
         }
@@ -104,8 +115,12 @@ impl Record {
 
     /// The user agent, if the request sent one as text.
     pub(crate) fn user_agent(&self) -> Option<&str> {
-        let start = usize::from(self.request_id_len) + self.path_len as usize;
+        let start = self.method_end() + self.path_len as usize;
         Some(self.text_at(start, self.text.len().saturating_sub(start))).filter(|ua| !ua.is_empty())
+    }
+
+    fn method_end(&self) -> usize {
+        usize::from(self.request_id_len) + self.method_len as usize
     }
 
     fn text_at(&self, start: usize, len: usize) -> &str {
@@ -117,7 +132,7 @@ impl Record {
 }
 
 /// `parts` copied back to back into this thread's text buffer, as one slice of it.
-fn copy_text(parts: [&[u8]; 3]) -> Bytes {
+fn copy_text(parts: [&[u8]; 4]) -> Bytes {
     thread_local! {
         static BUFFER: RefCell<BytesMut> = RefCell::new(BytesMut::new());
     }
@@ -182,12 +197,12 @@ mod tests {
         assert_eq!(record.request_id(), "req_abc");
         assert_eq!(record.path(), "/v1/events", "the path, without the query");
         assert_eq!(record.user_agent(), Some("curl/8.5"));
-        assert_eq!(record.method, Method::POST);
+        assert_eq!(record.method(), "POST");
 
         let bare = Record::new(key, Timestamp::now(), &HeaderValue::from_static("req_x"), None);
         assert_eq!(
-            (bare.request_id(), bare.path(), bare.user_agent()),
-            ("", "/", None)
+            (bare.request_id(), bare.method(), bare.path(), bare.user_agent()),
+            ("", "GET", "/", None)
         );
     }
 
@@ -223,9 +238,9 @@ mod tests {
     #[test]
     fn text_larger_than_the_buffer_gets_a_buffer_of_its_own() {
         let big = vec![b'p'; TEXT_BUFFER + 1];
-        let copied = copy_text([b"req_1", &big, b"ua"]);
-        assert_eq!(copied.len(), 5 + big.len() + 2);
-        let small = copy_text([b"req_2", b"/", b""]);
-        assert_eq!(&small[..], b"req_2/");
+        let copied = copy_text([b"req_1", b"GET", &big, b"ua"]);
+        assert_eq!(copied.len(), 5 + 3 + big.len() + 2);
+        let small = copy_text([b"req_2", b"PUT", b"/", b""]);
+        assert_eq!(&small[..], b"req_2PUT/");
     }
 }
