@@ -194,6 +194,28 @@ async fn lineages_have_their_own_budgets_and_a_cost_above_the_budget_never_passe
     assert!(!exists);
 }
 
+/// Redis forgets scripts on a restart or a `SCRIPT FLUSH`: the next check loads the script again
+/// and is decided by Redis, from the budget as it was.
+#[tokio::test]
+async fn a_flushed_script_is_loaded_again() {
+    let url = test_redis_url();
+    let quota = Quota::per_hour(3);
+    let redis = connect(&url, quota, RedisFallback::FailClosed).await;
+    let lineage = KeyId::generate();
+    assert_eq!(spend(&redis, &lineage, quota, 1).await.remaining, 2);
+
+    let mut conn = inspect(&url).await;
+    let () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut conn)
+        .await
+        .expect("SCRIPT FLUSH");
+    let after = spend(&redis, &lineage, quota, 1).await;
+    assert!(after.allowed);
+    assert_eq!(after.remaining, 1, "the budget Redis kept, spent once more");
+    assert!(!redis.is_degraded(), "no outage: the fallback did not decide");
+}
+
 /// Checks made at once go to Redis in batches (300 checks queue before the batch task first
 /// runs: more than one batch holds): each budget is spent exactly as one-by-one checks would spend
 /// it, a key appearing many times in one batch spending in turn, and interleaved keys apart.

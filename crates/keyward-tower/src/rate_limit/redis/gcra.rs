@@ -4,13 +4,19 @@
 //! The numbers follow [`InProcessLimiter`](crate::rate_limit::InProcessLimiter) (governor's GCRA):
 //! a whole budget is `limit` units, one unit comes back every `period / limit`.
 
+use std::fmt;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use keyward_core::KeyId;
 use redis::aio::ConnectionManager;
-use redis::{RedisResult, Script};
+use redis::{ErrorKind, RedisResult, RedisWrite, Script, ServerErrorKind, ToRedisArgs};
 
 use crate::rate_limit::{Quota, RateDecision, RateKey};
+
+/// Bytes a check adds to the command, about: its key and three numbers.
+const BYTES_PER_CHECK: usize = 96;
 
 /// The script, run with EVALSHA (and loaded again when Redis answers NOSCRIPT).
 pub(super) struct Gcra {
@@ -31,21 +37,21 @@ impl Gcra {
 
     /// Decides `checks` in one EVALSHA, in their order: each spends its cost from the budget at
     /// its key, or is refused without spending. A cost is at most its quota's limit (see
-    /// [`over_budget`]).
+    /// [`over_budget`]). When Redis has lost the script (a restart, `SCRIPT FLUSH`), it is
+    /// loaded again and the batch sent once more.
     pub(super) async fn spend(
         &self,
         conn: &mut ConnectionManager,
         checks: &[Spend],
     ) -> RedisResult<Vec<RateDecision>> {
-        let mut invocation = self.script.prepare_invoke();
-        for check in checks {
-            invocation
-                .key(&check.key)
-                .arg(interval_micros(check.quota))
-                .arg(check.quota.limit())
-                .arg(check.cost.get());
-        }
-        let replies: Vec<i64> = invocation.invoke_async(conn).await?;
+        let evalsha = self.evalsha(checks);
+        let replies: Vec<i64> = match evalsha.query_async(conn).await {
+            Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                self.load(conn).await?;
+                evalsha.query_async(conn).await?
+            }
+            replies => replies?,
+        };
         if replies.len() != checks.len() * 3 {
             return Err(redis::RedisError::from((
                 redis::ErrorKind::UnexpectedReturnType,
@@ -67,22 +73,67 @@ impl Gcra {
             })
             .collect())
     }
+
+    /// `EVALSHA sha n key… (interval limit cost)…`, every argument written into the command's
+    /// one buffer (a script invocation would allocate each on its own, then copy them).
+    fn evalsha(&self, checks: &[Spend]) -> redis::Cmd {
+        let mut evalsha =
+            redis::Cmd::with_capacity(3 + 4 * checks.len(), 64 + BYTES_PER_CHECK * checks.len());
+        evalsha
+            .arg("EVALSHA")
+            .arg(self.script.get_hash())
+            .arg(checks.len());
+        for check in checks {
+            evalsha.arg(check);
+        }
+        for check in checks {
+            evalsha
+                .arg(interval_micros(check.quota))
+                .arg(check.quota.limit())
+                .arg(check.cost.get());
+        }
+        evalsha
+    }
 }
 
-/// One check of a batch: the budget's key (see [`key`]), its quota and the units to spend.
+/// One check of a batch: whose budget, under which quota, and the units to spend. Written as a
+/// command argument, it is the budget's Redis key: `keyward:rl:{lineage}:{limit}:{period_ms}`, and
+/// for a client's budget `keyward:rl:{lineage}/{client}:{limit}:{period_ms}` (a lineage id has
+/// no `/`).
 pub(super) struct Spend {
-    pub(super) key: String,
-    pub(super) quota: Quota,
-    pub(super) cost: NonZeroU32,
+    lineage: KeyId,
+    client: Option<IpAddr>,
+    quota: Quota,
+    cost: NonZeroU32,
 }
 
-/// The Redis key of a budget under `quota`: `keyward:rl:{lineage}:{limit}:{period_ms}`, and for a
-/// client's budget `keyward:rl:{lineage}/{client}:{limit}:{period_ms}` (a lineage id has no `/`).
-pub(super) fn key(key: RateKey<'_>, quota: Quota) -> String {
-    let (limit, period) = (quota.limit(), quota.period().as_millis());
-    match key.client() {
-        None => format!("keyward:rl:{}:{limit}:{period}", key.lineage()),
-        Some(client) => format!("keyward:rl:{}/{client}:{limit}:{period}", key.lineage()),
+impl Spend {
+    pub(super) fn new(key: RateKey<'_>, quota: Quota, cost: NonZeroU32) -> Self {
+        Self {
+            lineage: key.lineage().clone(),
+            client: key.client(),
+            quota,
+            cost,
+        }
+    }
+}
+
+impl fmt::Display for Spend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (limit, period) = (self.quota.limit(), self.quota.period().as_millis());
+        match self.client {
+            None => write!(f, "keyward:rl:{}:{limit}:{period}", self.lineage),
+            Some(client) => write!(f, "keyward:rl:{}/{client}:{limit}:{period}", self.lineage),
+        }
+    }
+}
+
+impl ToRedisArgs for &Spend {
+    fn write_redis_args<W>(&self, out: &mut W)
+    where
+        W: ?Sized + RedisWrite,
+    {
+        out.write_arg_fmt(self);
     }
 }
 
@@ -255,7 +306,14 @@ mod tests {
             ),
         ];
         for (budget, quota, expected) in cases {
-            assert_eq!(key(budget, quota), expected);
+            let spend = Spend::new(budget, quota, NonZeroU32::MIN);
+            assert_eq!(spend.to_string(), expected);
+            let mut written = redis::cmd("GET");
+            written.arg(&spend);
+            assert_eq!(
+                written.args_iter().nth(1),
+                Some(redis::Arg::Simple(expected.as_bytes()))
+            );
         }
     }
 

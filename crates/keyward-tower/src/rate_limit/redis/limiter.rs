@@ -176,12 +176,9 @@ impl RateLimiter for RedisLimiter {
         }
         let (timeout, retry_interval) = (self.timeout, self.retry_interval);
         let deadline = tokio::time::Instant::now() + timeout;
-        let spend = Spend {
-            key: gcra::key(key, quota),
-            quota,
-            cost,
-        };
-        let answer = shared.batches.queue(spend, deadline, timeout);
+        let answer = shared
+            .batches
+            .queue(Spend::new(key, quota, cost), deadline, timeout);
         let (lineage, client) = (key.lineage().clone(), key.client());
         let shared = Arc::clone(shared);
         Check::Pending(Box::pin(async move {
