@@ -6,8 +6,8 @@ use sqlx::{Database, Pool, Transaction};
 use crate::audit::AuditEvent;
 
 /// The parts of a SQL store that depend on the database: how writers take turns, how other
-/// processes hear of a change, how audit events are appended in bulk, and how a statement's
-/// result is read.
+/// processes hear of a change, how audit events are appended in bulk and pruned, and how a
+/// statement's result is read.
 pub(crate) trait Dialect: Database {
     /// Counts the tables named `_sqlx_migrations` where the store's tables live (0 or 1).
     const MIGRATIONS_TABLE_COUNT: &'static str;
@@ -29,6 +29,12 @@ pub(crate) trait Dialect: Database {
         tx: &'a mut Transaction<'static, Self>,
         events: &'a [AuditEvent],
     ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+
+    /// `$1`: before, `$2`: batch size. Deletes up to a batch of the events from before `$1`, in no
+    /// set order (all of them go, a batch at a time): the lookup by `at` stops at a batch, where
+    /// an order would sort every event before `$1` for each batch. The events are deleted by
+    /// `seq` through its primary key.
+    const PRUNE_AUDIT: &'static str;
 
     /// The rows a statement changed (sqlx has no trait for it).
     fn rows_affected(result: &Self::QueryResult) -> u64;

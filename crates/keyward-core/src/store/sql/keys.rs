@@ -384,7 +384,7 @@ where
         let mut pruned = 0;
         loop {
             let mut tx = DB::begin_write(&self.pool, None).await.map_err(store_error)?;
-            let result = sqlx::query(queries::PRUNE_AUDIT)
+            let result = sqlx::query(DB::PRUNE_AUDIT)
                 .bind(before.as_millis())
                 .bind(queries::PRUNE_BATCH)
                 .execute(&mut *tx)

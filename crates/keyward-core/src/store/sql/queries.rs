@@ -257,12 +257,8 @@ pub(crate) const REPLACE_KEYSPACE: &str = "INSERT INTO keyward_keyspaces (name, 
      VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE \
      SET document = excluded.document, updated_at = excluded.updated_at RETURNING name";
 
-/// `$1`: before, `$2`: batch size. Deletes up to a batch of the events from before `$1`, oldest
-/// first.
-pub(crate) const PRUNE_AUDIT: &str = "DELETE FROM keyward_audit WHERE seq IN \
-     (SELECT seq FROM keyward_audit WHERE at < $1 ORDER BY at LIMIT $2)";
-
-/// Events [`PRUNE_AUDIT`] deletes in one transaction.
+/// Events [`Dialect::PRUNE_AUDIT`](super::dialect::Dialect::PRUNE_AUDIT) deletes in one
+/// transaction.
 pub(crate) const PRUNE_BATCH: i64 = 10_000;
 
 /// Applies `old` to the rotated-out `key` and returns the statement (with its time argument) that

@@ -196,6 +196,12 @@ impl Dialect for Postgres {
         })
     }
 
+    /// The batch's `seq`s as an array: `seq IN (subquery)` is planned as a hash join over a scan of
+    /// the whole table, a pass over every event for each batch; `= ANY(ARRAY(…))` looks each up
+    /// by the primary key. `at`'s index is a BRIN, which finds the oldest block ranges.
+    const PRUNE_AUDIT: &'static str = "DELETE FROM keyward_audit WHERE seq = ANY(ARRAY(\
+         SELECT seq FROM keyward_audit WHERE at < $1 LIMIT $2))";
+
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }

@@ -206,6 +206,10 @@ impl Dialect for Sqlite {
         })
     }
 
+    /// `seq` is the rowid: the `IN` looks each up by it.
+    const PRUNE_AUDIT: &'static str = "DELETE FROM keyward_audit WHERE seq IN \
+         (SELECT seq FROM keyward_audit WHERE at < $1 LIMIT $2)";
+
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
