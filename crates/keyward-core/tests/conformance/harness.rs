@@ -86,12 +86,15 @@ impl Harness {
             .expect("a valid manager configuration")
     }
 
-    /// Whether the store also hears its own changes from the database (PostgreSQL's `NOTIFY`), so
-    /// that a change can be heard more than once and changes of other tests' keys can be heard.
+    /// Whether the store also hears its own changes from the database (PostgreSQL's `NOTIFY`, the
+    /// SQLite file's change log, read every 200 ms), so that a change can be heard more than once
+    /// (on PostgreSQL, changes of other tests' keys too).
     pub fn hears_the_database(&self) -> bool {
         match self.backend {
             #[cfg(feature = "postgres")]
             Backend::Postgres(_) => true,
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite { .. } => true,
             _ => false,
         }
     }
