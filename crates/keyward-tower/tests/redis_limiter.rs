@@ -260,6 +260,73 @@ async fn checks_made_at_once_spend_each_budget_exactly() {
     }
 }
 
+/// Checks of different quotas queued together (one batch names each quota once): each spends
+/// its own budget under its own quota, in the order made, and the refused ones wait the time
+/// their own quota gives.
+#[tokio::test]
+async fn checks_of_different_quotas_in_one_batch_spend_their_own_budgets() {
+    let url = test_redis_url();
+    let (hourly, minutely, secondly) = (Quota::per_hour(10), Quota::per_minute(4), Quota::per_second(2));
+    let redis = connect(&url, hourly, RedisFallback::FailClosed).await;
+    let lineages = [KeyId::generate(), KeyId::generate(), KeyId::generate()];
+    let plan = [(0, hourly, 3), (1, minutely, 1), (2, secondly, 1)];
+
+    let checks: Vec<_> = (0..24)
+        .map(|n| {
+            let (lineage, quota, cost) = plan[n % 3];
+            redis
+                .check(RateKey::per_key(&lineages[lineage]), quota, units(cost))
+                .decide()
+        })
+        .collect();
+    let decisions: Vec<RateDecision> = futures_util::future::join_all(checks)
+        .await
+        .into_iter()
+        .map(|decision| decision.expect("Redis decides"))
+        .collect();
+    let of = |lineage: usize| -> Vec<&RateDecision> { decisions.iter().skip(lineage).step_by(3).collect() };
+
+    // Ten units an hour, three a check: 7, 4, 1 left, then refused until two more come back
+    // (a unit every six minutes).
+    let hours = of(0);
+    assert_eq!(
+        hours.iter().map(|d| d.remaining).take(3).collect::<Vec<_>>(),
+        [7, 4, 1]
+    );
+    for refused in &hours[3..] {
+        assert!(!refused.allowed);
+        assert_eq!(refused.limit, 10);
+        let wait = refused.retry_after;
+        assert!(
+            wait > Duration::from_secs(11 * 60) && wait <= Duration::from_secs(12 * 60),
+            "{wait:?}"
+        );
+    }
+    // Four a minute: 3, 2, 1, 0, then a unit in at most 15 s.
+    let minutes = of(1);
+    assert_eq!(
+        minutes.iter().map(|d| d.remaining).take(4).collect::<Vec<_>>(),
+        [3, 2, 1, 0]
+    );
+    for refused in &minutes[4..] {
+        assert!(!refused.allowed);
+        assert_eq!(refused.limit, 4);
+        assert!(refused.retry_after <= Duration::from_secs(15), "{refused:?}");
+        assert!(refused.retry_after > Duration::from_secs(14), "{refused:?}");
+    }
+    // Two a second: 1, 0, then a unit in at most half a second.
+    let seconds = of(2);
+    assert_eq!(
+        seconds.iter().map(|d| d.remaining).take(2).collect::<Vec<_>>(),
+        [1, 0]
+    );
+    for refused in &seconds[2..] {
+        assert!(!refused.allowed);
+        assert_eq!(refused.limit, 2);
+        assert!(refused.retry_after <= Duration::from_millis(500), "{refused:?}");
+    }
+}
+
 /// A limiter whose runtime (where `connect` started its connection and batching task) has shut
 /// down answers from its fallback, at once, in the runtime that uses it: fail-open counts in
 /// process, fail-closed refuses.

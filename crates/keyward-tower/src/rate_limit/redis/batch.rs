@@ -19,8 +19,10 @@ use super::gcra::{Gcra, Spend};
 use super::unavailable::Unavailable;
 use crate::rate_limit::RateDecision;
 
-/// Most checks one EVALSHA carries (four arguments each).
+/// Most checks one EVALSHA carries (a key and a number each).
 const MAX_BATCH: usize = 256;
+// A batch's distinct quotas fit the script's packing.
+const _: () = assert!(MAX_BATCH as u64 <= super::gcra::QUOTA_SLOTS);
 /// Most batches out at once on the multiplexed connection (Redis runs them in the order sent):
 /// two, so that one travels while Redis runs the other; more only make batches smaller, and
 /// each batch costs Redis and both ends a script run and a pair of system calls.

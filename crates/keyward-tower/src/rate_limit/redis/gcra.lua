@@ -5,14 +5,17 @@
 -- microseconds, at which the budget is whole again. Every process reads the same clock (TIME),
 -- so they agree; one batch is decided at one instant.
 --
--- KEYS[i]      check i's budget key (a key may come more than once: its checks spend in turn)
--- ARGV[3i-2]   the emission interval: microseconds for one unit to come back (period / limit)
--- ARGV[3i-1]   the limit: units in a whole budget, which is also the largest burst
--- ARGV[3i]     the cost: units check i spends (1 <= cost <= limit, checked by the caller)
+-- KEYS[i]          check i's budget key (a key may come more than once: its checks spend in turn)
+-- ARGV[1]          Q, the number of distinct quotas in the batch
+-- ARGV[2q]         quota q's emission interval: microseconds for one unit to come back
+--                  (period / limit), q = 1..Q
+-- ARGV[2q + 1]     quota q's limit: units in a whole budget, which is also the largest burst
+-- ARGV[1 + 2Q + i] check i's cost and quota, packed: cost * 1024 + (q - 1)
+--                  (1 <= cost <= limit, checked by the caller; Q <= 1024)
 --
--- Returns three integers a check, {allowed, until_whole, retry_after}, times in microseconds:
---   1, time until the budget is whole after spending, 0
---   0, time until the budget is whole, time until the cost is available  (nothing spent)
+-- Returns one integer a check, in microseconds:
+--   > 0  allowed: the time until the budget is whole after spending
+--   < 0  refused, nothing spent: minus the time until the cost is available
 
 -- Redis 3.2 and 4 replicate a script that writes after TIME only in this mode; later
 -- versions always do, and keep the function for compatibility.
@@ -23,13 +26,24 @@ end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 
+local quotas = tonumber(ARGV[1])
+local intervals = {}
+local limits = {}
+for q = 1, quotas do
+  intervals[q] = tonumber(ARGV[2 * q])
+  limits[q] = tonumber(ARGV[2 * q + 1])
+end
+local checks = 1 + 2 * quotas
+
 local tats = {}
 local spent = {}
 local replies = {}
 for i, key in ipairs(KEYS) do
-  local interval = tonumber(ARGV[3 * i - 2])
-  local limit = tonumber(ARGV[3 * i - 1])
-  local cost = tonumber(ARGV[3 * i])
+  local packed = tonumber(ARGV[checks + i])
+  local q = packed % 1024
+  local cost = (packed - q) / 1024
+  local interval = intervals[q + 1]
+  local limit = limits[q + 1]
 
   local tat = tats[key]
   if tat == nil then
@@ -43,15 +57,11 @@ for i, key in ipairs(KEYS) do
   local allow_at = new_tat - limit * interval
   if allow_at > now then
     tats[key] = tat
-    replies[#replies + 1] = 0
-    replies[#replies + 1] = tat - now
-    replies[#replies + 1] = allow_at - now
+    replies[i] = now - allow_at
   else
     tats[key] = new_tat
     spent[key] = true
-    replies[#replies + 1] = 1
-    replies[#replies + 1] = new_tat - now
-    replies[#replies + 1] = 0
+    replies[i] = new_tat - now
   end
 end
 

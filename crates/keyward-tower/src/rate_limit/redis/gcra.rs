@@ -15,8 +15,11 @@ use redis::{ErrorKind, RedisResult, RedisWrite, Script, ServerErrorKind, ToRedis
 
 use crate::rate_limit::{Quota, RateDecision, RateKey};
 
-/// Bytes a check adds to the command, about: its key and three numbers.
-const BYTES_PER_CHECK: usize = 96;
+/// Bytes a check adds to the command, about: its key and a number.
+const BYTES_PER_CHECK: usize = 80;
+/// Most distinct quotas one batch can carry: a check's quota is its packed number modulo this
+/// (see `gcra.lua`).
+pub(super) const QUOTA_SLOTS: u64 = 1024;
 
 /// The script, run with EVALSHA (and loaded again when Redis answers NOSCRIPT).
 pub(super) struct Gcra {
@@ -52,7 +55,7 @@ impl Gcra {
             }
             replies => replies?,
         };
-        if replies.len() != checks.len() * 3 {
+        if replies.len() != checks.len() {
             return Err(redis::RedisError::from((
                 redis::ErrorKind::UnexpectedReturnType,
                 "the rate-limit script answered a different number of checks",
@@ -60,25 +63,34 @@ impl Gcra {
         }
         Ok(checks
             .iter()
-            .zip(replies.chunks_exact(3))
-            .map(|(check, reply)| {
-                decision(
-                    check.quota,
-                    Reply {
-                        allowed: reply[0] == 1,
-                        until_whole: micros(reply[1]),
-                        retry_after: micros(reply[2]),
-                    },
-                )
-            })
+            .zip(replies)
+            .map(|(check, reply)| decision(check.quota, Reply::read(reply)))
             .collect())
     }
 
-    /// `EVALSHA sha n key… (interval limit cost)…`, every argument written into the command's
-    /// one buffer (a script invocation would allocate each on its own, then copy them).
+    /// `EVALSHA sha n key… Q (interval limit)… packed…`: the batch's distinct quotas once each,
+    /// then each check's cost and quota in one number (see `gcra.lua`). Every argument is
+    /// written into the command's one buffer (a script invocation would allocate each on its
+    /// own, then copy them).
     fn evalsha(&self, checks: &[Spend]) -> redis::Cmd {
-        let mut evalsha =
-            redis::Cmd::with_capacity(3 + 4 * checks.len(), 64 + BYTES_PER_CHECK * checks.len());
+        let mut quotas: Vec<Quota> = Vec::with_capacity(1);
+        let packed: Vec<u64> = checks
+            .iter()
+            .map(|check| {
+                let slot = match quotas.iter().position(|&quota| quota == check.quota) {
+                    Some(slot) => slot,
+                    None => {
+                        quotas.push(check.quota);
+                        quotas.len() - 1
+                    }
+                };
+                u64::from(check.cost.get()) * QUOTA_SLOTS + slot as u64
+            })
+            .collect();
+        let mut evalsha = redis::Cmd::with_capacity(
+            4 + 2 * quotas.len() + 2 * checks.len(),
+            64 + BYTES_PER_CHECK * checks.len(),
+        );
         evalsha
             .arg("EVALSHA")
             .arg(self.script.get_hash())
@@ -86,11 +98,12 @@ impl Gcra {
         for check in checks {
             evalsha.arg(check);
         }
-        for check in checks {
-            evalsha
-                .arg(interval_micros(check.quota))
-                .arg(check.quota.limit())
-                .arg(check.cost.get());
+        evalsha.arg(quotas.len());
+        for quota in &quotas {
+            evalsha.arg(interval_micros(*quota)).arg(quota.limit());
+        }
+        for packed in packed {
+            evalsha.arg(packed);
         }
         evalsha
     }
@@ -156,37 +169,50 @@ fn interval_micros(quota: Quota) -> u64 {
         .max(1)
 }
 
-fn micros(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
+/// What the script answered for one check, in microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reply {
+    /// Spent: the time until the budget is whole again.
+    Allowed { until_whole: u64 },
+    /// Refused, nothing spent: the time until the cost is available.
+    Refused { retry_after: u64 },
 }
 
-/// What the script answered, in microseconds.
-#[derive(Clone, Copy, Debug)]
-struct Reply {
-    allowed: bool,
-    /// Time until the budget is whole (after spending, when allowed).
-    until_whole: u64,
-    /// When refused: time until the cost is available.
-    retry_after: u64,
+impl Reply {
+    /// The script's number: positive when allowed, negative when refused (never zero).
+    fn read(reply: i64) -> Self {
+        if reply >= 0 {
+            Self::Allowed {
+                until_whole: reply.unsigned_abs(),
+            }
+        } else {
+            Self::Refused {
+                retry_after: reply.unsigned_abs(),
+            }
+        }
+    }
 }
 
 /// The script's reply as the numbers [`InProcessLimiter`](crate::rate_limit::InProcessLimiter)
 /// gives for the same state.
 fn decision(quota: Quota, reply: Reply) -> RateDecision {
     let limit = quota.limit();
-    if !reply.allowed {
-        return RateDecision {
-            allowed: false,
-            limit,
-            remaining: 0,
-            reset: quota.interval() * limit,
-            retry_after: Duration::from_micros(reply.retry_after),
-            window: quota.period(),
-        };
-    }
+    let until_whole = match reply {
+        Reply::Allowed { until_whole } => until_whole,
+        Reply::Refused { retry_after } => {
+            return RateDecision {
+                allowed: false,
+                limit,
+                remaining: 0,
+                reset: quota.interval() * limit,
+                retry_after: Duration::from_micros(retry_after),
+                window: quota.period(),
+            };
+        }
+    };
     let interval = interval_micros(quota);
     let whole = interval.saturating_mul(u64::from(limit));
-    let remaining = u32::try_from(whole.saturating_sub(reply.until_whole) / interval)
+    let remaining = u32::try_from(whole.saturating_sub(until_whole) / interval)
         .unwrap_or(limit)
         .min(limit);
     RateDecision {
@@ -206,12 +232,9 @@ mod tests {
     const MINUTE: Duration = Duration::from_secs(60);
     const SECOND_US: u64 = 1_000_000;
 
-    fn allowed(until_whole: u64) -> Reply {
-        Reply {
-            allowed: true,
-            until_whole,
-            retry_after: 0,
-        }
+    /// The script's number for an allowed check.
+    fn allowed(until_whole: u64) -> i64 {
+        i64::try_from(until_whole).expect("a small time")
     }
 
     #[test]
@@ -249,19 +272,15 @@ mod tests {
             ),
             (
                 "refused: nothing left until the cost is back",
-                Reply {
-                    allowed: false,
-                    until_whole: 60 * SECOND_US,
-                    retry_after: 400_000,
-                },
+                -400_000,
                 0,
                 MINUTE,
                 Duration::from_millis(400),
             ),
         ];
         for (case, reply, remaining, reset, retry_after) in cases {
-            let decision = decision(quota, reply);
-            assert_eq!(decision.allowed, reply.allowed, "{case}");
+            let decision = decision(quota, Reply::read(reply));
+            assert_eq!(decision.allowed, reply > 0, "{case}");
             assert_eq!(decision.limit, 60, "{case}");
             assert_eq!(decision.remaining, remaining, "{case}");
             assert_eq!(decision.reset, reset, "{case}");
@@ -315,6 +334,45 @@ mod tests {
                 Some(redis::Arg::Simple(expected.as_bytes()))
             );
         }
+    }
+
+    #[test]
+    fn a_batch_names_each_quota_once_and_packs_cost_with_quota() {
+        let (a, b): (KeyId, KeyId) = ("key_a".parse().unwrap(), "key_b".parse().unwrap());
+        let (hour, second) = (Quota::per_hour(600), Quota::per_second(3));
+        let units = |n| NonZeroU32::new(n).unwrap();
+        let checks = [
+            Spend::new(RateKey::per_key(&a), hour, units(1)),
+            Spend::new(RateKey::per_key(&b), second, units(2)),
+            Spend::new(RateKey::per_key(&a), hour, units(5)),
+        ];
+        let gcra = Gcra::new();
+        let evalsha = gcra.evalsha(&checks);
+        let args: Vec<String> = evalsha
+            .args_iter()
+            .map(|arg| match arg {
+                redis::Arg::Simple(bytes) => String::from_utf8(bytes.to_vec()).unwrap(),
+                other => panic!("a plain argument: {other:?}"),
+            })
+            .collect();
+        let expected = [
+            "EVALSHA",
+            gcra.script.get_hash(),
+            "3",
+            "keyward:rl:key_a:600:3600000",
+            "keyward:rl:key_b:3:1000",
+            "keyward:rl:key_a:600:3600000",
+            "2",
+            "6000000",
+            "600",
+            "333333",
+            "3",
+            // cost * 1024 + the quota's place
+            "1024",
+            "2049",
+            "5120",
+        ];
+        assert_eq!(args, expected);
     }
 
     #[test]
