@@ -31,9 +31,9 @@ pub(crate) trait Dialect: Database {
     ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
 
     /// `$1`: before, `$2`: batch size. Deletes up to a batch of the events from before `$1`, in no
-    /// set order (all of them go, a batch at a time): the lookup by `at` stops at a batch, where
-    /// an order would sort every event before `$1` for each batch. The events are deleted by
-    /// `seq` through its primary key.
+    /// set order (all of them go, a batch at a time), so that the lookup by `at` stops at a batch:
+    /// PostgreSQL's index on `at` is a BRIN, which gives no order, and an order would sort every
+    /// event before `$1` for each batch. The events are deleted by `seq` through its primary key.
     const PRUNE_AUDIT: &'static str;
 
     /// The rows a statement changed (sqlx has no trait for it).
