@@ -8,6 +8,8 @@
 //!   with the Redis limiter at `KEYWARD_BENCH_REDIS_URL` (a scratch database: keys are added);
 //! - `keyward-pg`, `keyward-redis`: each of those two alone (PostgreSQL with the in-process limiter,
 //!   the memory store with Redis), to tell which costs what;
+//! - `keyward-redis-leases`, `keyward-pg-redis-leases`: those with Redis, the limiter taking
+//!   leases of 1% of the budget (`RedisLimiter::with_leases`);
 //! - `handwritten`: `tower_governor` keyed by the token in front of a `from_fn` bearer check
 //!   (SHA-256, `HashMap`), as `benches/request_path.rs` measures it.
 //!
@@ -62,7 +64,7 @@ fn main() -> Result<(), BoxError> {
 async fn run() -> Result<(), BoxError> {
     common::init_tracing("warn");
     let mut args = std::env::args().skip(1);
-    let usage = "usage: compare_server bare|keyward|keyward-no-audit|keyward-pg-redis|keyward-pg|keyward-redis|handwritten [tokens file]";
+    let usage = "usage: compare_server bare|keyward|keyward-no-audit|keyward-pg-redis|keyward-pg|keyward-redis|keyward-redis-leases|keyward-pg-redis-leases|handwritten [tokens file]";
     let variant = args.next().ok_or(usage)?;
     let tokens_file = args.next();
     let app = Router::new().route("/v1/events", get(|| async { "ok" }));
@@ -81,8 +83,12 @@ async fn run() -> Result<(), BoxError> {
             let layer = builder.build()?;
             (app.layer(layer.clone()), tokens, Some(layer))
         }
-        "keyward-pg-redis" | "keyward-pg" | "keyward-redis" => {
-            let manager = if variant == "keyward-redis" {
+        "keyward-pg-redis"
+        | "keyward-pg"
+        | "keyward-redis"
+        | "keyward-redis-leases"
+        | "keyward-pg-redis-leases" => {
+            let manager = if variant.starts_with("keyward-redis") {
                 KeyManager::new(MemoryStore::new())
             } else {
                 let postgres = std::env::var("KEYWARD_BENCH_POSTGRES_URL")
@@ -97,6 +103,11 @@ async fn run() -> Result<(), BoxError> {
                 let redis = std::env::var("KEYWARD_BENCH_REDIS_URL")
                     .map_err(|_| format!("{variant} needs KEYWARD_BENCH_REDIS_URL"))?;
                 let limiter = RedisLimiter::connect(&redis, &limits, RedisFallback::FailClosed).await?;
+                let limiter = if variant.ends_with("-leases") {
+                    limiter.with_leases(1)
+                } else {
+                    limiter
+                };
                 builder.rate_limiter(Arc::new(limiter), limits)
             };
             let layer = builder.build()?;

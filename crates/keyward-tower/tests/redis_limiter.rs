@@ -367,6 +367,101 @@ const CHILD_SAYS: &str = "keyward-child:";
 const BUDGET: u32 = 40;
 const SPENDS_EACH: u32 = 30;
 
+/// The time at which `lineage`'s budget under `quota` is whole again, as Redis stores it.
+async fn stored_whole_at(
+    conn: &mut redis::aio::MultiplexedConnection,
+    lineage: &KeyId,
+    quota: Quota,
+) -> Option<u64> {
+    redis::cmd("GET")
+        .arg(budget_key(lineage, quota))
+        .query_async(conn)
+        .await
+        .expect("GET")
+}
+
+#[tokio::test]
+async fn a_lease_hands_out_a_busy_budget_without_asking_redis() {
+    let url = test_redis_url();
+    // A unit comes back every 3.6 s: none while the test runs. Leases of 1%: ten units.
+    let quota = Quota::per_hour(1000);
+    let limiter = connect(&url, quota, RedisFallback::FailClosed)
+        .await
+        .with_leases(1);
+    let lineage = KeyId::generate();
+    let mut conn = inspect(&url).await;
+
+    let first = spend(&limiter, &lineage, quota, 1).await;
+    assert_eq!(first.remaining, 999, "the lease's ten units count as left");
+    let spent_with_lease = stored_whole_at(&mut conn, &lineage, quota).await;
+    let mut remaining = Vec::new();
+    for _ in 0..5 {
+        let decision = spend(&limiter, &lineage, quota, 1).await;
+        assert!(decision.allowed);
+        remaining.push(decision.remaining);
+    }
+    assert_eq!(remaining, [998, 997, 996, 995, 994]);
+    assert_eq!(
+        stored_whole_at(&mut conn, &lineage, quota).await,
+        spent_with_lease,
+        "the lease's units were handed out without spending in Redis"
+    );
+    // This one would leave under half a lease: it asks for the next, spending eleven in Redis.
+    let next = spend(&limiter, &lineage, quota, 1).await;
+    assert_eq!(next.remaining, 993, "978 in Redis, fifteen here");
+    assert!(stored_whole_at(&mut conn, &lineage, quota).await > spent_with_lease);
+
+    // A quota whose 1% is under a unit has no leases: each check spends in Redis.
+    let small = Quota::per_hour(60);
+    let exact = KeyId::generate();
+    let mut stored = Vec::new();
+    for _ in 0..3 {
+        spend(&limiter, &exact, small, 1).await;
+        stored.push(stored_whole_at(&mut conn, &exact, small).await);
+    }
+    assert!(stored[0] < stored[1] && stored[1] < stored[2], "{stored:?}");
+}
+
+#[tokio::test]
+async fn processes_with_leases_admit_exactly_the_shared_budget() {
+    let url = test_redis_url();
+    let quota = Quota::per_hour(1000);
+    // Two limiters on connections of their own, each with its own leases: two processes.
+    let (one, two) = (
+        connect(&url, quota, RedisFallback::FailClosed)
+            .await
+            .with_leases(2),
+        connect(&url, quota, RedisFallback::FailClosed)
+            .await
+            .with_leases(2),
+    );
+    let lineage = KeyId::generate();
+    let (mut admitted, mut refused_in_a_row) = ([0u32; 2], 0);
+    // Spend from both, several checks at once each, until both refuse: their leases are used
+    // up, and Redis's budget too.
+    while refused_in_a_row < 2 {
+        let mut refused = 0;
+        for (limiter, count) in [&one, &two].into_iter().zip(admitted.iter_mut()) {
+            let decisions =
+                futures_util::future::join_all((0..4).map(|_| spend(limiter, &lineage, quota, 1))).await;
+            let allowed = decisions.iter().filter(|d| d.allowed).count() as u32;
+            *count += allowed;
+            refused += u32::from(allowed == 0);
+        }
+        refused_in_a_row = if refused == 2 { refused_in_a_row + 1 } else { 0 };
+        assert!(
+            admitted.iter().sum::<u32>() <= 1000,
+            "never more than the budget: {admitted:?}"
+        );
+    }
+    assert_eq!(
+        admitted.iter().sum::<u32>(),
+        1000,
+        "every unit admitted once: {admitted:?}"
+    );
+    assert!(admitted.iter().all(|&n| n > 0), "{admitted:?}");
+}
+
 /// Every unit of a shared budget is spent once: the `remaining` of the allowed decisions.
 fn remaining_of_allowed(decisions: &[RateDecision]) -> Vec<u32> {
     decisions

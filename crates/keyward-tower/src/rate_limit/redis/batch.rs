@@ -15,9 +15,8 @@ use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::gcra::{Gcra, Spend};
+use super::gcra::{Decided, Gcra, Spend};
 use super::unavailable::Unavailable;
-use crate::rate_limit::RateDecision;
 
 /// Most checks one EVALSHA carries (a key and a number each).
 const MAX_BATCH: usize = 256;
@@ -28,8 +27,8 @@ const _: () = assert!(MAX_BATCH as u64 <= super::gcra::QUOTA_SLOTS);
 /// each batch costs Redis and both ends a script run and a pair of system calls.
 const IN_FLIGHT: usize = 2;
 
-/// What Redis decided for one check, or why it could not.
-pub(super) type Answer = Result<RateDecision, Unavailable>;
+/// What Redis decided for one check (and the lease it took), or why it could not.
+pub(super) type Answer = Result<Decided, Unavailable>;
 
 /// The checks' end of the queue to the batch task; the task ends when this is dropped.
 pub(super) struct Batches {

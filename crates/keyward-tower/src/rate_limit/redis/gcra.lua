@@ -7,15 +7,21 @@
 --
 -- KEYS[i]          check i's budget key (a key may come more than once: its checks spend in turn)
 -- ARGV[1]          Q, the number of distinct quotas in the batch
--- ARGV[2q]         quota q's emission interval: microseconds for one unit to come back
+-- ARGV[3q - 1]     quota q's emission interval: microseconds for one unit to come back
 --                  (period / limit), q = 1..Q
--- ARGV[2q + 1]     quota q's limit: units in a whole budget, which is also the largest burst
--- ARGV[1 + 2Q + i] check i's cost and quota, packed: cost * 1024 + (q - 1)
---                  (1 <= cost <= limit, checked by the caller; Q <= 1024)
+-- ARGV[3q]         quota q's limit: units in a whole budget, which is also the largest burst
+-- ARGV[3q + 1]     quota q's lease: units a check that asks for a lease takes beyond its cost
+-- ARGV[1 + 3Q + i] check i's cost, whether it asks for a lease, and its quota, packed:
+--                  (cost * 2 + asks) * 1024 + (q - 1)
+--                  (1 <= cost, cost + lease <= limit, checked by the caller; Q <= 1024)
 --
--- Returns one integer a check, in microseconds:
---   > 0  allowed: the time until the budget is whole after spending
---   < 0  refused, nothing spent: minus the time until the cost is available
+-- A check that asks for a lease spends its cost and the lease together when the budget has
+-- both, else its cost alone, as any other check.
+--
+-- Returns one integer a check:
+--   > 0  allowed: (the time until the budget is whole after spending, in microseconds) * 2
+--        + 1 when the lease was spent too
+--   < 0  refused, nothing spent: minus the time until the cost is available, in microseconds
 
 -- Redis 3.2 and 4 replicate a script that writes after TIME only in this mode; later
 -- versions always do, and keep the function for compatibility.
@@ -29,11 +35,13 @@ local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local quotas = tonumber(ARGV[1])
 local intervals = {}
 local limits = {}
+local leases = {}
 for q = 1, quotas do
-  intervals[q] = tonumber(ARGV[2 * q])
-  limits[q] = tonumber(ARGV[2 * q + 1])
+  intervals[q] = tonumber(ARGV[3 * q - 1])
+  limits[q] = tonumber(ARGV[3 * q])
+  leases[q] = tonumber(ARGV[3 * q + 1])
 end
-local checks = 1 + 2 * quotas
+local checks = 1 + 3 * quotas
 
 local tats = {}
 local spent = {}
@@ -41,7 +49,9 @@ local replies = {}
 for i, key in ipairs(KEYS) do
   local packed = tonumber(ARGV[checks + i])
   local q = packed % 1024
-  local cost = (packed - q) / 1024
+  local asked = (packed - q) / 1024
+  local asks = asked % 2
+  local cost = (asked - asks) / 2
   local interval = intervals[q + 1]
   local limit = limits[q + 1]
 
@@ -53,6 +63,11 @@ for i, key in ipairs(KEYS) do
     end
   end
 
+  local leased = 0
+  if asks == 1 and tat + (cost + leases[q + 1] - limit) * interval <= now then
+    leased = 1
+    cost = cost + leases[q + 1]
+  end
   local new_tat = tat + cost * interval
   local allow_at = new_tat - limit * interval
   if allow_at > now then
@@ -61,7 +76,7 @@ for i, key in ipairs(KEYS) do
   else
     tats[key] = new_tat
     spent[key] = true
-    replies[i] = new_tat - now
+    replies[i] = (new_tat - now) * 2 + leased
   end
 end
 

@@ -46,7 +46,7 @@ impl Gcra {
         &self,
         conn: &mut ConnectionManager,
         checks: &[Spend],
-    ) -> RedisResult<Vec<RateDecision>> {
+    ) -> RedisResult<Vec<Decided>> {
         let evalsha = self.evalsha(checks);
         let replies: Vec<i64> = match evalsha.query_async(conn).await {
             Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
@@ -64,31 +64,34 @@ impl Gcra {
         Ok(checks
             .iter()
             .zip(replies)
-            .map(|(check, reply)| decision(check.quota, Reply::read(reply)))
+            .map(|(check, reply)| Decided::of(check, Reply::read(reply)))
             .collect())
     }
 
-    /// `EVALSHA sha n key… Q (interval limit)… packed…`: the batch's distinct quotas once each,
-    /// then each check's cost and quota in one number (see `gcra.lua`). Every argument is
-    /// written into the command's one buffer (a script invocation would allocate each on its
-    /// own, then copy them).
+    /// `EVALSHA sha n key… Q (interval limit lease)… packed…`: the batch's distinct quotas once
+    /// each, then each check's cost, whether it asks for its quota's lease, and its quota in one
+    /// number (see `gcra.lua`). Every argument is written into the command's one buffer (a
+    /// script invocation would allocate each on its own, then copy them).
     fn evalsha(&self, checks: &[Spend]) -> redis::Cmd {
-        let mut quotas: Vec<Quota> = Vec::with_capacity(1);
+        // (quota, its lease: the units its checks that ask for one ask for)
+        let mut quotas: Vec<(Quota, u32)> = Vec::with_capacity(1);
         let packed: Vec<u64> = checks
             .iter()
             .map(|check| {
-                let slot = match quotas.iter().position(|&quota| quota == check.quota) {
+                let slot = match quotas.iter().position(|&(quota, _)| quota == check.quota) {
                     Some(slot) => slot,
                     None => {
-                        quotas.push(check.quota);
+                        quotas.push((check.quota, 0));
                         quotas.len() - 1
                     }
                 };
-                u64::from(check.cost.get()) * QUOTA_SLOTS + slot as u64
+                quotas[slot].1 = quotas[slot].1.max(check.lease);
+                let asks = u64::from(check.lease > 0);
+                (u64::from(check.cost.get()) * 2 + asks) * QUOTA_SLOTS + slot as u64
             })
             .collect();
         let mut evalsha = redis::Cmd::with_capacity(
-            4 + 2 * quotas.len() + 2 * checks.len(),
+            4 + 3 * quotas.len() + 2 * checks.len(),
             64 + BYTES_PER_CHECK * checks.len(),
         );
         evalsha
@@ -99,8 +102,8 @@ impl Gcra {
             evalsha.arg(check);
         }
         evalsha.arg(quotas.len());
-        for quota in &quotas {
-            evalsha.arg(interval_micros(*quota)).arg(quota.limit());
+        for (quota, lease) in &quotas {
+            evalsha.arg(interval_micros(*quota)).arg(quota.limit()).arg(lease);
         }
         for packed in packed {
             evalsha.arg(packed);
@@ -109,24 +112,49 @@ impl Gcra {
     }
 }
 
-/// One check of a batch: whose budget, under which quota, and the units to spend. Written as a
-/// command argument, it is the budget's Redis key: `keyward:rl:{lineage}:{limit}:{period_ms}`, and
-/// for a client's budget `keyward:rl:{lineage}/{client}:{limit}:{period_ms}` (a lineage id has
-/// no `/`).
+/// One check of a batch: whose budget, under which quota, the units to spend, and the units it
+/// asks to take beyond them as a lease (none: 0). Written as a command argument, it is the
+/// budget's Redis key: `keyward:rl:{lineage}:{limit}:{period_ms}`, and for a client's budget
+/// `keyward:rl:{lineage}/{client}:{limit}:{period_ms}` (a lineage id has no `/`).
 pub(super) struct Spend {
     lineage: KeyId,
     client: Option<IpAddr>,
     quota: Quota,
     cost: NonZeroU32,
+    lease: u32,
 }
 
 impl Spend {
-    pub(super) fn new(key: RateKey<'_>, quota: Quota, cost: NonZeroU32) -> Self {
+    /// A check spending `cost`; with a `lease` (units, 0 for none, `cost + lease` at most the
+    /// quota's limit), it also takes the lease when the budget has both.
+    pub(super) fn new(key: RateKey<'_>, quota: Quota, cost: NonZeroU32, lease: u32) -> Self {
+        debug_assert!(lease == 0 || u64::from(cost.get()) + u64::from(lease) <= u64::from(quota.limit()));
         Self {
             lineage: key.lineage().clone(),
             client: key.client(),
             quota,
             cost,
+            lease,
+        }
+    }
+}
+
+/// Redis's answer to one check: the decision, and the lease taken with it (units, 0 for none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Decided {
+    pub(super) decision: RateDecision,
+    pub(super) leased: u32,
+}
+
+impl Decided {
+    fn of(check: &Spend, reply: Reply) -> Self {
+        let leased = match reply {
+            Reply::Allowed { leased: true, .. } => check.lease,
+            _ => 0,
+        };
+        Self {
+            decision: decision(check.quota, reply),
+            leased,
         }
     }
 }
@@ -172,18 +200,21 @@ fn interval_micros(quota: Quota) -> u64 {
 /// What the script answered for one check, in microseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Reply {
-    /// Spent: the time until the budget is whole again.
-    Allowed { until_whole: u64 },
+    /// Spent: the time until the budget is whole again, and whether the check's lease was spent
+    /// too.
+    Allowed { until_whole: u64, leased: bool },
     /// Refused, nothing spent: the time until the cost is available.
     Refused { retry_after: u64 },
 }
 
 impl Reply {
-    /// The script's number: positive when allowed, negative when refused (never zero).
+    /// The script's number: positive when allowed (twice the time, plus one with the lease),
+    /// negative when refused (never zero).
     fn read(reply: i64) -> Self {
         if reply >= 0 {
             Self::Allowed {
-                until_whole: reply.unsigned_abs(),
+                until_whole: reply.unsigned_abs() / 2,
+                leased: reply & 1 == 1,
             }
         } else {
             Self::Refused {
@@ -198,7 +229,7 @@ impl Reply {
 fn decision(quota: Quota, reply: Reply) -> RateDecision {
     let limit = quota.limit();
     let until_whole = match reply {
-        Reply::Allowed { until_whole } => until_whole,
+        Reply::Allowed { until_whole, .. } => until_whole,
         Reply::Refused { retry_after } => {
             return RateDecision {
                 allowed: false,
@@ -232,9 +263,9 @@ mod tests {
     const MINUTE: Duration = Duration::from_secs(60);
     const SECOND_US: u64 = 1_000_000;
 
-    /// The script's number for an allowed check.
+    /// The script's number for an allowed check, without a lease.
     fn allowed(until_whole: u64) -> i64 {
-        i64::try_from(until_whole).expect("a small time")
+        i64::try_from(until_whole * 2).expect("a small time")
     }
 
     #[test]
@@ -290,6 +321,25 @@ mod tests {
     }
 
     #[test]
+    fn a_reply_tells_whether_the_lease_was_taken() {
+        let quota = Quota::per_minute(60);
+        let lineage: KeyId = "key_abc123".parse().unwrap();
+        let asking = Spend::new(RateKey::per_key(&lineage), quota, NonZeroU32::MIN, 5);
+        // One unit and the lease of five spent from a whole budget: six seconds until whole.
+        let taken = Decided::of(&asking, Reply::read(allowed(6 * SECOND_US) + 1));
+        assert_eq!(taken.leased, 5);
+        assert_eq!(taken.decision.remaining, 54, "the lease is spent in Redis");
+        // The budget had the unit but not the lease too: the unit alone was spent.
+        let alone = Decided::of(&asking, Reply::read(allowed(60 * SECOND_US)));
+        assert_eq!(
+            (alone.leased, alone.decision.allowed, alone.decision.remaining),
+            (0, true, 0)
+        );
+        let refused = Decided::of(&asking, Reply::read(-1_000_000));
+        assert_eq!((refused.leased, refused.decision.allowed), (0, false));
+    }
+
+    #[test]
     fn a_cost_above_the_budget_waits_a_whole_period() {
         let decision = over_budget(Quota::per_minute(2));
         assert!(!decision.allowed);
@@ -325,7 +375,7 @@ mod tests {
             ),
         ];
         for (budget, quota, expected) in cases {
-            let spend = Spend::new(budget, quota, NonZeroU32::MIN);
+            let spend = Spend::new(budget, quota, NonZeroU32::MIN, 0);
             assert_eq!(spend.to_string(), expected);
             let mut written = redis::cmd("GET");
             written.arg(&spend);
@@ -337,14 +387,14 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_names_each_quota_once_and_packs_cost_with_quota() {
+    fn a_batch_names_each_quota_once_and_packs_cost_lease_and_quota() {
         let (a, b): (KeyId, KeyId) = ("key_a".parse().unwrap(), "key_b".parse().unwrap());
         let (hour, second) = (Quota::per_hour(600), Quota::per_second(3));
         let units = |n| NonZeroU32::new(n).unwrap();
         let checks = [
-            Spend::new(RateKey::per_key(&a), hour, units(1)),
-            Spend::new(RateKey::per_key(&b), second, units(2)),
-            Spend::new(RateKey::per_key(&a), hour, units(5)),
+            Spend::new(RateKey::per_key(&a), hour, units(1), 0),
+            Spend::new(RateKey::per_key(&b), second, units(2), 0),
+            Spend::new(RateKey::per_key(&a), hour, units(5), 6),
         ];
         let gcra = Gcra::new();
         let evalsha = gcra.evalsha(&checks);
@@ -363,14 +413,17 @@ mod tests {
             "keyward:rl:key_b:3:1000",
             "keyward:rl:key_a:600:3600000",
             "2",
+            // each quota's interval, limit and lease
             "6000000",
             "600",
+            "6",
             "333333",
             "3",
-            // cost * 1024 + the quota's place
-            "1024",
-            "2049",
-            "5120",
+            "0",
+            // (cost * 2 + asks for a lease) * 1024 + the quota's place
+            "2048",
+            "4097",
+            "11264",
         ];
         assert_eq!(args, expected);
     }

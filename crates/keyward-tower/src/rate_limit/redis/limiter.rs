@@ -12,6 +12,7 @@ use super::batch::Batches;
 use super::fallback::Fallback;
 use super::gcra::{self, Gcra, Spend};
 use super::health::Health;
+use super::lease::{Leases, Take};
 use super::unavailable::Unavailable;
 use crate::rate_limit::{Check, Quota, RateKey, RateLimitError, RateLimiter, RateLimits};
 
@@ -73,12 +74,15 @@ pub struct RedisLimiter {
     shared: Arc<Shared>,
     timeout: Duration,
     retry_interval: Duration,
+    /// A lease's share of a quota's limit, in percent (0: no leases).
+    lease_percent: u8,
 }
 
 struct Shared {
     batches: Batches,
     fallback: Fallback,
     health: Health,
+    leases: Leases,
 }
 
 impl fmt::Debug for RedisLimiter {
@@ -88,6 +92,7 @@ impl fmt::Debug for RedisLimiter {
             .field("fallback", &self.fallback())
             .field("timeout", &self.timeout)
             .field("retry_interval", &self.retry_interval)
+            .field("lease_percent", &self.lease_percent)
             .field("degraded", &self.is_degraded())
             .finish_non_exhaustive()
     }
@@ -131,9 +136,11 @@ impl RedisLimiter {
                 batches: Batches::spawn(conn, gcra),
                 fallback: Fallback::new(fallback, limits),
                 health: Health::new(),
+                leases: Leases::default(),
             }),
             timeout: DEFAULT_TIMEOUT,
             retry_interval: DEFAULT_RETRY_INTERVAL,
+            lease_percent: 0,
         })
     }
 
@@ -150,6 +157,45 @@ impl RedisLimiter {
     #[must_use]
     pub fn with_retry_interval(mut self, retry_interval: Duration) -> Self {
         self.retry_interval = retry_interval;
+        self
+    }
+
+    /// Lets this process spend `percent` of a quota's limit (at most 100) from Redis ahead of its
+    /// requests, a lease, and hand it out to the budget's next checks without a round trip; by
+    /// default 0, no leases, every check asks Redis.
+    ///
+    /// A busy budget then costs a round trip per lease instead of per batch of checks, and most
+    /// of its checks are decided at once, in process: the check that leaves under half a lease
+    /// asks for the next one while the others are handed out the rest. The budget's limit still
+    /// holds across processes: every unit handed out was spent in Redis first. What leases
+    /// change:
+    ///
+    /// - units leased and not handed out within a second of the last lease are lost to the
+    ///   budget until they come back (a process holds one and a half leases at most);
+    /// - after an idle spell, a process may admit up to what it holds more than the budget alone
+    ///   would, since its leased units were spent in Redis early and come back early;
+    /// - `X-RateLimit-Remaining` counts the lease's units as left, and units other processes
+    ///   spent since the lease was taken as not yet spent.
+    ///
+    /// A quota whose share is under one unit (1% of 60 a minute), and a check that costs more than
+    /// the lease, go to Redis as without leases. Leases are held by the process: clones of this
+    /// limiter share them.
+    ///
+    /// ```no_run
+    /// use keyward_tower::rate_limit::{Quota, RateLimits, RedisFallback, RedisLimiter};
+    ///
+    /// # async fn example() -> Result<(), keyward_tower::rate_limit::RateLimitError> {
+    /// let limits = RateLimits::new(Quota::per_second(10_000));
+    /// // Leases of 100 units: one round trip per 100 requests of a busy key.
+    /// let limiter = RedisLimiter::connect("redis://127.0.0.1:6379/", &limits, RedisFallback::FailOpen)
+    ///     .await?
+    ///     .with_leases(1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_leases(mut self, percent: u8) -> Self {
+        self.lease_percent = percent.min(100);
         self
     }
 
@@ -171,19 +217,43 @@ impl RateLimiter for RedisLimiter {
             return Check::Ready(Ok(gcra::over_budget(quota)));
         }
         let shared = &self.shared;
+        let now = tokio::time::Instant::now();
+        let deadline = now + self.timeout;
+        // Units leased were spent in Redis already: they are handed out during an outage too.
+        let lease = match shared
+            .leases
+            .take(self.lease_percent, key, quota, cost, now, deadline)
+        {
+            Take::Spent(decision) => return Check::Ready(Ok(decision)),
+            Take::Ask(units) => units,
+            Take::Alone => 0,
+        };
         if !shared.health.should_try(self.retry_interval) {
+            if lease > 0 {
+                shared.leases.answered(key, quota, None, now);
+            }
             return shared.fallback.check(key, quota, cost, Unavailable::Down);
         }
         let (timeout, retry_interval) = (self.timeout, self.retry_interval);
-        let deadline = tokio::time::Instant::now() + timeout;
         let answer = shared
             .batches
-            .queue(Spend::new(key, quota, cost), deadline, timeout);
+            .queue(Spend::new(key, quota, cost, lease), deadline, timeout);
         let (lineage, client) = (key.lineage().clone(), key.client());
         let shared = Arc::clone(shared);
         Check::Pending(Box::pin(async move {
+            let key = match client {
+                None => RateKey::per_key(&lineage),
+                Some(client) => RateKey::per_client(&lineage, client),
+            };
             let cause = match tokio::time::timeout_at(deadline, answer).await {
-                Ok(Ok(Ok(decision))) => {
+                Ok(Ok(Ok(decided))) => {
+                    let mut decision = decided.decision;
+                    if lease > 0 {
+                        let leased = (decided.leased > 0).then_some((decided.leased, &decision));
+                        if let Some(lent) = shared.leases.answered(key, quota, leased, now) {
+                            decision = lent;
+                        }
+                    }
                     if shared.health.answered() {
                         shared.fallback.forget_idle();
                     }
@@ -193,13 +263,12 @@ impl RateLimiter for RedisLimiter {
                 Ok(Err(_gone)) => Unavailable::Stopped,
                 Err(_elapsed) => Unavailable::Timeout(timeout),
             };
+            if lease > 0 {
+                shared.leases.answered(key, quota, None, now);
+            }
             shared
                 .health
                 .failed(&cause, retry_interval, shared.fallback.kind());
-            let key = match client {
-                None => RateKey::per_key(&lineage),
-                Some(client) => RateKey::per_client(&lineage, client),
-            };
             shared.fallback.check(key, quota, cost, cause).decide().await
         }))
     }

@@ -5,6 +5,7 @@ mod batch;
 mod fallback;
 mod gcra;
 mod health;
+mod lease;
 mod limiter;
 mod unavailable;
 
