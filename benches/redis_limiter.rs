@@ -13,9 +13,10 @@
 //!   read as a decision, the timeout and health bookkeeping). The limiter's added cost is its
 //!   median minus `PING`'s.
 //! - `redis_64_tasks` (throughput, 64 tasks on a two-worker runtime, as a server's requests are):
-//!   the hand-sent `EVALSHA` and `RedisLimiter::check`, each task on its own budget key.
-//!   `redis-benchmark -c 64 … EVALSHA` is the server's own figure to hold these against (see the
-//!   README).
+//!   the hand-sent `EVALSHA` and `RedisLimiter::check`, each task on its own budget key, and the
+//!   check of a limiter taking leases (`with_leases(1)`: 10 000 units of this budget, so a task's
+//!   first check asks Redis and the rest are handed out in process). `redis-benchmark -c 64 …
+//!   EVALSHA` is the server's own figure to hold these against (see the README).
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -63,6 +64,8 @@ fn runtime() -> Runtime {
 /// What both groups measure.
 struct Setup {
     limiter: RedisLimiter,
+    /// The same, taking leases of 1% (10 000 units) of a busy budget.
+    leasing: RedisLimiter,
     conn: MultiplexedConnection,
     script: Script,
     /// The arguments of the hand-sent call: interval in microseconds, limit, cost.
@@ -74,6 +77,10 @@ impl Setup {
         let limiter = RedisLimiter::connect(url, &RateLimits::new(quota()), RedisFallback::FailClosed)
             .await
             .expect("Redis answers");
+        let leasing = RedisLimiter::connect(url, &RateLimits::new(quota()), RedisFallback::FailClosed)
+            .await
+            .expect("Redis answers")
+            .with_leases(1);
         let client = redis::Client::open(url).expect("a Redis URL");
         let mut conn = client
             .get_multiplexed_async_connection()
@@ -88,23 +95,25 @@ impl Setup {
         let interval = u64::try_from(quota().interval().as_micros()).expect("a small interval");
         Self {
             limiter,
+            leasing,
             conn,
             script,
             args: (interval.max(1), quota().limit(), 1),
         }
     }
 
-    /// One check through the limiter, which always asks Redis.
-    async fn check(&self, lineage: &KeyId) {
-        let decision = match self.limiter.check(RateKey::per_key(lineage), quota(), one()) {
+    /// One check through `limiter`.
+    async fn check(limiter: &RedisLimiter, lineage: &KeyId) {
+        let decision = match limiter.check(RateKey::per_key(lineage), quota(), one()) {
             Check::Pending(pending) => pending.await,
             Check::Ready(ready) => ready,
         };
         assert!(decision.expect("Redis answers").allowed);
     }
 
-    /// The same script, sent by hand: EVALSHA of one check (one quota, the cost packed with the
-    /// quota's place 0) and one integer back, positive when allowed.
+    /// The same script, sent by hand: EVALSHA of one check (one quota with no lease, the cost
+    /// packed with "no lease asked" and the quota's place 0) and one integer back, positive when
+    /// allowed.
     async fn evalsha(&self, conn: &mut MultiplexedConnection, key: &str) {
         let (until_whole,): (i64,) = self
             .script
@@ -112,7 +121,8 @@ impl Setup {
             .arg(1)
             .arg(self.args.0)
             .arg(self.args.1)
-            .arg(u64::from(self.args.2) * 1024)
+            .arg(0)
+            .arg(u64::from(self.args.2) * 2 * 1024)
             .invoke_async(conn)
             .await
             .expect("Redis answers");
@@ -162,7 +172,7 @@ fn bench_redis(c: &mut Criterion) {
             rt.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    setup.check(&lineage).await;
+                    Setup::check(&setup.limiter, &lineage).await;
                 }
                 start.elapsed()
             })
@@ -195,7 +205,17 @@ fn bench_redis(c: &mut Criterion) {
             rt.block_on(concurrently(rounds, &setup, |setup: Arc<Setup>, _| async move {
                 let lineage = KeyId::generate();
                 for _ in 0..PER_TASK {
-                    setup.check(&lineage).await;
+                    Setup::check(&setup.limiter, &lineage).await;
+                }
+            }))
+        });
+    });
+    group.bench_function("redis_limiter_check_with_leases", |b| {
+        b.iter_custom(|rounds| {
+            rt.block_on(concurrently(rounds, &setup, |setup: Arc<Setup>, _| async move {
+                let lineage = KeyId::generate();
+                for _ in 0..PER_TASK {
+                    Setup::check(&setup.leasing, &lineage).await;
                 }
             }))
         });
