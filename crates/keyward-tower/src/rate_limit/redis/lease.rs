@@ -26,7 +26,8 @@ use crate::rate_limit::{Quota, RateDecision, RateKey};
 
 /// How long a lease's units are handed out: at most this long after Redis spent them.
 pub(super) const LIFETIME: Duration = Duration::from_secs(1);
-/// Leases granted between two sweeps of those past their lifetime.
+/// Asks for a lease answered (granted or not) between two sweeps of the leases past their
+/// lifetime.
 const SWEEP_EVERY: u32 = 1024;
 
 /// The leases of one process (shared by a limiter's clones), by lineage, then client and quota.
@@ -35,7 +36,8 @@ pub(super) struct Leases {
     /// Lineages are ids this process's store handed out, not client input (foldhash's fast
     /// hasher); client addresses are chosen by clients (its quality hasher).
     held: DashMap<KeyId, Budgets, foldhash::fast::RandomState>,
-    granted: AtomicU32,
+    /// Asks answered, which time the sweeps.
+    answers: AtomicU32,
 }
 
 type Budgets = HashMap<(Option<IpAddr>, Quota), Held, foldhash::quality::RandomState>;
@@ -118,8 +120,7 @@ impl Leases {
                 lent_now = Some(lent(quota, held.left, held.whole_at, now));
             }
         }
-        if lent_now.is_some() && self.granted.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1
-        {
+        if self.answers.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
             self.sweep(now);
         }
         lent_now
@@ -342,16 +343,22 @@ mod tests {
         let quota = Quota::per_second(1000);
         let now = Instant::now();
         let lineages: Vec<KeyId> = (0..SWEEP_EVERY).map(|_| KeyId::generate()).collect();
-        for lineage in &lineages[..SWEEP_EVERY as usize - 1] {
+        for (n, lineage) in lineages[..SWEEP_EVERY as usize - 1].iter().enumerate() {
             let key = RateKey::per_key(lineage);
             assert_eq!(leases.take(1, key, quota, ONE, now, now), Take::Ask(10));
-            leases.answered(key, quota, Some((10, &answered_decision(quota, 989))), now);
+            // Refused asks count towards the next sweep too.
+            let lease = (n % 2 == 0).then(|| (10, answered_decision(quota, 989)));
+            leases.answered(key, quota, lease.as_ref().map(|(units, d)| (*units, d)), now);
         }
         assert_eq!(leases.len(), SWEEP_EVERY as usize - 1);
         let later = now + LIFETIME;
         let last = RateKey::per_key(&lineages[SWEEP_EVERY as usize - 1]);
         assert_eq!(leases.take(1, last, quota, ONE, later, later), Take::Ask(10));
         leases.answered(last, quota, Some((10, &answered_decision(quota, 989))), later);
-        assert_eq!(leases.len(), 1, "only the lease granted last is kept");
+        assert_eq!(
+            leases.len(),
+            1,
+            "only the lease granted last is kept, refused asks are gone too"
+        );
     }
 }
