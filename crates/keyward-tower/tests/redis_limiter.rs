@@ -462,6 +462,41 @@ async fn processes_with_leases_admit_exactly_the_shared_budget() {
     assert!(admitted.iter().all(|&n| n > 0), "{admitted:?}");
 }
 
+#[tokio::test]
+async fn held_lease_units_are_handed_out_through_an_outage_and_then_the_fallback_decides() {
+    let mut server = RedisServer::start().await;
+    let url = server.url();
+    let quota = Quota::per_hour(1000);
+    let limiter = connect(&url, quota, RedisFallback::FailClosed)
+        .await
+        .with_leases(1)
+        .with_retry_interval(Duration::from_secs(60));
+    let lineage = KeyId::generate();
+    assert_eq!(
+        spend(&limiter, &lineage, quota, 1).await.remaining,
+        999,
+        "a lease of ten"
+    );
+
+    server.kill();
+
+    // The units held were spent in Redis before it went away: five are handed out before one
+    // check would leave under half a lease and asks, which finds Redis gone, so the fallback
+    // (fail closed: the layer's 503) decides it.
+    for _ in 0..5 {
+        assert!(spend(&limiter, &lineage, quota, 1).await.allowed);
+    }
+    refused_within(&limiter, &lineage, quota, Instant::now(), Duration::from_secs(1)).await;
+    assert!(limiter.is_degraded());
+    // The five left are handed out still; then every check goes to the fallback.
+    for _ in 0..5 {
+        assert!(spend(&limiter, &lineage, quota, 1).await.allowed);
+    }
+    for _ in 0..3 {
+        refused_within(&limiter, &lineage, quota, Instant::now(), Duration::from_secs(1)).await;
+    }
+}
+
 /// Every unit of a shared budget is spent once: the `remaining` of the allowed decisions.
 fn remaining_of_allowed(decisions: &[RateDecision]) -> Vec<u32> {
     decisions

@@ -55,6 +55,16 @@ struct Held {
     asking_until: Option<Instant>,
 }
 
+/// When a check is made: the time, how long one that asks for a lease holds the asking (its
+/// deadline), and whether it may ask (not while Redis is known to be down, when what is held is
+/// handed out until it runs out).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Moment {
+    pub(super) now: Instant,
+    pub(super) deadline: Instant,
+    pub(super) reachable: bool,
+}
+
 /// What a check does about the leases.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Take {
@@ -68,15 +78,14 @@ pub(super) enum Take {
 
 impl Leases {
     /// What a check of `cost` under `quota` does, `percent` being the lease's share of the limit,
-    /// at `now`; one that asks holds the asking until `deadline`.
+    /// at `moment`.
     pub(super) fn take(
         &self,
         percent: u8,
         key: RateKey<'_>,
         quota: Quota,
         cost: NonZeroU32,
-        now: Instant,
-        deadline: Instant,
+        moment: Moment,
     ) -> Take {
         let units = lease_units(percent, quota, cost);
         if units == 0 {
@@ -85,15 +94,21 @@ impl Leases {
         let budget = (key.client(), quota);
         if let Some(mut budgets) = self.held.get_mut(key.lineage()) {
             if let Some(held) = budgets.get_mut(&budget) {
-                return held.take(units, quota, cost, now, deadline);
+                return held.take(units, quota, cost, moment);
             }
-            budgets.insert(budget, Held::asking(now, deadline));
+            if !moment.reachable {
+                return Take::Alone;
+            }
+            budgets.insert(budget, Held::asking(moment));
             return Take::Ask(units);
+        }
+        if !moment.reachable {
+            return Take::Alone;
         }
         self.held
             .entry(key.lineage().clone())
             .or_default()
-            .insert(budget, Held::asking(now, deadline));
+            .insert(budget, Held::asking(moment));
         Take::Ask(units)
     }
 
@@ -146,19 +161,24 @@ impl Leases {
 impl Held {
     /// What a check of `cost` does with this lease of `units` a time: it is handed out units
     /// while there are, and the one that leaves fewer than half a lease asks for the next one
-    /// (which comes on top of what is left), unless one is asking already.
-    fn take(&mut self, units: u32, quota: Quota, cost: NonZeroU32, now: Instant, deadline: Instant) -> Take {
+    /// (which comes on top of what is left), unless one is asking already or Redis is down.
+    fn take(&mut self, units: u32, quota: Quota, cost: NonZeroU32, moment: Moment) -> Take {
+        let Moment {
+            now,
+            deadline,
+            reachable,
+        } = moment;
         if now >= self.taken + LIFETIME {
             self.left = 0;
         }
-        let asking = self.asking_until.is_some_and(|until| now < until);
+        let wait = !reachable || self.asking_until.is_some_and(|until| now < until);
         let after = self.left.checked_sub(cost.get());
         match after {
-            Some(after) if asking || after >= units / 2 => {
+            Some(after) if wait || after >= units / 2 => {
                 self.left = after;
                 Take::Spent(lent(quota, after, self.whole_at, now))
             }
-            None if asking => Take::Alone,
+            None if wait => Take::Alone,
             _ => {
                 self.asking_until = Some(deadline);
                 Take::Ask(units)
@@ -166,13 +186,13 @@ impl Held {
         }
     }
 
-    /// No units yet; a check is asking until `deadline`.
-    fn asking(now: Instant, deadline: Instant) -> Self {
+    /// No units yet; the check made at `moment` is asking.
+    fn asking(moment: Moment) -> Self {
         Self {
             left: 0,
-            taken: now,
-            whole_at: now,
-            asking_until: Some(deadline),
+            taken: moment.now,
+            whole_at: moment.now,
+            asking_until: Some(moment.deadline),
         }
     }
 }
@@ -218,6 +238,15 @@ mod tests {
 
     const ONE: NonZeroU32 = NonZeroU32::MIN;
 
+    /// A check made at `now` that may ask Redis, holding the asking until `deadline`.
+    fn at(now: Instant, deadline: Instant) -> Moment {
+        Moment {
+            now,
+            deadline,
+            reachable: true,
+        }
+    }
+
     fn answered_decision(quota: Quota, remaining: u32) -> RateDecision {
         RateDecision {
             allowed: true,
@@ -253,7 +282,7 @@ mod tests {
         let key = RateKey::per_key(&lineage);
         let now = Instant::now();
         let deadline = now + Duration::from_millis(250);
-        let take = || leases.take(1, key, quota, ONE, now, deadline);
+        let take = || leases.take(1, key, quota, ONE, at(now, deadline));
         let handed_out = |take: Take| match take {
             Take::Spent(decision) => decision.remaining,
             other => panic!("handed out from the lease: {other:?}"),
@@ -287,7 +316,10 @@ mod tests {
 
         // A client of the same lineage has a lease of its own.
         let client = RateKey::per_client(&lineage, "192.0.2.1".parse().unwrap());
-        assert_eq!(leases.take(1, client, quota, ONE, now, deadline), Take::Ask(10));
+        assert_eq!(
+            leases.take(1, client, quota, ONE, at(now, deadline)),
+            Take::Ask(10)
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -298,11 +330,11 @@ mod tests {
         let key = RateKey::per_key(&lineage);
         let now = Instant::now();
         let deadline = now + Duration::from_millis(250);
-        assert_eq!(leases.take(1, key, quota, ONE, now, deadline), Take::Ask(10));
+        assert_eq!(leases.take(1, key, quota, ONE, at(now, deadline)), Take::Ask(10));
         leases.answered(key, quota, Some((10, &answered_decision(quota, 989))), now);
         let later = now + LIFETIME;
         assert_eq!(
-            leases.take(1, key, quota, ONE, later, later + Duration::from_millis(250)),
+            leases.take(1, key, quota, ONE, at(later, later + Duration::from_millis(250))),
             Take::Ask(10)
         );
     }
@@ -315,10 +347,16 @@ mod tests {
         let key = RateKey::per_key(&lineage);
         let now = Instant::now();
         let deadline = now + Duration::from_millis(250);
-        assert_eq!(leases.take(1, key, quota, ONE, now, deadline), Take::Ask(10));
+        assert_eq!(leases.take(1, key, quota, ONE, at(now, deadline)), Take::Ask(10));
         // The asking check's request went away: nobody answers.
         assert_eq!(
-            leases.take(1, key, quota, ONE, deadline - Duration::from_millis(1), deadline),
+            leases.take(
+                1,
+                key,
+                quota,
+                ONE,
+                at(deadline - Duration::from_millis(1), deadline)
+            ),
             Take::Alone
         );
         assert_eq!(
@@ -327,14 +365,38 @@ mod tests {
                 key,
                 quota,
                 ONE,
-                deadline,
-                deadline + Duration::from_millis(250)
+                at(deadline, deadline + Duration::from_millis(250))
             ),
             Take::Ask(10)
         );
         // Redis refused, or had the cost but not the lease: the next check asks again.
         assert_eq!(leases.answered(key, quota, None, deadline), None);
-        assert_eq!(leases.take(1, key, quota, ONE, deadline, deadline), Take::Ask(10));
+        assert_eq!(
+            leases.take(1, key, quota, ONE, at(deadline, deadline)),
+            Take::Ask(10)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn while_redis_is_down_what_is_held_is_handed_out_and_nobody_asks() {
+        let leases = Leases::default();
+        let quota = Quota::per_second(1000);
+        let lineage = KeyId::generate();
+        let key = RateKey::per_key(&lineage);
+        let now = Instant::now();
+        let down = Moment {
+            reachable: false,
+            ..at(now, now + Duration::from_millis(250))
+        };
+        assert_eq!(leases.take(1, key, quota, ONE, down), Take::Alone, "nothing held");
+        assert_eq!(leases.len(), 0, "and nothing asked for");
+        assert_eq!(leases.take(1, key, quota, ONE, at(now, now)), Take::Ask(10));
+        leases.answered(key, quota, Some((10, &answered_decision(quota, 989))), now);
+        let handed_out = (0..10)
+            .filter(|_| matches!(leases.take(1, key, quota, ONE, down), Take::Spent(_)))
+            .count();
+        assert_eq!(handed_out, 10, "below half a lease too: no check asks");
+        assert_eq!(leases.take(1, key, quota, ONE, down), Take::Alone);
     }
 
     #[tokio::test(start_paused = true)]
@@ -345,7 +407,7 @@ mod tests {
         let lineages: Vec<KeyId> = (0..SWEEP_EVERY).map(|_| KeyId::generate()).collect();
         for (n, lineage) in lineages[..SWEEP_EVERY as usize - 1].iter().enumerate() {
             let key = RateKey::per_key(lineage);
-            assert_eq!(leases.take(1, key, quota, ONE, now, now), Take::Ask(10));
+            assert_eq!(leases.take(1, key, quota, ONE, at(now, now)), Take::Ask(10));
             // Refused asks count towards the next sweep too.
             let lease = (n % 2 == 0).then(|| (10, answered_decision(quota, 989)));
             leases.answered(key, quota, lease.as_ref().map(|(units, d)| (*units, d)), now);
@@ -353,7 +415,7 @@ mod tests {
         assert_eq!(leases.len(), SWEEP_EVERY as usize - 1);
         let later = now + LIFETIME;
         let last = RateKey::per_key(&lineages[SWEEP_EVERY as usize - 1]);
-        assert_eq!(leases.take(1, last, quota, ONE, later, later), Take::Ask(10));
+        assert_eq!(leases.take(1, last, quota, ONE, at(later, later)), Take::Ask(10));
         leases.answered(last, quota, Some((10, &answered_decision(quota, 989))), later);
         assert_eq!(
             leases.len(),

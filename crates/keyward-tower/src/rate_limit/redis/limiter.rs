@@ -12,7 +12,7 @@ use super::batch::Batches;
 use super::fallback::Fallback;
 use super::gcra::{self, Gcra, Spend};
 use super::health::Health;
-use super::lease::{Leases, Take};
+use super::lease::{Leases, Moment, Take};
 use super::unavailable::Unavailable;
 use crate::rate_limit::{Check, Quota, RateKey, RateLimitError, RateLimiter, RateLimits};
 
@@ -175,7 +175,9 @@ impl RedisLimiter {
     /// - after an idle spell, a process may admit up to what it holds more than the budget alone
     ///   would, since its leased units were spent in Redis early and come back early;
     /// - `X-RateLimit-Remaining` counts the lease's units as left, and units other processes
-    ///   spent since the lease was taken as not yet spent.
+    ///   spent since the lease was taken as not yet spent;
+    /// - while Redis is down, the units held are handed out until they run out (they were spent
+    ///   in Redis before it went), and only then does the fallback decide.
     ///
     /// A quota whose share is under one unit (1% of 60 a minute), and a check that costs more than
     /// the lease, go to Redis as without leases. Leases are held by the process: clones of this
@@ -219,11 +221,14 @@ impl RateLimiter for RedisLimiter {
         let shared = &self.shared;
         let now = tokio::time::Instant::now();
         let deadline = now + self.timeout;
-        // Units leased were spent in Redis already: they are handed out during an outage too.
-        let lease = match shared
-            .leases
-            .take(self.lease_percent, key, quota, cost, now, deadline)
-        {
+        // Units leased were spent in Redis already: they are handed out during an outage too,
+        // where no check asks for more.
+        let moment = Moment {
+            now,
+            deadline,
+            reachable: !shared.health.is_down(),
+        };
+        let lease = match shared.leases.take(self.lease_percent, key, quota, cost, moment) {
             Take::Spent(decision) => return Check::Ready(Ok(decision)),
             Take::Ask(units) => units,
             Take::Alone => 0,
