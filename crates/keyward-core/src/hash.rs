@@ -94,12 +94,11 @@ impl fmt::Debug for SecretHash {
 pub struct Fingerprint([u8; 8]);
 
 impl fmt::Display for Fingerprint {
+    /// `fp_` and 16 lowercase hex digits, written at once (audit rows and logs write many).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("fp_")?;
-        for byte in self.0 {
-            write!(f, "{byte:02x}")?;
-        }
-        Ok(())
+        let mut text = *b"fp_0000000000000000";
+        hex::encode_to_slice(self.0, &mut text[3..]).map_err(|_| fmt::Error)?;
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -221,5 +220,22 @@ mod tests {
         assert!(debug.contains("fp_"));
         let hasher = format!("{:?}", Hasher::hmac_sha256(b"sekrit-pepper".to_vec()));
         assert!(!hasher.contains("sekrit"), "{hasher}");
+    }
+
+    #[test]
+    fn a_fingerprint_reads_as_fp_and_sixteen_lowercase_hex_digits() {
+        let fingerprint = Hasher::sha256().hash("abc").fingerprint();
+        let text = fingerprint.to_string();
+        assert_eq!(text.len(), 19, "{text}");
+        assert!(
+            text.strip_prefix("fp_").is_some_and(|hex| hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))),
+            "{text}"
+        );
+        assert_eq!(text.parse::<Fingerprint>().unwrap(), fingerprint);
+        let parsed: Fingerprint = "fp_00a1B2c3d4e5f6ff".parse().unwrap();
+        assert_eq!(parsed.to_string(), "fp_00a1b2c3d4e5f6ff");
+        assert_eq!(format!("{parsed:?}"), "fp_00a1b2c3d4e5f6ff");
     }
 }

@@ -238,7 +238,8 @@ impl Writer {
                     if self.is_empty() {
                         break;
                     }
-                    if !self.write(must).await {
+                    // Usage once a round, at its end; events in batches as they fill.
+                    if !self.write(must, owed == 0).await {
                         // The store is down: keep what is queued in memory (usage whole, events
                         // up to the backlog) so the queue has room, and try again next round.
                         self.take(&records, owed);
@@ -339,12 +340,13 @@ impl Writer {
         self.usage.is_empty() && self.events.is_empty()
     }
 
-    /// Writes what is pending; whether it was written. While the store is down it retries with
-    /// back-off when `must` (a flush or shutdown), else gives up for this round and keeps it all.
-    async fn write(&mut self, must: bool) -> bool {
+    /// Writes the pending events, and the usage too `with_usage`; whether it was written. While
+    /// the store is down it retries with back-off when `must` (a flush or shutdown), else gives
+    /// up for this round and keeps it all.
+    async fn write(&mut self, must: bool, with_usage: bool) -> bool {
         let mut backoff = Duration::from_millis(50);
         loop {
-            match self.try_write().await {
+            match self.try_write(with_usage).await {
                 Ok(()) => return true,
                 Err(error) => {
                     tracing::warn!(target: "keyward::audit", %error, pending_events = self.events.len(), "could not write usage and audit records; will retry");
@@ -358,9 +360,10 @@ impl Writer {
         }
     }
 
-    /// Usage first, then events in chunks of a batch; what was written is not written again.
-    async fn try_write(&mut self) -> Result<(), keyward_core::StoreError> {
-        if !self.usage.is_empty() {
+    /// Usage first (`with_usage`), then events in chunks of a batch; what was written is not
+    /// written again.
+    async fn try_write(&mut self, with_usage: bool) -> Result<(), keyward_core::StoreError> {
+        if with_usage && !self.usage.is_empty() {
             let usage: Vec<KeyUsage> = self.usage.values().cloned().collect();
             self.manager.store().record_usage(&usage).await?;
             self.usage.clear();

@@ -5,78 +5,75 @@
 //! A row's columns are separated by tabs and ended by a newline; `\N` is NULL; a backslash, tab,
 //! newline or carriage return inside a value is written as `\\`, `\t`, `\n` or `\r`.
 
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 
 use crate::audit::AuditEvent;
 
 /// `events` as COPY text rows, in the column order of
-/// [`COPY_AUDIT`](super::super::queries::COPY_AUDIT).
+/// [`COPY_AUDIT`](super::super::queries::COPY_AUDIT). Text is copied straight into the rows
+/// (escaped where it has to be) and numbers written with `itoa`, without the formatting machinery:
+/// a batch is about a thousand rows.
 pub(super) fn rows(events: &[AuditEvent]) -> String {
     let mut out = String::with_capacity(events.len() * 192);
     for event in events {
-        // Writing to a `String` never fails.
-        let _ = row(&mut out, event);
+        row(&mut out, event);
     }
     out
 }
 
-fn row(out: &mut String, event: &AuditEvent) -> fmt::Result {
-    write!(out, "{}\t", event.at.as_millis())?;
-    column(out, format_args!("{}", event.request_id))?;
-    column(out, format_args!("{}", event.key_id))?;
-    column(out, format_args!("{}", event.tenant))?;
-    column(out, format_args!("{}", event.fingerprint))?;
-    column(out, format_args!("{}", event.method))?;
-    column(out, format_args!("{}", event.path))?;
-    write!(out, "{}\t", event.status)?;
-    nullable(out, event.client_ip.as_deref())?;
-    nullable(out, event.user_agent.as_deref())?;
-    column(out, format_args!("{}", event.kind.as_str()))?;
-    nullable(out, event.detail.as_deref())?;
+fn row(out: &mut String, event: &AuditEvent) {
+    let mut number = itoa::Buffer::new();
+    out.push_str(number.format(event.at.as_millis()));
+    out.push('\t');
+    column(out, &event.request_id);
+    column(out, event.key_id.as_str());
+    column(out, event.tenant.as_str());
+    // A fingerprint is `fp_` and hex digits: nothing to escape. Writing to a `String` never
+    // fails.
+    let _ = write!(out, "{}\t", event.fingerprint);
+    column(out, &event.method);
+    column(out, &event.path);
+    out.push_str(number.format(event.status));
+    out.push('\t');
+    nullable(out, event.client_ip.as_deref());
+    nullable(out, event.user_agent.as_deref());
+    column(out, event.kind.as_str());
+    nullable(out, event.detail.as_deref());
     // The last column's tab becomes the row's end.
     out.pop();
     out.push('\n');
-    Ok(())
 }
 
 /// A column's text, escaped, and the tab after it.
-fn column(out: &mut String, value: fmt::Arguments<'_>) -> fmt::Result {
-    Escaped(out).write_fmt(value)?;
+fn column(out: &mut String, text: &str) {
+    escaped(out, text);
     out.push('\t');
-    Ok(())
 }
 
 /// A nullable column and the tab after it.
-fn nullable(out: &mut String, value: Option<&str>) -> fmt::Result {
+fn nullable(out: &mut String, value: Option<&str>) {
     match value {
-        Some(value) => column(out, format_args!("{value}")),
-        None => {
-            out.push_str("\\N\t");
-            Ok(())
-        }
+        Some(value) => column(out, value),
+        None => out.push_str("\\N\t"),
     }
 }
 
-/// Writes text escaped for a COPY text column. (A NUL, which no PostgreSQL text can hold, is left
-/// for the server to refuse, as it refuses it in an `INSERT`.)
-struct Escaped<'a>(&'a mut String);
-
-impl fmt::Write for Escaped<'_> {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        let mut rest = text;
-        while let Some(at) = rest.find(['\\', '\t', '\n', '\r']) {
-            self.0.push_str(&rest[..at]);
-            self.0.push_str(match rest.as_bytes()[at] {
-                b'\\' => "\\\\",
-                b'\t' => "\\t",
-                b'\n' => "\\n",
-                _ => "\\r",
-            });
-            rest = &rest[at + 1..];
-        }
-        self.0.push_str(rest);
-        Ok(())
+/// Writes `text` escaped for a COPY text column: a backslash, tab, newline or carriage return as
+/// `\\`, `\t`, `\n` or `\r`. (A NUL, which no PostgreSQL text can hold, is left for the server
+/// to refuse, as it refuses it in an `INSERT`.)
+fn escaped(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(at) = rest.find(['\\', '\t', '\n', '\r']) {
+        out.push_str(&rest[..at]);
+        out.push_str(match rest.as_bytes()[at] {
+            b'\\' => "\\\\",
+            b'\t' => "\\t",
+            b'\n' => "\\n",
+            _ => "\\r",
+        });
+        rest = &rest[at + 1..];
     }
+    out.push_str(rest);
 }
 
 #[cfg(test)]
