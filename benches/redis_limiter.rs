@@ -15,7 +15,8 @@
 //! - `redis_64_tasks` (throughput, 64 tasks on a two-worker runtime, as a server's requests are):
 //!   the hand-sent `EVALSHA` and `RedisLimiter::check`, each task on its own budget key, and the
 //!   check of a limiter taking leases (`with_leases(1)`: 10 000 units of this budget, so a task's
-//!   first check asks Redis and the rest are handed out in process). `redis-benchmark -c 64 …
+//!   first check asks Redis and the rest are handed out in process), also with all 64 tasks on one
+//!   budget (one lease, whose lock every check takes). `redis-benchmark -c 64 …
 //!   EVALSHA` is the server's own figure to hold these against (see the README).
 
 use std::num::NonZeroU32;
@@ -104,7 +105,12 @@ impl Setup {
 
     /// One check through `limiter`.
     async fn check(limiter: &RedisLimiter, lineage: &KeyId) {
-        let decision = match limiter.check(RateKey::per_key(lineage), quota(), one()) {
+        Self::check_under(limiter, lineage, quota()).await;
+    }
+
+    /// One check through `limiter` under `quota`.
+    async fn check_under(limiter: &RedisLimiter, lineage: &KeyId, quota: Quota) {
+        let decision = match limiter.check(RateKey::per_key(lineage), quota, one()) {
             Check::Pending(pending) => pending.await,
             Check::Ready(ready) => ready,
         };
@@ -216,6 +222,24 @@ fn bench_redis(c: &mut Criterion) {
                 let lineage = KeyId::generate();
                 for _ in 0..PER_TASK {
                     Setup::check(&setup.leasing, &lineage).await;
+                }
+            }))
+        });
+    });
+    // Every task on one budget: the lease's lock, taken by every check, on both workers. Its
+    // quota (a billion a second, leases of ten million) outlasts checks handed out at millions
+    // a second, which a million a second would not.
+    let hot = Arc::new(KeyId::generate());
+    let hot_quota = Quota::per_second(1_000_000_000);
+    group.bench_function("redis_limiter_check_with_leases_one_key", |b| {
+        b.iter_custom(|rounds| {
+            let hot = hot.clone();
+            rt.block_on(concurrently(rounds, &setup, move |setup: Arc<Setup>, _| {
+                let hot = hot.clone();
+                async move {
+                    for _ in 0..PER_TASK {
+                        Setup::check_under(&setup.leasing, &hot, hot_quota).await;
+                    }
                 }
             }))
         });
