@@ -20,9 +20,9 @@ use keyward_tower::rate_limit::{
     InProcessLimiter, Quota, RateDecision, RateKey, RateLimiter, RateLimits, RedisFallback, RedisLimiter,
 };
 use redis_support::{Logs, RedisServer, inspect, test_redis_url};
-use support::Harness;
 use support::server::serve;
 use support::traffic::{DOWN, RECOVERED, RESTARTING, Traffic, assert_ok_or_unavailable};
+use support::{Harness, bearer, send, service};
 use tracing::Level;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -480,21 +480,50 @@ async fn held_lease_units_are_handed_out_through_an_outage_and_then_the_fallback
 
     server.kill();
 
-    // The units held were spent in Redis before it went away: five are handed out before one
-    // check would leave under half a lease and asks, which finds Redis gone, so the fallback
-    // (fail closed: the layer's 503) decides it.
-    for _ in 0..5 {
+    // The units held were spent in Redis before it went away: all ten are handed out, the
+    // check that asks for the next lease (and finds Redis gone) included; then the fallback
+    // (fail closed: the layer's 503) decides.
+    for _ in 0..10 {
         assert!(spend(&limiter, &lineage, quota, 1).await.allowed);
     }
-    refused_within(&limiter, &lineage, quota, Instant::now(), Duration::from_secs(1)).await;
-    assert!(limiter.is_degraded());
-    // The five left are handed out still; then every check goes to the fallback.
-    for _ in 0..5 {
-        assert!(spend(&limiter, &lineage, quota, 1).await.allowed);
-    }
+    assert!(limiter.is_degraded(), "the ask found Redis gone");
     for _ in 0..3 {
         refused_within(&limiter, &lineage, quota, Instant::now(), Duration::from_secs(1)).await;
     }
+}
+
+#[tokio::test]
+async fn through_the_layer_a_leased_budget_counts_down_by_one_then_answers_429() {
+    let url = test_redis_url();
+    // A unit comes back every 18 s: none while the test runs. Leases of 5%: ten units.
+    let quota = Quota::per_hour(200);
+    let limiter = Arc::new(
+        connect(&url, quota, RedisFallback::FailClosed)
+            .await
+            .with_leases(5),
+    );
+    let h = Harness::new();
+    let key = h.key("site_1").await;
+    let layer = ApiKeyLayer::builder(h.manager.clone())
+        .rate_limiter(limiter, RateLimits::new(quota))
+        .build()
+        .expect("a valid layer");
+    let svc = service(&layer);
+    let mut remaining = Vec::new();
+    let refused = loop {
+        let reply = send(&svc, bearer("/v1/events", key.token.expose())).await;
+        if reply.status.as_u16() == 429 {
+            break reply;
+        }
+        assert_eq!(reply.status.as_u16(), 200, "{}", reply.text());
+        remaining.push(reply.number("x-ratelimit-remaining"));
+        assert!(remaining.len() <= 200, "the budget never ran out");
+    };
+    // Handed out from leases or spent in Redis, each request left one unit fewer, and the
+    // budget ran out exactly at its limit.
+    assert_eq!(remaining, (0..200).rev().collect::<Vec<u64>>());
+    assert_eq!(refused.number("x-ratelimit-remaining"), 0);
+    assert!(refused.number("retry-after") >= 1);
 }
 
 /// Every unit of a shared budget is spent once: the `remaining` of the allowed decisions.

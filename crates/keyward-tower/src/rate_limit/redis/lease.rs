@@ -4,8 +4,10 @@
 //! A lease is `percent` of the quota's limit (a quota whose share is under one unit gets none). A
 //! budget's first check, and the check that would leave under half a lease, ask Redis for their
 //! cost and a lease together, which comes on top of what is left; meanwhile the others are handed
-//! out what is left, or go to Redis one by one as without leases when nothing is. Units are
-//! handed out until [`LIFETIME`] after the last lease was asked for; what is left then is not.
+//! out what is left, or go to Redis one by one as without leases when nothing is. A check whose
+//! ask Redis refuses, or does not answer, is handed out what is held if there is enough. Units
+//! are handed out until [`LIFETIME`] after the last lease was asked for; what is left then is
+//! not.
 //!
 //! Every unit handed out was spent in Redis first, so the processes sharing a budget never admit
 //! more than it allows, but for this: units spent in Redis early come back early, so over a burst
@@ -65,6 +67,17 @@ pub(super) struct Moment {
     pub(super) reachable: bool,
 }
 
+/// What Redis answered a check that asked for a lease.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Asked<'a> {
+    /// It spent the cost and a lease of this many units.
+    Leased(u32, &'a RateDecision),
+    /// It spent the cost alone: the budget did not have the lease too.
+    Allowed(&'a RateDecision),
+    /// It refused the cost, or did not answer.
+    Refused,
+}
+
 /// What a check does about the leases.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Take {
@@ -112,33 +125,47 @@ impl Leases {
         Take::Ask(units)
     }
 
-    /// Redis answered the check that asked for `key`'s lease under `quota` at `now`: with the
-    /// units leased and Redis's decision for the check, or `None` (the budget had the cost but
-    /// not the lease too, or refused, or Redis did not answer). With a lease, the check's decision
-    /// as its client sees it: the lease's units count as left.
+    /// Redis answered `asked` to the check of `cost` that asked for `key`'s lease under `quota`
+    /// at `now`. The check's decision as its client sees it, the units held counting as left; or
+    /// `None` when Redis refused (or did not answer) and not enough is held, so that Redis's
+    /// refusal (or the fallback) decides. A refused check is handed out what is held, if enough.
     pub(super) fn answered(
         &self,
         key: RateKey<'_>,
         quota: Quota,
-        lease: Option<(u32, &RateDecision)>,
+        cost: NonZeroU32,
+        asked: Asked<'_>,
         now: Instant,
     ) -> Option<RateDecision> {
-        let mut lent_now = None;
+        let mut decided = None;
         if let Some(mut budgets) = self.held.get_mut(key.lineage())
             && let Some(held) = budgets.get_mut(&(key.client(), quota))
         {
             held.asking_until = None;
-            if let Some((units, decision)) = lease {
-                held.left = held.left.saturating_add(units);
-                held.taken = now;
-                held.whole_at = now + decision.reset;
-                lent_now = Some(lent(quota, held.left, held.whole_at, now));
+            if now >= held.taken + LIFETIME {
+                held.left = 0;
             }
+            decided = match asked {
+                Asked::Leased(units, decision) => {
+                    held.left = held.left.saturating_add(units);
+                    held.taken = now;
+                    held.whole_at = now + decision.reset;
+                    Some(lent(quota, held.left, held.whole_at, now))
+                }
+                Asked::Allowed(decision) => {
+                    held.whole_at = now + decision.reset;
+                    Some(lent(quota, held.left, held.whole_at, now))
+                }
+                Asked::Refused => held.left.checked_sub(cost.get()).map(|after| {
+                    held.left = after;
+                    lent(quota, after, held.whole_at, now)
+                }),
+            };
         }
         if self.answers.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
             self.sweep(now);
         }
-        lent_now
+        decided
     }
 
     /// Drops the leases past their lifetime that no check is asking to renew.
@@ -291,7 +318,13 @@ mod tests {
         assert_eq!(take(), Take::Ask(10));
         assert_eq!(take(), Take::Alone, "one asks at a time");
         // Redis spent the cost and ten units more: 989 left there, and ten here.
-        let lent = leases.answered(key, quota, Some((10, &answered_decision(quota, 989))), now);
+        let lent = leases.answered(
+            key,
+            quota,
+            ONE,
+            Asked::Leased(10, &answered_decision(quota, 989)),
+            now,
+        );
         assert_eq!(lent.map(|decision| decision.remaining), Some(999));
         let first: Vec<u32> = (0..5).map(|_| handed_out(take())).collect();
         assert_eq!(
@@ -310,7 +343,13 @@ mod tests {
             "nothing left while the next lease is asked for"
         );
         // The next lease: Redis spent eleven more (978 left there), ten more units here.
-        let lent = leases.answered(key, quota, Some((10, &answered_decision(quota, 978))), now);
+        let lent = leases.answered(
+            key,
+            quota,
+            ONE,
+            Asked::Leased(10, &answered_decision(quota, 978)),
+            now,
+        );
         assert_eq!(lent.map(|decision| decision.remaining), Some(988));
         assert_eq!(handed_out(take()), 987);
 
@@ -331,7 +370,13 @@ mod tests {
         let now = Instant::now();
         let deadline = now + Duration::from_millis(250);
         assert_eq!(leases.take(1, key, quota, ONE, at(now, deadline)), Take::Ask(10));
-        leases.answered(key, quota, Some((10, &answered_decision(quota, 989))), now);
+        leases.answered(
+            key,
+            quota,
+            ONE,
+            Asked::Leased(10, &answered_decision(quota, 989)),
+            now,
+        );
         let later = now + LIFETIME;
         assert_eq!(
             leases.take(1, key, quota, ONE, at(later, later + Duration::from_millis(250))),
@@ -370,7 +415,7 @@ mod tests {
             Take::Ask(10)
         );
         // Redis refused, or had the cost but not the lease: the next check asks again.
-        assert_eq!(leases.answered(key, quota, None, deadline), None);
+        assert_eq!(leases.answered(key, quota, ONE, Asked::Refused, deadline), None);
         assert_eq!(
             leases.take(1, key, quota, ONE, at(deadline, deadline)),
             Take::Ask(10)
@@ -391,12 +436,58 @@ mod tests {
         assert_eq!(leases.take(1, key, quota, ONE, down), Take::Alone, "nothing held");
         assert_eq!(leases.len(), 0, "and nothing asked for");
         assert_eq!(leases.take(1, key, quota, ONE, at(now, now)), Take::Ask(10));
-        leases.answered(key, quota, Some((10, &answered_decision(quota, 989))), now);
+        leases.answered(
+            key,
+            quota,
+            ONE,
+            Asked::Leased(10, &answered_decision(quota, 989)),
+            now,
+        );
         let handed_out = (0..10)
             .filter(|_| matches!(leases.take(1, key, quota, ONE, down), Take::Spent(_)))
             .count();
         assert_eq!(handed_out, 10, "below half a lease too: no check asks");
         assert_eq!(leases.take(1, key, quota, ONE, down), Take::Alone);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_ask_answered_without_a_lease_counts_and_hands_out_what_is_held() {
+        let leases = Leases::default();
+        let quota = Quota::per_second(1000);
+        let lineage = KeyId::generate();
+        let key = RateKey::per_key(&lineage);
+        let now = Instant::now();
+        let take = || leases.take(1, key, quota, ONE, at(now, now + Duration::from_millis(250)));
+        assert_eq!(take(), Take::Ask(10));
+        leases.answered(
+            key,
+            quota,
+            ONE,
+            Asked::Leased(10, &answered_decision(quota, 989)),
+            now,
+        );
+        for _ in 0..5 {
+            assert!(matches!(take(), Take::Spent(_)));
+        }
+        // Five held. Redis had the cost but not another lease: 3 left there, and the five here.
+        assert_eq!(take(), Take::Ask(10));
+        let allowed = leases.answered(key, quota, ONE, Asked::Allowed(&answered_decision(quota, 3)), now);
+        assert_eq!(allowed.map(|d| d.remaining), Some(8));
+        // Redis refused the next ask (its budget spent elsewhere): the check is handed out one
+        // of the five held instead.
+        assert_eq!(take(), Take::Ask(10));
+        let refused = leases.answered(key, quota, ONE, Asked::Refused, now);
+        assert_eq!(refused.map(|d| (d.allowed, d.remaining)), Some((true, 7)));
+        for _ in 0..4 {
+            assert_eq!(take(), Take::Ask(10));
+            assert!(leases.answered(key, quota, ONE, Asked::Refused, now).is_some());
+        }
+        assert_eq!(take(), Take::Ask(10));
+        assert_eq!(
+            leases.answered(key, quota, ONE, Asked::Refused, now),
+            None,
+            "nothing held"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -409,14 +500,25 @@ mod tests {
             let key = RateKey::per_key(lineage);
             assert_eq!(leases.take(1, key, quota, ONE, at(now, now)), Take::Ask(10));
             // Refused asks count towards the next sweep too.
-            let lease = (n % 2 == 0).then(|| (10, answered_decision(quota, 989)));
-            leases.answered(key, quota, lease.as_ref().map(|(units, d)| (*units, d)), now);
+            let decision = answered_decision(quota, 989);
+            let asked = if n % 2 == 0 {
+                Asked::Leased(10, &decision)
+            } else {
+                Asked::Refused
+            };
+            leases.answered(key, quota, ONE, asked, now);
         }
         assert_eq!(leases.len(), SWEEP_EVERY as usize - 1);
         let later = now + LIFETIME;
         let last = RateKey::per_key(&lineages[SWEEP_EVERY as usize - 1]);
         assert_eq!(leases.take(1, last, quota, ONE, at(later, later)), Take::Ask(10));
-        leases.answered(last, quota, Some((10, &answered_decision(quota, 989))), later);
+        leases.answered(
+            last,
+            quota,
+            ONE,
+            Asked::Leased(10, &answered_decision(quota, 989)),
+            later,
+        );
         assert_eq!(
             leases.len(),
             1,

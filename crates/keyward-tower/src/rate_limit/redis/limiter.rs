@@ -12,7 +12,7 @@ use super::batch::Batches;
 use super::fallback::Fallback;
 use super::gcra::{self, Gcra, Spend};
 use super::health::Health;
-use super::lease::{Leases, Moment, Take};
+use super::lease::{Asked, Leases, Moment, Take};
 use super::unavailable::Unavailable;
 use crate::rate_limit::{Check, Quota, RateKey, RateLimitError, RateLimiter, RateLimits};
 
@@ -234,8 +234,10 @@ impl RateLimiter for RedisLimiter {
             Take::Alone => 0,
         };
         if !shared.health.should_try(self.retry_interval) {
-            if lease > 0 {
-                shared.leases.answered(key, quota, None, now);
+            if lease > 0
+                && let Some(decision) = shared.leases.answered(key, quota, cost, Asked::Refused, now)
+            {
+                return Check::Ready(Ok(decision));
             }
             return shared.fallback.check(key, quota, cost, Unavailable::Down);
         }
@@ -254,9 +256,13 @@ impl RateLimiter for RedisLimiter {
                 Ok(Ok(Ok(decided))) => {
                     let mut decision = decided.decision;
                     if lease > 0 {
-                        let leased = (decided.leased > 0).then_some((decided.leased, &decision));
-                        if let Some(lent) = shared.leases.answered(key, quota, leased, now) {
-                            decision = lent;
+                        let asked = match (decided.leased, decision.allowed) {
+                            (0, true) => Asked::Allowed(&decided.decision),
+                            (0, false) => Asked::Refused,
+                            (units, _) => Asked::Leased(units, &decided.decision),
+                        };
+                        if let Some(seen) = shared.leases.answered(key, quota, cost, asked, now) {
+                            decision = seen;
                         }
                     }
                     if shared.health.answered() {
@@ -268,12 +274,14 @@ impl RateLimiter for RedisLimiter {
                 Ok(Err(_gone)) => Unavailable::Stopped,
                 Err(_elapsed) => Unavailable::Timeout(timeout),
             };
-            if lease > 0 {
-                shared.leases.answered(key, quota, None, now);
-            }
             shared
                 .health
                 .failed(&cause, retry_interval, shared.fallback.kind());
+            if lease > 0
+                && let Some(decision) = shared.leases.answered(key, quota, cost, Asked::Refused, now)
+            {
+                return Ok(decision);
+            }
             shared.fallback.check(key, quota, cost, cause).decide().await
         }))
     }
