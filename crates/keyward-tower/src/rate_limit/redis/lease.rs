@@ -26,7 +26,8 @@ use tokio::time::Instant;
 
 use crate::rate_limit::{Quota, RateDecision, RateKey};
 
-/// How long a lease's units are handed out: at most this long after Redis spent them.
+/// How long a lease's units are handed out: at most this long after the check that took them
+/// asked for them.
 pub(super) const LIFETIME: Duration = Duration::from_secs(1);
 /// Asks for a lease answered (granted or not) between two sweeps of the leases past their
 /// lifetime.
