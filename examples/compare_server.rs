@@ -17,7 +17,8 @@
 //! second argument, one a line, on a budget no load reaches (4 000 a burst, refilled one a
 //! microsecond: the rate-limit numbers stay in the range real quotas have). The runtime has
 //! `KEYWARD_COMPARE_WORKERS` worker threads (default 1). Serves on `127.0.0.1:$PORT` (default
-//! 3200) until Ctrl-C.
+//! 3200) until Ctrl-C, then writes the pending audit records and prints how many were dropped
+//! (the writer's queue full).
 //!
 //! ```text
 //! cargo run --release --features postgres,redis --example compare_server -- keyward target/compare/tokens.txt
@@ -136,6 +137,8 @@ async fn run() -> Result<(), BoxError> {
     common::serve(listener, router, common::shutdown_signal()).await?;
     if let Some(audit) = layer.as_ref().and_then(ApiKeyLayer::audit) {
         audit.flush().await;
+        // Records the writer could not keep up with: a run that drops some did less work.
+        println!("audit records dropped: {}", audit.dropped());
     }
     Ok(())
 }
