@@ -60,7 +60,7 @@ pub fn request_runtime() -> Runtime {
 ///
 /// `block_on` on a current-thread runtime polls its own future first and returns as soon as that
 /// future is ready, which a `oneshot` through these services is on its first poll; tasks spawned on
-/// that runtime would never run, the audit channel would fill after 16 384 requests, and the
+/// that runtime would never run, the audit queue would fill after 65 536 requests, and the
 /// audited variant would measure a refused `try_send` instead of a delivered record. Building the
 /// layers inside a one-worker multi-thread runtime keeps the writer alive on its own thread, as it
 /// is in a server.
