@@ -169,40 +169,11 @@ where
     K: Hash + Eq + Clone,
     H: BuildHasher + Clone,
 {
-    let interval = quota.interval();
-    let limit = quota.limit();
     match limiter.check_key_n(key, cost) {
-        Ok(Ok(snapshot)) => {
-            let remaining = snapshot.remaining_burst_capacity();
-            RateDecision {
-                allowed: true,
-                limit,
-                remaining,
-                reset: interval * (limit - remaining.min(limit)),
-                retry_after: Duration::ZERO,
-                window: quota.period(),
-            }
-        }
-        Ok(Err(not_until)) => {
-            let wait = not_until.wait_time_from(limiter.clock().now());
-            RateDecision {
-                allowed: false,
-                limit,
-                remaining: 0,
-                reset: interval * limit,
-                retry_after: wait,
-                window: quota.period(),
-            }
-        }
+        Ok(Ok(snapshot)) => RateDecision::allowed(quota, snapshot.remaining_burst_capacity()),
+        Ok(Err(not_until)) => RateDecision::refused(quota, not_until.wait_time_from(limiter.clock().now())),
         // The cost is larger than the whole budget: it can never pass.
-        Err(_) => RateDecision {
-            allowed: false,
-            limit,
-            remaining: 0,
-            reset: interval * limit,
-            retry_after: quota.period(),
-            window: quota.period(),
-        },
+        Err(_) => RateDecision::refused(quota, quota.period()),
     }
 }
 

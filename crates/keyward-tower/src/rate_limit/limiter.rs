@@ -24,6 +24,38 @@ pub struct RateDecision {
     pub window: Duration,
 }
 
+impl RateDecision {
+    /// An allowed check's decision under `quota`, `remaining` units left (at most the limit): the
+    /// budget is whole again once the units missing from it come back.
+    #[inline]
+    pub(crate) fn allowed(quota: Quota, remaining: u32) -> Self {
+        let limit = quota.limit();
+        let remaining = remaining.min(limit);
+        Self {
+            allowed: true,
+            limit,
+            remaining,
+            reset: quota.interval() * (limit - remaining),
+            retry_after: Duration::ZERO,
+            window: quota.period(),
+        }
+    }
+
+    /// A refused check's decision under `quota`: nothing left, the cost available again after
+    /// `retry_after`.
+    #[inline]
+    pub(crate) fn refused(quota: Quota, retry_after: Duration) -> Self {
+        Self {
+            allowed: false,
+            limit: quota.limit(),
+            remaining: 0,
+            reset: quota.interval() * quota.limit(),
+            retry_after,
+            window: quota.period(),
+        }
+    }
+}
+
 /// The limiter could not decide (a shared backend is down).
 #[derive(Debug, thiserror::Error)]
 #[error("rate limiter unavailable")]

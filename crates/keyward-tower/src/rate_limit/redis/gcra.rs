@@ -180,14 +180,7 @@ impl ToRedisArgs for &Spend {
 
 /// The decision for a cost above the whole budget: it can never pass, so Redis is not asked.
 pub(super) fn over_budget(quota: Quota) -> RateDecision {
-    RateDecision {
-        allowed: false,
-        limit: quota.limit(),
-        remaining: 0,
-        reset: quota.interval() * quota.limit(),
-        retry_after: quota.period(),
-        window: quota.period(),
-    }
+    RateDecision::refused(quota, quota.period())
 }
 
 /// The emission interval in whole microseconds (at least one), as the script counts.
@@ -227,33 +220,17 @@ impl Reply {
 /// The script's reply as the numbers [`InProcessLimiter`](crate::rate_limit::InProcessLimiter)
 /// gives for the same state.
 fn decision(quota: Quota, reply: Reply) -> RateDecision {
-    let limit = quota.limit();
     let until_whole = match reply {
         Reply::Allowed { until_whole, .. } => until_whole,
         Reply::Refused { retry_after } => {
-            return RateDecision {
-                allowed: false,
-                limit,
-                remaining: 0,
-                reset: quota.interval() * limit,
-                retry_after: Duration::from_micros(retry_after),
-                window: quota.period(),
-            };
+            return RateDecision::refused(quota, Duration::from_micros(retry_after));
         }
     };
+    let limit = quota.limit();
     let interval = interval_micros(quota);
     let whole = interval.saturating_mul(u64::from(limit));
-    let remaining = u32::try_from(whole.saturating_sub(until_whole) / interval)
-        .unwrap_or(limit)
-        .min(limit);
-    RateDecision {
-        allowed: true,
-        limit,
-        remaining,
-        reset: quota.interval() * (limit - remaining),
-        retry_after: Duration::ZERO,
-        window: quota.period(),
-    }
+    let remaining = u32::try_from(whole.saturating_sub(until_whole) / interval).unwrap_or(limit);
+    RateDecision::allowed(quota, remaining)
 }
 
 #[cfg(test)]

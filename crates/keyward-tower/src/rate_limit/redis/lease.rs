@@ -247,17 +247,7 @@ fn lent(quota: Quota, left: u32, whole_at: Instant, now: Instant) -> RateDecisio
         .as_nanos()
         .div_ceil(interval.as_nanos());
     let in_redis = u64::from(limit).saturating_sub(u64::try_from(missing).unwrap_or(u64::MAX));
-    let remaining = u32::try_from(in_redis + u64::from(left))
-        .unwrap_or(limit)
-        .min(limit);
-    RateDecision {
-        allowed: true,
-        limit,
-        remaining,
-        reset: quota.interval() * (limit - remaining),
-        retry_after: Duration::ZERO,
-        window: quota.period(),
-    }
+    RateDecision::allowed(quota, u32::try_from(in_redis + u64::from(left)).unwrap_or(limit))
 }
 
 #[cfg(test)]
@@ -272,17 +262,6 @@ mod tests {
             now,
             deadline,
             reachable: true,
-        }
-    }
-
-    fn answered_decision(quota: Quota, remaining: u32) -> RateDecision {
-        RateDecision {
-            allowed: true,
-            limit: quota.limit(),
-            remaining,
-            reset: quota.interval() * (quota.limit() - remaining),
-            retry_after: Duration::ZERO,
-            window: quota.period(),
         }
     }
 
@@ -323,7 +302,7 @@ mod tests {
             key,
             quota,
             ONE,
-            Asked::Leased(10, &answered_decision(quota, 989)),
+            Asked::Leased(10, &RateDecision::allowed(quota, 989)),
             now,
         );
         assert_eq!(lent.map(|decision| decision.remaining), Some(999));
@@ -348,7 +327,7 @@ mod tests {
             key,
             quota,
             ONE,
-            Asked::Leased(10, &answered_decision(quota, 978)),
+            Asked::Leased(10, &RateDecision::allowed(quota, 978)),
             now,
         );
         assert_eq!(lent.map(|decision| decision.remaining), Some(988));
@@ -375,7 +354,7 @@ mod tests {
             key,
             quota,
             ONE,
-            Asked::Leased(10, &answered_decision(quota, 989)),
+            Asked::Leased(10, &RateDecision::allowed(quota, 989)),
             now,
         );
         let later = now + LIFETIME;
@@ -441,7 +420,7 @@ mod tests {
             key,
             quota,
             ONE,
-            Asked::Leased(10, &answered_decision(quota, 989)),
+            Asked::Leased(10, &RateDecision::allowed(quota, 989)),
             now,
         );
         let handed_out = (0..10)
@@ -464,7 +443,7 @@ mod tests {
             key,
             quota,
             ONE,
-            Asked::Leased(10, &answered_decision(quota, 989)),
+            Asked::Leased(10, &RateDecision::allowed(quota, 989)),
             now,
         );
         for _ in 0..5 {
@@ -472,7 +451,13 @@ mod tests {
         }
         // Five held. Redis had the cost but not another lease: 3 left there, and the five here.
         assert_eq!(take(), Take::Ask(10));
-        let allowed = leases.answered(key, quota, ONE, Asked::Allowed(&answered_decision(quota, 3)), now);
+        let allowed = leases.answered(
+            key,
+            quota,
+            ONE,
+            Asked::Allowed(&RateDecision::allowed(quota, 3)),
+            now,
+        );
         assert_eq!(allowed.map(|d| d.remaining), Some(8));
         // Redis refused the next ask (its budget spent elsewhere): the check is handed out one
         // of the five held instead.
@@ -501,7 +486,7 @@ mod tests {
             let key = RateKey::per_key(lineage);
             assert_eq!(leases.take(1, key, quota, ONE, at(now, now)), Take::Ask(10));
             // Refused asks count towards the next sweep too.
-            let decision = answered_decision(quota, 989);
+            let decision = RateDecision::allowed(quota, 989);
             let asked = if n % 2 == 0 {
                 Asked::Leased(10, &decision)
             } else {
@@ -517,7 +502,7 @@ mod tests {
             last,
             quota,
             ONE,
-            Asked::Leased(10, &answered_decision(quota, 989)),
+            Asked::Leased(10, &RateDecision::allowed(quota, 989)),
             later,
         );
         assert_eq!(
