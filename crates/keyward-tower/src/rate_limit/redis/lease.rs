@@ -256,6 +256,16 @@ mod tests {
 
     const ONE: NonZeroU32 = NonZeroU32::MIN;
 
+    /// No leases yet, a quota of 1 000 a second (leases of ten at 1%), a lineage, and the time.
+    fn setup() -> (Leases, Quota, KeyId, Instant) {
+        (
+            Leases::default(),
+            Quota::per_second(1000),
+            KeyId::generate(),
+            Instant::now(),
+        )
+    }
+
     /// A check made at `now` that may ask Redis, holding the asking until `deadline`.
     fn at(now: Instant, deadline: Instant) -> Moment {
         Moment {
@@ -283,11 +293,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn one_check_asks_while_the_others_go_alone_then_the_lease_is_handed_out() {
-        let leases = Leases::default();
-        let quota = Quota::per_second(1000);
-        let lineage = KeyId::generate();
+        let (leases, quota, lineage, now) = setup();
         let key = RateKey::per_key(&lineage);
-        let now = Instant::now();
         let deadline = now + Duration::from_millis(250);
         let take = || leases.take(1, key, quota, ONE, at(now, deadline));
         let handed_out = |take: Take| match take {
@@ -343,11 +350,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_lease_is_not_handed_out_past_its_lifetime() {
-        let leases = Leases::default();
-        let quota = Quota::per_second(1000);
-        let lineage = KeyId::generate();
+        let (leases, quota, lineage, now) = setup();
         let key = RateKey::per_key(&lineage);
-        let now = Instant::now();
         let deadline = now + Duration::from_millis(250);
         assert_eq!(leases.take(1, key, quota, ONE, at(now, deadline)), Take::Ask(10));
         leases.answered(
@@ -366,11 +370,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_unanswered_ask_lets_another_check_ask_after_its_deadline() {
-        let leases = Leases::default();
-        let quota = Quota::per_second(1000);
-        let lineage = KeyId::generate();
+        let (leases, quota, lineage, now) = setup();
         let key = RateKey::per_key(&lineage);
-        let now = Instant::now();
         let deadline = now + Duration::from_millis(250);
         assert_eq!(leases.take(1, key, quota, ONE, at(now, deadline)), Take::Ask(10));
         // The asking check's request went away: nobody answers.
@@ -404,11 +405,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn while_redis_is_down_what_is_held_is_handed_out_and_nobody_asks() {
-        let leases = Leases::default();
-        let quota = Quota::per_second(1000);
-        let lineage = KeyId::generate();
+        let (leases, quota, lineage, now) = setup();
         let key = RateKey::per_key(&lineage);
-        let now = Instant::now();
         let down = Moment {
             reachable: false,
             ..at(now, now + Duration::from_millis(250))
@@ -432,11 +430,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_ask_answered_without_a_lease_counts_and_hands_out_what_is_held() {
-        let leases = Leases::default();
-        let quota = Quota::per_second(1000);
-        let lineage = KeyId::generate();
+        let (leases, quota, lineage, now) = setup();
         let key = RateKey::per_key(&lineage);
-        let now = Instant::now();
         let take = || leases.take(1, key, quota, ONE, at(now, now + Duration::from_millis(250)));
         assert_eq!(take(), Take::Ask(10));
         leases.answered(
