@@ -47,7 +47,7 @@ impl Gcra {
         conn: &mut ConnectionManager,
         checks: &[Spend],
     ) -> RedisResult<Vec<Decided>> {
-        let evalsha = self.evalsha(checks);
+        let (evalsha, leases) = self.evalsha(checks);
         let replies: Vec<i64> = match evalsha.query_async(conn).await {
             Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
                 self.load(conn).await?;
@@ -63,16 +63,19 @@ impl Gcra {
         }
         Ok(checks
             .iter()
+            .zip(leases)
             .zip(replies)
-            .map(|(check, reply)| Decided::of(check, Reply::read(reply)))
+            .map(|((check, lease), reply)| Decided::of(check, lease, Reply::read(reply)))
             .collect())
     }
 
     /// `EVALSHA sha n key… Q (interval limit lease)… packed…`: the batch's distinct quotas once
     /// each, then each check's cost, whether it asks for its quota's lease, and its quota in one
     /// number (see `gcra.lua`). Every argument is written into the command's one buffer (a
-    /// script invocation would allocate each on its own, then copy them).
-    fn evalsha(&self, checks: &[Spend]) -> redis::Cmd {
+    /// script invocation would allocate each on its own, then copy them). With it, the lease
+    /// each asking check takes when granted: its quota's, the largest its checks ask for (limiter
+    /// clones may take leases of different shares).
+    fn evalsha(&self, checks: &[Spend]) -> (redis::Cmd, Vec<u32>) {
         // (quota, its lease: the units its checks that ask for one ask for)
         let mut quotas: Vec<(Quota, u32)> = Vec::with_capacity(1);
         let packed: Vec<u64> = checks
@@ -108,7 +111,17 @@ impl Gcra {
         for packed in packed {
             evalsha.arg(packed);
         }
-        evalsha
+        let leases = checks
+            .iter()
+            .map(|check| match check.lease {
+                0 => 0,
+                _ => quotas
+                    .iter()
+                    .find(|(quota, _)| *quota == check.quota)
+                    .map_or(check.lease, |&(_, lease)| lease),
+            })
+            .collect();
+        (evalsha, leases)
     }
 }
 
@@ -147,9 +160,10 @@ pub(super) struct Decided {
 }
 
 impl Decided {
-    fn of(check: &Spend, reply: Reply) -> Self {
+    /// The reply to `check`, which took `lease` units when its lease was granted.
+    fn of(check: &Spend, lease: u32, reply: Reply) -> Self {
         let leased = match reply {
-            Reply::Allowed { leased: true, .. } => check.lease,
+            Reply::Allowed { leased: true, .. } => lease,
             _ => 0,
         };
         Self {
@@ -303,16 +317,16 @@ mod tests {
         let lineage: KeyId = "key_abc123".parse().unwrap();
         let asking = Spend::new(RateKey::per_key(&lineage), quota, NonZeroU32::MIN, 5);
         // One unit and the lease of five spent from a whole budget: six seconds until whole.
-        let taken = Decided::of(&asking, Reply::read(allowed(6 * SECOND_US) + 1));
+        let taken = Decided::of(&asking, 5, Reply::read(allowed(6 * SECOND_US) + 1));
         assert_eq!(taken.leased, 5);
         assert_eq!(taken.decision.remaining, 54, "the lease is spent in Redis");
         // The budget had the unit but not the lease too: the unit alone was spent.
-        let alone = Decided::of(&asking, Reply::read(allowed(60 * SECOND_US)));
+        let alone = Decided::of(&asking, 5, Reply::read(allowed(60 * SECOND_US)));
         assert_eq!(
             (alone.leased, alone.decision.allowed, alone.decision.remaining),
             (0, true, 0)
         );
-        let refused = Decided::of(&asking, Reply::read(-1_000_000));
+        let refused = Decided::of(&asking, 5, Reply::read(-1_000_000));
         assert_eq!((refused.leased, refused.decision.allowed), (0, false));
     }
 
@@ -374,7 +388,8 @@ mod tests {
             Spend::new(RateKey::per_key(&a), hour, units(5), 6),
         ];
         let gcra = Gcra::new();
-        let evalsha = gcra.evalsha(&checks);
+        let (evalsha, leases) = gcra.evalsha(&checks);
+        assert_eq!(leases, [0, 0, 6], "what each check takes when granted");
         let args: Vec<String> = evalsha
             .args_iter()
             .map(|arg| match arg {
@@ -403,6 +418,25 @@ mod tests {
             "11264",
         ];
         assert_eq!(args, expected);
+    }
+
+    #[test]
+    fn checks_asking_leases_of_one_quota_take_the_lease_the_script_spends() {
+        let lineage: KeyId = "key_a".parse().unwrap();
+        let quota = Quota::per_hour(600);
+        // Two limiter clones with leases of 1% and 2% of the same quota, in one batch.
+        let checks = [
+            Spend::new(RateKey::per_key(&lineage), quota, NonZeroU32::MIN, 6),
+            Spend::new(RateKey::per_key(&lineage), quota, NonZeroU32::MIN, 12),
+        ];
+        let (evalsha, leases) = Gcra::new().evalsha(&checks);
+        let lease_arg = evalsha.args_iter().nth(8);
+        assert_eq!(
+            lease_arg,
+            Some(redis::Arg::Simple(&b"12"[..])),
+            "the quota's lease"
+        );
+        assert_eq!(leases, [12, 12], "each granted check holds what Redis spent");
     }
 
     #[test]
