@@ -275,6 +275,19 @@ mod tests {
         }
     }
 
+    /// Redis's answer to a check's ask at `now`: its cost and a lease of ten spent, `left` units
+    /// left there.
+    fn lend(
+        leases: &Leases,
+        key: RateKey<'_>,
+        quota: Quota,
+        left: u32,
+        now: Instant,
+    ) -> Option<RateDecision> {
+        let decision = RateDecision::allowed(quota, left);
+        leases.answered(key, quota, ONE, Asked::Leased(10, &decision), now)
+    }
+
     #[test]
     fn a_lease_is_a_share_of_the_limit_that_fits_beside_the_cost() {
         let quota = Quota::per_second(1000);
@@ -305,13 +318,7 @@ mod tests {
         assert_eq!(take(), Take::Ask(10));
         assert_eq!(take(), Take::Alone, "one asks at a time");
         // Redis spent the cost and ten units more: 989 left there, and ten here.
-        let lent = leases.answered(
-            key,
-            quota,
-            ONE,
-            Asked::Leased(10, &RateDecision::allowed(quota, 989)),
-            now,
-        );
+        let lent = lend(&leases, key, quota, 989, now);
         assert_eq!(lent.map(|decision| decision.remaining), Some(999));
         let first: Vec<u32> = (0..5).map(|_| handed_out(take())).collect();
         assert_eq!(
@@ -330,13 +337,7 @@ mod tests {
             "nothing left while the next lease is asked for"
         );
         // The next lease: Redis spent eleven more (978 left there), ten more units here.
-        let lent = leases.answered(
-            key,
-            quota,
-            ONE,
-            Asked::Leased(10, &RateDecision::allowed(quota, 978)),
-            now,
-        );
+        let lent = lend(&leases, key, quota, 978, now);
         assert_eq!(lent.map(|decision| decision.remaining), Some(988));
         assert_eq!(handed_out(take()), 987);
 
@@ -354,13 +355,7 @@ mod tests {
         let key = RateKey::per_key(&lineage);
         let deadline = now + Duration::from_millis(250);
         assert_eq!(leases.take(1, key, quota, ONE, at(now, deadline)), Take::Ask(10));
-        leases.answered(
-            key,
-            quota,
-            ONE,
-            Asked::Leased(10, &RateDecision::allowed(quota, 989)),
-            now,
-        );
+        lend(&leases, key, quota, 989, now);
         let later = now + LIFETIME;
         assert_eq!(
             leases.take(1, key, quota, ONE, at(later, later + Duration::from_millis(250))),
@@ -414,13 +409,7 @@ mod tests {
         assert_eq!(leases.take(1, key, quota, ONE, down), Take::Alone, "nothing held");
         assert_eq!(leases.len(), 0, "and nothing asked for");
         assert_eq!(leases.take(1, key, quota, ONE, at(now, now)), Take::Ask(10));
-        leases.answered(
-            key,
-            quota,
-            ONE,
-            Asked::Leased(10, &RateDecision::allowed(quota, 989)),
-            now,
-        );
+        lend(&leases, key, quota, 989, now);
         let handed_out = (0..10)
             .filter(|_| matches!(leases.take(1, key, quota, ONE, down), Take::Spent(_)))
             .count();
@@ -434,13 +423,7 @@ mod tests {
         let key = RateKey::per_key(&lineage);
         let take = || leases.take(1, key, quota, ONE, at(now, now + Duration::from_millis(250)));
         assert_eq!(take(), Take::Ask(10));
-        leases.answered(
-            key,
-            quota,
-            ONE,
-            Asked::Leased(10, &RateDecision::allowed(quota, 989)),
-            now,
-        );
+        lend(&leases, key, quota, 989, now);
         for _ in 0..5 {
             assert!(matches!(take(), Take::Spent(_)));
         }
@@ -493,13 +476,7 @@ mod tests {
         let later = now + LIFETIME;
         let last = RateKey::per_key(&lineages[SWEEP_EVERY as usize - 1]);
         assert_eq!(leases.take(1, last, quota, ONE, at(later, later)), Take::Ask(10));
-        leases.answered(
-            last,
-            quota,
-            ONE,
-            Asked::Leased(10, &RateDecision::allowed(quota, 989)),
-            later,
-        );
+        lend(&leases, last, quota, 989, later);
         assert_eq!(
             leases.len(),
             1,
